@@ -1,0 +1,73 @@
+"""Errors a user can act on.
+
+Every error names where the problem is (file, line or field) and what to do.
+They subclass click.ClickException so the CLI prints them as one line each and
+exits 1 without a traceback.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import click
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with the sources, located as precisely as we can."""
+
+    file: str
+    message: str
+    line: int | None = None
+    field: str | None = None
+
+    def __str__(self) -> str:
+        where = self.file if self.line is None else f"{self.file}:{self.line}"
+        if self.field:
+            return f"{where}: {self.field}: {self.message}"
+        return f"{where}: {self.message}"
+
+
+class BriefingError(click.ClickException):
+    """Base class: a user error, printed as one line per problem, exit code 1."""
+
+    exit_code = 1
+
+    def __init__(self, problems: Problem | str | Iterable[Problem]) -> None:
+        if isinstance(problems, Problem | str):
+            problems = [problems] if isinstance(problems, Problem) else [Problem("", problems)]
+        self.problems: list[Problem] = list(problems)
+        super().__init__("\n".join(_line(p) for p in self.problems))
+
+    def show(self, file: object = None) -> None:
+        click.echo(f"error: {self.format_message()}".replace("\n", "\nerror: "), err=True)
+
+
+def _line(problem: Problem) -> str:
+    return problem.message if not problem.file else str(problem)
+
+
+class ConfigError(BriefingError):
+    """briefing.toml is missing or invalid."""
+
+
+class ContentError(BriefingError):
+    """An issue or article source is invalid."""
+
+
+class RenderError(BriefingError):
+    """A template failed to render."""
+
+
+class SendError(BriefingError):
+    """Delivery could not start or continue."""
+
+
+def relative(path: Path, root: Path) -> str:
+    """A path as the user knows it: relative to the project when it is inside it."""
+    try:
+        return str(path.relative_to(root))
+    except ValueError:
+        return str(path)

@@ -1,0 +1,83 @@
+"""The validated publication: immutable, built by briefing.sources, read by the renderers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from briefing.config import Config
+
+
+@dataclass(frozen=True)
+class KeyPoint:
+    label: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Image:
+    """An image file beside the Markdown that uses it."""
+
+    src: str  # file name relative to the issue folder, as written
+    alt: str
+    caption: str = ""
+
+
+@dataclass(frozen=True)
+class Markdown:
+    """Markdown text and where it starts in its file, for error lines."""
+
+    text: str
+    file: Path
+    first_line: int  # 1-based line of the file where `text` begins
+
+
+@dataclass(frozen=True)
+class Article:
+    slug: str
+    path: Path
+    headline: str
+    body: Markdown
+    source: str = ""
+    source_url: str = ""
+    byline: str = ""
+    dateline: str = ""
+    edition: str = ""
+    dek: str = ""
+    key_points_title: str = ""
+    key_points: tuple[KeyPoint, ...] = ()
+    image: Image | None = None
+
+
+@dataclass(frozen=True)
+class Issue:
+    slug: str
+    folder: Path
+    title: str
+    date: datetime  # always timezone-aware
+    updated: datetime
+    number: int
+    note: Markdown
+    articles: tuple[Article, ...]
+    edition: str = ""
+    preheader: str = ""
+    tags: tuple[str, ...] = ()
+    assets: tuple[str, ...] = ()  # image files (relative to the folder) copied beside the page
+
+    @property
+    def summary(self) -> str:
+        return self.preheader or (self.articles[0].dek if self.articles else "")
+
+
+@dataclass(frozen=True)
+class Publication:
+    config: Config
+    issues: tuple[Issue, ...]  # newest first
+
+    def issue(self, slug: str) -> Issue | None:
+        return next((i for i in self.issues if i.slug == slug), None)
+
+    @property
+    def tags(self) -> tuple[str, ...]:
+        return tuple(sorted({t for i in self.issues for t in i.tags}))

@@ -1,0 +1,75 @@
+"""What every template sees: the model plus its Markdown rendered to HTML with absolute URLs.
+
+Built once per issue and shared by the email, web and feed renderers, so the
+feeds say exactly what the email says.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from urllib.parse import urljoin
+
+from markupsafe import Markup
+
+from briefing.model import Article, Issue, Publication
+from briefing.render.markdown import inline_html, to_html
+
+
+def issue_path(slug: str) -> str:
+    return f"issues/{slug}/"
+
+
+def tag_path(tag: str) -> str:
+    return f"tags/{tag}/"
+
+
+@dataclass(frozen=True)
+class ArticleView:
+    article: Article
+    url: str  # the issue page this article lives on
+
+    @cached_property
+    def body_html(self) -> Markup:
+        return Markup(to_html(self.article.body, self.url))
+
+    @cached_property
+    def key_points(self) -> list[tuple[Markup, Markup]]:
+        return [(Markup(inline_html(p.label)), Markup(inline_html(p.text)))
+                for p in self.article.key_points]
+
+    @property
+    def image_url(self) -> str:
+        return urljoin(self.url, self.article.image.src) if self.article.image else ""
+
+    @property
+    def anchor(self) -> str:
+        return self.article.slug
+
+
+@dataclass(frozen=True)
+class IssueView:
+    """An issue with the URLs and HTML its outputs need."""
+
+    issue: Issue
+    base_url: str
+
+    @property
+    def url(self) -> str:
+        return self.base_url + issue_path(self.issue.slug)
+
+    @cached_property
+    def note_html(self) -> Markup:
+        return Markup(to_html(self.issue.note, self.url))
+
+    @cached_property
+    def articles(self) -> list[ArticleView]:
+        return [ArticleView(a, self.url) for a in self.issue.articles]
+
+    def tag_url(self, tag: str) -> str:
+        return self.base_url + tag_path(tag)
+
+
+def views(publication: Publication) -> list[IssueView]:
+    base = publication.config.publication.base_url
+    return [IssueView(issue, base) for issue in publication.issues]

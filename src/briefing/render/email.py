@@ -1,0 +1,104 @@
+"""Email HTML: Jinja2 → MJML → mjml-python → inline our CSS.
+
+Adapters for mjml-python, css-inline and premailer live here so their quirks
+stay in one place (see DESIGN.md, "Library notes").
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from functools import cache
+from pathlib import Path
+
+import css_inline
+import mjml
+
+from briefing.errors import Problem, RenderError, relative
+from briefing.model import Publication
+from briefing.render.context import IssueView
+from briefing.render.templates import render
+
+TEMPLATE = "email.mjml.j2"
+STYLESHEET = "email.css"
+
+
+def render_email(publication: Publication, view: IssueView) -> str:
+    config = publication.config
+    folder = config.templates_dir
+    source = render(
+        folder, TEMPLATE, config.root,
+        pub=config.publication, issue=view.issue, view=view,
+        reason=config.email.reason.format(title=config.publication.title),
+        postal_address=config.email.postal_address,
+    )
+    html = mjml_to_html(source, relative(folder / TEMPLATE, config.root))
+    return inline_css(html, _stylesheet(folder), config.email.inliner)
+
+
+@cache
+def _stylesheet(folder: Path) -> str:
+    path = folder / STYLESHEET
+    return path.read_text(encoding="utf-8") if path.is_file() else ""
+
+
+_POSITION = re.compile(r"at position (\d+)")
+_LEFTOVER = re.compile(r"<(mj-[a-z-]+)")
+
+
+def mjml_to_html(source: str, label: str) -> str:
+    """Run mjml-python; map its errors (byte offsets in the rendered MJML) to a line."""
+    try:
+        # fonts={}: otherwise MRML links Google Fonts into every email.
+        html: str = mjml.mjml2html(source, fonts={})
+    except ValueError as exc:
+        match = _POSITION.search(str(exc))
+        where = ""
+        if match:
+            offset = int(match.group(1))
+            prefix = source.encode("utf-8")[:offset].decode("utf-8", "replace")
+            line = prefix.count("\n") + 1
+            text = source.split("\n")[line - 1].strip()[:80]
+            where = f" at line {line} of the rendered MJML ('{text}')"
+        raise RenderError(Problem(label, f"MJML error{where}: {exc}")) from None
+    # Unknown mj-* tags pass through MRML silently; a client would show them as junk.
+    if leftover := _LEFTOVER.search(html):
+        raise RenderError(Problem(label, f"MJML error: unknown element <{leftover.group(1)}>"))
+    return html
+
+
+def inline_css(html: str, css: str, inliner: str) -> str:
+    if inliner == "premailer":
+        return _premailer(html, css)
+    return _css_inline(html, css)
+
+
+@cache
+def _css_inliner(css: str) -> css_inline.CSSInliner:
+    # Inline only our stylesheet; keep MJML's <style> blocks (responsive columns,
+    # dark mode) as they are, and never fetch anything.
+    return css_inline.CSSInliner(
+        inline_style_tags=False, keep_style_tags=True, keep_link_tags=True,
+        load_remote_stylesheets=False, extra_css=css,
+    )
+
+
+def _css_inline(html: str, css: str) -> str:
+    result: str = _css_inliner(css).inline(html)
+    return result
+
+
+_STYLE_TAG = re.compile(r"<style(?=[\s>])")
+
+
+def _premailer(html: str, css: str) -> str:
+    from premailer import Premailer  # imported on demand: slow to import, rarely chosen
+
+    # Mark MJML's own <style> blocks so premailer leaves them alone (it deletes the mark).
+    marked = _STYLE_TAG.sub('<style data-premailer="ignore"', html)
+    result: str = Premailer(
+        marked, css_text=css, keep_style_tags=True, strip_important=False,
+        allow_network=False, disable_validation=True, disable_link_rewrites=True,
+        cssutils_logging_level=logging.CRITICAL, remove_unset_properties=False,
+    ).transform()
+    return result

@@ -1,0 +1,118 @@
+"""RSS 2.0 and Atom (feedgen) and JSON Feed 1.1, newest first, with stable ids.
+
+Entry content is the same HTML block the issue page shows, so feeds say what
+the email says. feedgen quirks handled here (DESIGN.md): order='append' keeps
+our order; updated/lastBuildDate are set from the sources, never the clock; the
+RSS <link> is the last link() call, so rel=self goes first.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+from feedgen.feed import FeedGenerator
+
+from briefing.config import Config
+from briefing.merge import with_fallbacks
+from briefing.model import Publication
+from briefing.render.context import IssueView
+from briefing.render.templates import render
+
+RSS, ATOM, JSON_FEED = "rss.xml", "atom.xml", "feed.json"
+CONTENT_TEMPLATE = "web/_content.html.j2"
+
+
+def entry_id(config: Config, view: IssueView) -> str:
+    """RFC 4151 tag URI from the domain, the issue date and the slug: never changes."""
+    return f"tag:{config.domain},{view.issue.date.date().isoformat()}:issues/{view.issue.slug}"
+
+
+def feed_id(config: Config) -> str:
+    return f"tag:{config.domain},2000:feed"
+
+
+def _content(publication: Publication, view: IssueView) -> str:
+    config = publication.config
+    html = render(config.templates_dir, CONTENT_TEMPLATE, config.root,
+                  pub=config.publication, view=view)
+    return with_fallbacks(html).strip()
+
+
+def render_feeds(publication: Publication, views: list[IssueView]) -> dict[str, bytes]:
+    config = publication.config
+    latest = views[: config.feeds.max_items]
+    contents = [_content(publication, v) for v in latest]
+    return {
+        RSS: _feedgen(config, latest, contents, RSS).rss_str(pretty=True),
+        ATOM: _feedgen(config, latest, contents, ATOM).atom_str(pretty=True),
+        JSON_FEED: _json_feed(config, latest, contents),
+    }
+
+
+def _last_updated(views: list[IssueView]) -> datetime | None:
+    return max((v.issue.updated for v in views), default=None)
+
+
+def _feedgen(config: Config, views: list[IssueView], contents: list[str],
+             name: str) -> FeedGenerator:
+    pub = config.publication
+    fg = FeedGenerator()
+    fg.id(feed_id(config))
+    fg.title(pub.title)
+    fg.subtitle(pub.description or pub.title)  # RSS <description> is required
+    fg.link(href=pub.base_url + name, rel="self",
+            type="application/rss+xml" if name == RSS else "application/atom+xml")
+    fg.link(href=pub.base_url, rel="alternate", type="text/html")
+    fg.language(pub.language)
+    fg.generator("briefing", uri="https://pypi.org/project/briefing/")
+    if pub.author:
+        fg.author({"name": pub.author, **({"email": pub.author_email} if pub.author_email else {})})
+    updated = _last_updated(views)
+    if updated:  # an empty feed keeps feedgen's default; never happens with issues
+        fg.updated(updated)
+        fg.lastBuildDate(updated)
+    for view, content in zip(views, contents, strict=True):
+        issue = view.issue
+        entry = fg.add_entry(order="append")
+        entry.id(entry_id(config, view))
+        entry.guid(entry_id(config, view), permalink=False)
+        entry.title(issue.title)
+        entry.link(href=view.url, rel="alternate", type="text/html")
+        entry.published(issue.date)
+        entry.updated(issue.updated)
+        if issue.summary:
+            entry.summary(issue.summary)
+        entry.content(content, type="html")
+        for tag in issue.tags:
+            entry.category(term=tag, label=tag)
+    return fg
+
+
+def _json_feed(config: Config, views: list[IssueView], contents: list[str]) -> bytes:
+    pub = config.publication
+    feed: dict[str, object] = {
+        "version": "https://jsonfeed.org/version/1.1",
+        "title": pub.title,
+        "home_page_url": pub.base_url,
+        "feed_url": pub.base_url + JSON_FEED,
+        "language": pub.language,
+    }
+    if pub.description:
+        feed["description"] = pub.description
+    if pub.author:
+        feed["authors"] = [{"name": pub.author}]
+    feed["items"] = [
+        {
+            "id": entry_id(config, view),
+            "url": view.url,
+            "title": view.issue.title,
+            "content_html": content,
+            **({"summary": view.issue.summary} if view.issue.summary else {}),
+            "date_published": view.issue.date.isoformat(),
+            "date_modified": view.issue.updated.isoformat(),
+            **({"tags": list(view.issue.tags)} if view.issue.tags else {}),
+        }
+        for view, content in zip(views, contents, strict=True)
+    ]
+    return (json.dumps(feed, indent=2, ensure_ascii=False) + "\n").encode("utf-8")

@@ -1,0 +1,36 @@
+"""The web archive: index, one page per issue, one page per tag, the stylesheet."""
+
+from __future__ import annotations
+
+from briefing.merge import with_fallbacks
+from briefing.model import Publication
+from briefing.render.context import IssueView
+from briefing.render.templates import render
+
+STYLESHEET = "web/style.css"
+
+
+def render_index(publication: Publication, views: list[IssueView]) -> str:
+    return _page(publication, "web/index.html.j2", issue_views=views)
+
+
+def render_tag(publication: Publication, tag: str, views: list[IssueView]) -> str:
+    tagged = [v for v in views if tag in v.issue.tags]
+    return _page(publication, "web/tag.html.j2", tag=tag, issue_views=tagged)
+
+
+def render_issue(publication: Publication, views: list[IssueView], index: int) -> str:
+    """views is newest first; the neighbours give the newer/older links."""
+    return _page(
+        publication, "web/issue.html.j2", view=views[index],
+        newer=views[index - 1] if index > 0 else None,
+        older=views[index + 1] if index + 1 < len(views) else None,
+    )
+
+
+def _page(publication: Publication, template: str, **context: object) -> str:
+    config = publication.config
+    html = render(config.templates_dir, template, config.root, pub=config.publication, **context)
+    # Pages have no recipient: merge fields show their fallback.
+    return with_fallbacks(html)
+

@@ -1,0 +1,5 @@
+"""Reading editorial sources into the model."""
+
+from briefing.sources.issues import load_publication
+
+__all__ = ["load_publication"]
