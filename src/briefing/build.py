@@ -43,8 +43,7 @@ def load(root: Path) -> Publication:
     return load_publication(load_config(root))
 
 
-def render_issue_files(publication: Publication, all_views: list[IssueView],
-                       index: int) -> Outputs:
+def render_issue_files(publication: Publication, all_views: list[IssueView], index: int) -> Outputs:
     """Every file of one issue: web page, email HTML, plain text, images."""
     view = all_views[index]
     issue = view.issue
@@ -73,19 +72,20 @@ def _render_in_worker(index: int) -> Outputs:
     return render_issue_files(_worker[0], _worker[1], index)
 
 
-def render_all(publication: Publication, jobs: int = 0,
-               progress: Progress | None = None) -> Outputs:
+def render_all(
+    publication: Publication, jobs: int = 0, progress: Progress | None = None
+) -> Outputs:
     config = publication.config
     all_views = views(publication)
     total = len(all_views)
     outputs = Outputs()
     jobs = jobs or os.cpu_count() or 1
     if jobs > 1 and total >= PARALLEL_THRESHOLD:
-        with ProcessPoolExecutor(jobs, initializer=_init_worker,
-                                 initargs=(publication,)) as pool:
+        with ProcessPoolExecutor(jobs, initializer=_init_worker, initargs=(publication,)) as pool:
             chunk = max(1, total // (jobs * 8))
-            for done, result in enumerate(pool.map(_render_in_worker, range(total),
-                                                   chunksize=chunk), 1):
+            for done, result in enumerate(
+                pool.map(_render_in_worker, range(total), chunksize=chunk), 1
+            ):
                 outputs.update(result)
                 if progress:
                     progress(done, total)
@@ -107,8 +107,13 @@ def render_all(publication: Publication, jobs: int = 0,
     return outputs
 
 
-def build(root: Path, out_dir: Path | None = None, jobs: int = 0, clean: bool = False,
-          progress: Progress | None = None) -> BuildResult:
+def build(
+    root: Path,
+    out_dir: Path | None = None,
+    jobs: int = 0,
+    clean: bool = False,
+    progress: Progress | None = None,
+) -> BuildResult:
     publication = load(root)
     outputs = render_all(publication, jobs, progress)
     target = out_dir or root / "site"

@@ -47,8 +47,13 @@ def progress_bar(description: str) -> Iterator[Progress | None]:
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--project", type=click.Path(file_okay=False, path_type=Path), default=".",
-              show_default=True, help="Folder holding briefing.toml.")
+@click.option(
+    "--project",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=".",
+    show_default=True,
+    help="Folder holding briefing.toml.",
+)
 @click.option("--debug", is_flag=True, help="Show tracebacks and debug logging.")
 @click.version_option(__version__, prog_name="briefing")
 @click.pass_context
@@ -60,18 +65,30 @@ def cli(ctx: click.Context, project: Path, debug: bool) -> None:
       briefing build            # render site/ from issues/
       briefing --project ~/news build --out /tmp/site
     """
-    logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING,
-                        format="%(levelname)s: %(message)s")
+    logging.basicConfig(
+        level=logging.DEBUG if debug else logging.WARNING, format="%(levelname)s: %(message)s"
+    )
     ctx.obj = State(project.resolve(), debug)
 
 
 @cli.command("build")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path),
-              help="Output folder (default: site/ in the project).")
-@click.option("--jobs", "-j", type=click.IntRange(min=0), default=0,
-              help="Parallel render processes (0 = one per core).")
-@click.option("--clean", is_flag=True,
-              help="Also remove files in the output folder that the build did not write.")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Output folder (default: site/ in the project).",
+)
+@click.option(
+    "--jobs",
+    "-j",
+    type=click.IntRange(min=0),
+    default=0,
+    help="Parallel render processes (0 = one per core).",
+)
+@click.option(
+    "--clean",
+    is_flag=True,
+    help="Also remove files in the output folder that the build did not write.",
+)
 @click.pass_obj
 def build_command(state: State, out: Path | None, jobs: int, clean: bool) -> None:
     """Render every issue: email HTML and text, web archive, RSS, Atom and JSON Feed.

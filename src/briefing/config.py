@@ -128,7 +128,9 @@ def load_config(root: Path) -> Config:
 def _unknown(key: str, known: Any, prefix: str) -> Problem:
     names = [_toml_name(k) for k in known]
     hint = difflib.get_close_matches(key, names, n=1)
-    suggestion = f"; did you mean '{prefix}{hint[0]}'?" if hint else f"; known keys: {', '.join(names)}"
+    suggestion = (
+        f"; did you mean '{prefix}{hint[0]}'?" if hint else f"; known keys: {', '.join(names)}"
+    )
     return Problem(CONFIG_NAME, f"unknown key{suggestion}", field=f"{prefix}{key}")
 
 
@@ -165,8 +167,11 @@ def _section(name: str, cls: type, table: Any, problems: list[Problem]) -> Any:
     missing = [a for a, spec in attrs.items() if a not in values and spec.default is MISSING]
     for attr in missing:
         problems.append(
-            Problem(CONFIG_NAME, f"is required: {attrs[attr].metadata['doc']}",
-                    field=f"{name}.{_toml_name(attr)}")
+            Problem(
+                CONFIG_NAME,
+                f"is required: {attrs[attr].metadata['doc']}",
+                field=f"{name}.{_toml_name(attr)}",
+            )
         )
     # With a problem the caller raises before using the section.
     return None if missing else cls(**values)
@@ -183,7 +188,10 @@ def _check_values(config: Config, problems: list[Problem]) -> None:
     pub, email = config.publication, config.email
     url = urlsplit(pub.base_url)
     if url.scheme not in ("https", "http") or not url.hostname or not pub.base_url.endswith("/"):
-        bad("publication.base_url", "must be an absolute URL ending in '/', e.g. https://example.com/")
+        bad(
+            "publication.base_url",
+            "must be an absolute URL ending in '/', e.g. https://example.com/",
+        )
     try:
         ZoneInfo(pub.timezone)
     except (ZoneInfoNotFoundError, ValueError):

@@ -25,9 +25,13 @@ class Outputs:
         if clean.is_absolute() or ".." in clean.parts or str(clean) != path:
             raise BriefingError(Problem(origin, f"output path '{path}' leaves the site folder"))
         if path in self.files:
-            raise BriefingError(Problem(
-                origin, f"would write {path}, which {self._origin[path]} already writes;"
-                " rename one of them"))
+            raise BriefingError(
+                Problem(
+                    origin,
+                    f"would write {path}, which {self._origin[path]} already writes;"
+                    " rename one of them",
+                )
+            )
         self.files[path] = data.encode("utf-8") if isinstance(data, str) else data
         self._origin[path] = origin
 
@@ -108,4 +112,3 @@ def _remove_empty_dirs(root: Path) -> None:
     for folder in sorted((p for p in root.rglob("*") if p.is_dir()), reverse=True):
         with contextlib.suppress(OSError):
             folder.rmdir()  # fails, as wanted, when the folder is not empty
-

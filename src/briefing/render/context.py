@@ -35,8 +35,10 @@ class ArticleView:
 
     @cached_property
     def key_points(self) -> list[tuple[Markup, Markup]]:
-        return [(Markup(inline_html(p.label)), Markup(inline_html(p.text)))
-                for p in self.article.key_points]
+        return [
+            (Markup(inline_html(p.label)), Markup(inline_html(p.text)))
+            for p in self.article.key_points
+        ]
 
     @property
     def image_url(self) -> str:

@@ -27,8 +27,12 @@ def render_email(publication: Publication, view: IssueView) -> str:
     config = publication.config
     folder = config.templates_dir
     source = render(
-        folder, TEMPLATE, config.root,
-        pub=config.publication, issue=view.issue, view=view,
+        folder,
+        TEMPLATE,
+        config.root,
+        pub=config.publication,
+        issue=view.issue,
+        view=view,
         reason=config.email.reason.format(title=config.publication.title),
         postal_address=config.email.postal_address,
     )
@@ -78,8 +82,11 @@ def _css_inliner(css: str) -> css_inline.CSSInliner:
     # Inline only our stylesheet; keep MJML's <style> blocks (responsive columns,
     # dark mode) as they are, and never fetch anything.
     return css_inline.CSSInliner(
-        inline_style_tags=False, keep_style_tags=True, keep_link_tags=True,
-        load_remote_stylesheets=False, extra_css=css,
+        inline_style_tags=False,
+        keep_style_tags=True,
+        keep_link_tags=True,
+        load_remote_stylesheets=False,
+        extra_css=css,
     )
 
 
@@ -97,8 +104,14 @@ def _premailer(html: str, css: str) -> str:
     # Mark MJML's own <style> blocks so premailer leaves them alone (it deletes the mark).
     marked = _STYLE_TAG.sub('<style data-premailer="ignore"', html)
     result: str = Premailer(
-        marked, css_text=css, keep_style_tags=True, strip_important=False,
-        allow_network=False, disable_validation=True, disable_link_rewrites=True,
-        cssutils_logging_level=logging.CRITICAL, remove_unset_properties=False,
+        marked,
+        css_text=css,
+        keep_style_tags=True,
+        strip_important=False,
+        allow_network=False,
+        disable_validation=True,
+        disable_link_rewrites=True,
+        cssutils_logging_level=logging.CRITICAL,
+        remove_unset_properties=False,
     ).transform()
     return result

@@ -34,8 +34,9 @@ def feed_id(config: Config) -> str:
 
 def _content(publication: Publication, view: IssueView) -> str:
     config = publication.config
-    html = render(config.templates_dir, CONTENT_TEMPLATE, config.root,
-                  pub=config.publication, view=view)
+    html = render(
+        config.templates_dir, CONTENT_TEMPLATE, config.root, pub=config.publication, view=view
+    )
     return with_fallbacks(html).strip()
 
 
@@ -54,15 +55,19 @@ def _last_updated(views: list[IssueView]) -> datetime | None:
     return max((v.issue.updated for v in views), default=None)
 
 
-def _feedgen(config: Config, views: list[IssueView], contents: list[str],
-             name: str) -> FeedGenerator:
+def _feedgen(
+    config: Config, views: list[IssueView], contents: list[str], name: str
+) -> FeedGenerator:
     pub = config.publication
     fg = FeedGenerator()
     fg.id(feed_id(config))
     fg.title(pub.title)
     fg.subtitle(pub.description or pub.title)  # RSS <description> is required
-    fg.link(href=pub.base_url + name, rel="self",
-            type="application/rss+xml" if name == RSS else "application/atom+xml")
+    fg.link(
+        href=pub.base_url + name,
+        rel="self",
+        type="application/rss+xml" if name == RSS else "application/atom+xml",
+    )
     fg.link(href=pub.base_url, rel="alternate", type="text/html")
     fg.language(pub.language)
     fg.generator("briefing", uri="https://pypi.org/project/briefing/")

@@ -62,12 +62,14 @@ def _absolute_image(
 def to_html(markdown: Markdown | str, base_url: str = "") -> str:
     """Render to HTML; relative links and images resolve against base_url."""
     text = markdown.text if isinstance(markdown, Markdown) else markdown
-    return _parser().render(text, {"base": base_url})
+    html: str = _parser().render(text, {"base": base_url})
+    return html
 
 
 def inline_html(text: str) -> str:
     """Render one line of Markdown (a key point, a dek) without the <p> wrapper."""
-    return _parser().renderInline(text)
+    html: str = _parser().renderInline(text)
+    return html
 
 
 def find_problems(markdown: Markdown, label: str) -> tuple[list[Problem], list[tuple[str, int]]]:
@@ -78,8 +80,13 @@ def find_problems(markdown: Markdown, label: str) -> tuple[list[Problem], list[t
         if token.type in ("html_block", "html_inline"):
             reason = _refusal(token.content)
             if reason:
-                problems.append(Problem(label, f"{reason}; remove it (raw HTML that runs or"
-                                        " embeds content is refused)", line=line))
+                problems.append(
+                    Problem(
+                        label,
+                        f"{reason}; remove it (raw HTML that runs or embeds content is refused)",
+                        line=line,
+                    )
+                )
         elif token.type == "image":
             src = str(token.attrGet("src") or "")
             if not urlsplit(src).scheme and not src.startswith("/"):
@@ -136,12 +143,17 @@ class TextRenderer:
 
     def wrap(self, text: str, first: str = "", rest: str = "") -> str:
         return textwrap.fill(
-            text, self.width, initial_indent=first, subsequent_indent=rest,
-            break_long_words=False, break_on_hyphens=False,
+            text,
+            self.width,
+            initial_indent=first,
+            subsequent_indent=rest,
+            break_long_words=False,
+            break_on_hyphens=False,
         )
 
-    def _blocks(self, tokens: list[Token], start: int, end: int, out: list[str],
-                prefix: str) -> None:
+    def _blocks(
+        self, tokens: list[Token], start: int, end: int, out: list[str], prefix: str
+    ) -> None:
         i = start
         while i < end:
             token = tokens[i]
@@ -164,7 +176,9 @@ class TextRenderer:
                     out.append("\n".join(inner))
                 i = close + 1
             elif token.type in ("fence", "code_block"):
-                out.append("\n".join(prefix + "    " + ln for ln in token.content.rstrip().split("\n")))
+                out.append(
+                    "\n".join(prefix + "    " + ln for ln in token.content.rstrip().split("\n"))
+                )
                 i += 1
             elif token.type == "hr":
                 out.append(prefix + "* * *")
@@ -172,8 +186,9 @@ class TextRenderer:
             else:  # html_block and anything unknown: nothing a text reader can use
                 i += 1
 
-    def _list(self, tokens: list[Token], start: int, end: int, out: list[str], prefix: str,
-              kind: str) -> None:
+    def _list(
+        self, tokens: list[Token], start: int, end: int, out: list[str], prefix: str, kind: str
+    ) -> None:
         number = 1
         i = start
         while i < end:
@@ -186,10 +201,12 @@ class TextRenderer:
                 self._blocks(tokens, i + 1, close, parts, "")
                 self.width = saved
                 lines = "\n".join(parts).split("\n")
-                out.append("\n".join(
-                    (prefix + (marker if n == 0 else pad) + line).rstrip()
-                    for n, line in enumerate(lines)
-                ))
+                out.append(
+                    "\n".join(
+                        (prefix + (marker if n == 0 else pad) + line).rstrip()
+                        for n, line in enumerate(lines)
+                    )
+                )
                 number += 1
                 i = close + 1
             else:

@@ -43,14 +43,17 @@ def render(folder: Path, name: str, root: Path, **context: Any) -> str:
         return environment(folder).get_template(name).render(**context)
     except jinja2.TemplateSyntaxError as exc:
         where = relative(Path(exc.filename), root) if exc.filename else label
-        raise RenderError(Problem(where, f"template syntax error: {exc.message}",
-                                  line=exc.lineno)) from None
+        raise RenderError(
+            Problem(where, f"template syntax error: {exc.message}", line=exc.lineno)
+        ) from None
     except jinja2.TemplateNotFound as exc:
-        raise RenderError(Problem(label, f"template '{exc.name}' not found in"
-                                  f" {relative(folder, root)}/")) from None
+        raise RenderError(
+            Problem(label, f"template '{exc.name}' not found in {relative(folder, root)}/")
+        ) from None
     except jinja2.UndefinedError as exc:
-        raise RenderError(Problem(label, f"template error: {exc.message}",
-                                  line=_template_line(exc, folder))) from None
+        raise RenderError(
+            Problem(label, f"template error: {exc.message}", line=_template_line(exc, folder))
+        ) from None
 
 
 def _template_line(exc: BaseException, folder: Path) -> int | None:

@@ -31,22 +31,34 @@ def render_text(publication: Publication, view: IssueView) -> str:
     articles = []
     for article in view.issue.articles:
         meta = " · ".join(x for x in (article.source, article.dateline, article.edition) if x)
-        articles.append(TextArticle(
-            headline=text.wrap(article.headline),
-            meta=text.wrap(meta + (f" · By {article.byline}" if article.byline else "")),
-            dek=text.wrap(text.inline(article.dek)),
-            key_points_title=article.key_points_title or "Key points",
-            key_points=[text.wrap(f"{text.inline(p.label)}: {text.inline(p.text)}", "- ", "  ")
-                        for p in article.key_points],
-            body=text.render(article.body),
-            source_url=article.source_url,
-        ))
+        articles.append(
+            TextArticle(
+                headline=text.wrap(article.headline),
+                meta=text.wrap(meta + (f" · By {article.byline}" if article.byline else "")),
+                dek=text.wrap(text.inline(article.dek)),
+                key_points_title=article.key_points_title or "Key points",
+                key_points=[
+                    text.wrap(f"{text.inline(p.label)}: {text.inline(p.text)}", "- ", "  ")
+                    for p in article.key_points
+                ],
+                body=text.render(article.body),
+                source_url=article.source_url,
+            )
+        )
     note = text.render(view.issue.note)  # numbered after the articles' links? no: note first
     result = render(
-        config.templates_dir, TEMPLATE, config.root,
-        pub=config.publication, issue=view.issue, view=view, note=note, articles=articles,
-        links=list(enumerate(text.links, 1)), unsubscribe_url=placeholder("unsubscribe_url"),
+        config.templates_dir,
+        TEMPLATE,
+        config.root,
+        pub=config.publication,
+        issue=view.issue,
+        view=view,
+        note=note,
+        articles=articles,
+        links=list(enumerate(text.links, 1)),
+        unsubscribe_url=placeholder("unsubscribe_url"),
         reason=text.wrap(config.email.reason.format(title=config.publication.title)),
-        postal_address=text.wrap(config.email.postal_address), rule="-" * WIDTH,
+        postal_address=text.wrap(config.email.postal_address),
+        rule="-" * WIDTH,
     )
     return result.replace("\r\n", "\n")

@@ -22,7 +22,9 @@ def render_tag(publication: Publication, tag: str, views: list[IssueView]) -> st
 def render_issue(publication: Publication, views: list[IssueView], index: int) -> str:
     """views is newest first; the neighbours give the newer/older links."""
     return _page(
-        publication, "web/issue.html.j2", view=views[index],
+        publication,
+        "web/issue.html.j2",
+        view=views[index],
         newer=views[index - 1] if index > 0 else None,
         older=views[index + 1] if index + 1 < len(views) else None,
     )
@@ -33,4 +35,3 @@ def _page(publication: Publication, template: str, **context: object) -> str:
     html = render(config.templates_dir, template, config.root, pub=config.publication, **context)
     # Pages have no recipient: merge fields show their fallback.
     return with_fallbacks(html)
-

@@ -9,7 +9,7 @@ scalar's text keeps what the editor wrote, and every node knows its line.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -40,8 +40,11 @@ def read_text(path: Path, label: str, problems: list[Problem]) -> str | None:
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
         problems.append(
-            Problem(label, f"is not UTF-8 text (byte 0x{data[exc.start]:02x}); save it as UTF-8",
-                    line=line)
+            Problem(
+                label,
+                f"is not UTF-8 text (byte 0x{data[exc.start]:02x}); save it as UTF-8",
+                line=line,
+            )
         )
         return None
 
@@ -52,8 +55,9 @@ def parse(path: Path, label: str, problems: list[Problem]) -> Document | None:
         return None
     lines = text.split("\n")
     if not lines or lines[0].strip() != "---":
-        problems.append(Problem(label, "must start with a '---' line opening the front matter",
-                                line=1))
+        problems.append(
+            Problem(label, "must start with a '---' line opening the front matter", line=1)
+        )
         return None
     try:
         end = next(i for i in range(1, len(lines)) if lines[i].strip() == "---")
@@ -65,8 +69,9 @@ def parse(path: Path, label: str, problems: list[Problem]) -> Document | None:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 2 if mark else 1
-        problems.append(Problem(label, f"invalid YAML front matter: {exc.problem or exc}",
-                                line=line))
+        problems.append(
+            Problem(label, f"invalid YAML front matter: {exc.problem or exc}", line=line)
+        )
         return None
     if node is None:
         node = yaml.MappingNode("tag:yaml.org,2002:map", [])
@@ -109,12 +114,11 @@ class Fields:
 
     def get(self, key: str, default: Any = None, required: bool = False) -> Any:
         node = self.doc.fields.get(key)
-        if node is None or (isinstance(node, yaml.ScalarNode) and node.value == ""
-                            and node.style is None):
+        if node is None or (
+            isinstance(node, yaml.ScalarNode) and node.value == "" and node.style is None
+        ):
             if required:
-                self.problems.append(
-                    Problem(self.doc.label, "is required", line=1, field=key)
-                )
+                self.problems.append(Problem(self.doc.label, "is required", line=1, field=key))
             return default
         try:
             return self.schema[key](node)
@@ -168,7 +172,9 @@ def text_list(node: yaml.Node) -> tuple[str, ...]:
     return tuple(text(item) for item in node.value)
 
 
-def mapping(node: yaml.Node, keys: dict[str, Reader], required: tuple[str, ...]) -> dict[str, Any]:
+def mapping(
+    node: yaml.Node, keys: Mapping[str, Reader], required: tuple[str, ...]
+) -> dict[str, Any]:
     if not isinstance(node, yaml.MappingNode):
         raise FieldError(f"must have the keys {', '.join(keys)}")
     out: dict[str, Any] = {}

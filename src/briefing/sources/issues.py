@@ -11,6 +11,8 @@ import re
 from functools import partial
 from pathlib import Path
 
+import yaml
+
 from briefing.config import Config
 from briefing.errors import ContentError, Problem, relative
 from briefing.model import Article, Image, Issue, KeyPoint, Markdown, Publication
@@ -23,7 +25,7 @@ _SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 _ARTICLE = re.compile(r"^(\d{2,3})-([a-z0-9]+(?:-[a-z0-9]+)*)\.md$")
 
 
-def _slug(node: fm.yaml.Node) -> str:
+def _slug(node: yaml.Node) -> str:
     value = fm.text(node)
     if not _SLUG.match(value):
         raise fm.FieldError(
@@ -32,7 +34,7 @@ def _slug(node: fm.yaml.Node) -> str:
     return value
 
 
-def _tags(node: fm.yaml.Node) -> tuple[str, ...]:
+def _tags(node: yaml.Node) -> tuple[str, ...]:
     tags = fm.text_list(node)
     for tag in tags:
         if not _SLUG.match(tag):
@@ -40,14 +42,14 @@ def _tags(node: fm.yaml.Node) -> tuple[str, ...]:
     return tags
 
 
-def _key_points(node: fm.yaml.Node) -> tuple[KeyPoint, ...]:
-    if not isinstance(node, fm.yaml.SequenceNode):
+def _key_points(node: yaml.Node) -> tuple[KeyPoint, ...]:
+    if not isinstance(node, yaml.SequenceNode):
         raise fm.FieldError("must be a list of '- label: …' / 'text: …' items")
     read = partial(fm.mapping, keys={"label": fm.text, "text": fm.text}, required=("label", "text"))
     return tuple(KeyPoint(**read(item)) for item in node.value)
 
 
-def _image(node: fm.yaml.Node) -> Image:
+def _image(node: yaml.Node) -> Image:
     keys = {"src": fm.text, "alt": fm.text, "caption": fm.text}
     return Image(**fm.mapping(node, keys, required=("src",)))
 
@@ -101,18 +103,23 @@ def _check_unique(issues: list[Issue], root: Path, problems: list[Problem]) -> N
         for what, value in (("slug", issue.slug), ("number", issue.number)):
             other = seen.setdefault((what, value), issue)
             if other is not issue:
-                problems.append(Problem(
-                    relative(issue.folder / "issue.md", root),
-                    f"'{value}' is also used by {relative(other.folder, root)}; each issue needs"
-                    f" its own {what}", field=what,
-                ))
+                problems.append(
+                    Problem(
+                        relative(issue.folder / "issue.md", root),
+                        f"'{value}' is also used by {relative(other.folder, root)};"
+                        f" each issue needs its own {what}",
+                        field=what,
+                    )
+                )
 
 
 def _load_issue(folder: Path, root: Path, problems: list[Problem]) -> Issue | None:
     label = relative(folder, root)
     match = _FOLDER.match(folder.name)
     if not match:
-        problems.append(Problem(label, "folder name must be YYYY-MM-DD-slug, e.g. 2025-06-03-trade"))
+        problems.append(
+            Problem(label, "folder name must be YYYY-MM-DD-slug, e.g. 2025-06-03-trade")
+        )
         return None
     index = folder / "issue.md"
     if not index.is_file():
@@ -126,78 +133,118 @@ def _load_issue(folder: Path, root: Path, problems: list[Problem]) -> Issue | No
     title = read.get("title", required=True)
     date = read.get("date", required=True)
     number = read.get("number", required=True)
+    optional = {key: read.get(key) for key in ("updated", "edition", "preheader", "tags")}
     slug = read.get("slug") or match.group(2)
     if "slug" not in doc.fields and not _SLUG.match(slug):
-        problems.append(Problem(label, f"'{slug}' after the date is not a slug: use lowercase"
-                                " letters, digits and single hyphens"))
+        problems.append(
+            Problem(
+                label,
+                f"'{slug}' after the date is not a slug: use lowercase"
+                " letters, digits and single hyphens",
+            )
+        )
     if date and date.date().isoformat() != match.group(1):
-        read.error("date", f"{date.date()} does not match the folder's date {match.group(1)};"
-                   " rename the folder or fix the date")
+        read.error(
+            "date",
+            f"{date.date()} does not match the folder's date {match.group(1)};"
+            " rename the folder or fix the date",
+        )
     note = Markdown(doc.body, index, doc.body_line)
     assets = _check_markdown(note, folder, doc.label, problems)
 
     articles: list[Article] = []
     for path in sorted(folder.iterdir()):
         if path.suffix == ".md" and path.name != "issue.md":
-            if not _ARTICLE.match(path.name):
-                problems.append(Problem(relative(path, root),
-                                        "article files are named NN-slug.md, e.g. 01-trade-talks.md"))
-            elif (article := _load_article(path, root, problems, assets)) is not None:
+            name = _ARTICLE.match(path.name)
+            if not name:
+                problems.append(
+                    Problem(
+                        relative(path, root),
+                        "article files are named NN-slug.md, e.g. 01-trade-talks.md",
+                    )
+                )
+            elif article := _load_article(path, name.group(2), root, problems, assets):
                 articles.append(article)
     if not articles and len(problems) == count:
         problems.append(Problem(label, "is empty: add at least one article file like 01-story.md"))
     if len(problems) > count:
         return None
     return Issue(
-        slug=slug, folder=folder, title=title, date=date, updated=read.get("updated") or date,
-        number=number, note=note, articles=tuple(articles), edition=read.get("edition", ""),
-        preheader=read.get("preheader", ""), tags=read.get("tags", ()),
+        slug=slug,
+        folder=folder,
+        title=title,
+        date=date,
+        updated=optional["updated"] or date,
+        number=number,
+        note=note,
+        articles=tuple(articles),
+        edition=optional["edition"] or "",
+        preheader=optional["preheader"] or "",
+        tags=optional["tags"] or (),
         assets=tuple(sorted(set(assets))),
     )
 
 
-def _load_article(path: Path, root: Path, problems: list[Problem],
-                  assets: list[str]) -> Article | None:
+def _load_article(
+    path: Path, slug: str, root: Path, problems: list[Problem], assets: list[str]
+) -> Article | None:
     count = len(problems)
     doc = fm.parse(path, relative(path, root), problems)
     if doc is None:
         return None
     read = fm.Fields(doc, ARTICLE_FIELDS, problems)
-    values = {key: read.get(key) for key in ARTICLE_FIELDS if key in doc.fields and key != "headline"}
+    values = {k: read.get(k) for k in ARTICLE_FIELDS if k in doc.fields and k != "headline"}
     headline = read.get("headline", required=True)
     body = Markdown(doc.body, path, doc.body_line)
     assets += _check_markdown(body, path.parent, doc.label, problems)
     image = values.get("image")
     if isinstance(image, Image):
-        assets += _existing_images([(image.src, doc.key_lines["image"])], path.parent, doc.label,
-                                   problems)
+        assets += _existing_images(
+            [(image.src, doc.key_lines["image"])], path.parent, doc.label, problems
+        )
     if len(problems) > count:
         return None
     values["headline"] = headline
-    return Article(slug=_ARTICLE.match(path.name).group(2), path=path, body=body,  # type: ignore[union-attr]
-                   **{k: v for k, v in values.items() if v is not None})
+    return Article(
+        slug=slug,
+        path=path,
+        body=body,
+        **{k: v for k, v in values.items() if v is not None},
+    )
 
 
-def _check_markdown(markdown: Markdown, folder: Path, label: str,
-                    problems: list[Problem]) -> list[str]:
+def _check_markdown(
+    markdown: Markdown, folder: Path, label: str, problems: list[Problem]
+) -> list[str]:
     found, images = find_problems(markdown, label)
     problems += found
     return _existing_images(images, folder, label, problems)
 
 
-def _existing_images(images: list[tuple[str, int]], folder: Path, label: str,
-                     problems: list[Problem]) -> list[str]:
+def _existing_images(
+    images: list[tuple[str, int]], folder: Path, label: str, problems: list[Problem]
+) -> list[str]:
     """Image files that exist inside the issue folder; a problem for each that does not."""
     found = []
     for src, line in images:
         name = src.removeprefix("./")
         target = folder / name
         if "/" in name or "\\" in name or name in ("", ".", ".."):
-            problems.append(Problem(label, f"image '{src}' must sit beside this file"
-                                    " (no folders or '..')", line=line))
+            problems.append(
+                Problem(
+                    label,
+                    f"image '{src}' must sit beside this file (no folders or '..')",
+                    line=line,
+                )
+            )
         elif not target.is_file():
-            problems.append(Problem(label, f"image '{src}' not found in {folder.name}/;"
-                                    " add the file or fix the name", line=line))
+            problems.append(
+                Problem(
+                    label,
+                    f"image '{src}' not found in {folder.name}/; add the file or fix the name",
+                    line=line,
+                )
+            )
         else:
             found.append(name)
     return found
