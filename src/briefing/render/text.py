@@ -28,6 +28,7 @@ class TextArticle:
 def render_text(publication: Publication, view: IssueView) -> str:
     config = publication.config
     text = TextRenderer(WIDTH, view.url)
+    note = text.render(view.issue.note)  # first, so its links are numbered first
     articles = []
     for article in view.issue.articles:
         meta = " · ".join(x for x in (article.source, article.dateline, article.edition) if x)
@@ -45,7 +46,6 @@ def render_text(publication: Publication, view: IssueView) -> str:
                 source_url=article.source_url,
             )
         )
-    note = text.render(view.issue.note)  # numbered after the articles' links? no: note first
     result = render(
         config.templates_dir,
         TEMPLATE,

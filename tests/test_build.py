@@ -1,0 +1,122 @@
+"""The whole build: golden files, determinism, write-if-changed, stale files, collisions."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from briefing.build import build
+from briefing.errors import BriefingError
+from briefing.output import MANIFEST, Outputs, write_site
+
+GOLDEN = Path(__file__).resolve().parent / "golden"
+
+
+def _files(root: Path) -> dict[str, bytes]:
+    return {
+        str(p.relative_to(root)): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and p.name != MANIFEST
+    }
+
+
+def test_fixture_build_matches_golden_files(fixture_pub: Path, tmp_path: Path) -> None:
+    """Set BRIEFING_UPDATE_GOLDEN=1 to rewrite tests/golden/ (then review the diff by eye)."""
+    out = tmp_path / "site"
+    build(fixture_pub, out, jobs=1)
+    produced = _files(out)
+    if os.environ.get("BRIEFING_UPDATE_GOLDEN"):
+        shutil.rmtree(GOLDEN, ignore_errors=True)
+        shutil.copytree(out, GOLDEN, ignore=shutil.ignore_patterns(MANIFEST))
+    expected = _files(GOLDEN)
+    assert sorted(produced) == sorted(expected)
+    for path, data in expected.items():
+        assert produced[path] == data, f"{path} differs from tests/golden/{path}"
+
+
+def test_two_builds_are_byte_identical_and_the_second_writes_nothing(
+    example: Path, tmp_path: Path
+) -> None:
+    first = build(example, tmp_path / "a", jobs=1)
+    before = {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in (tmp_path / "a").rglob("*.*")}
+    second = build(example, tmp_path / "a", jobs=1)
+    assert first.report.written > 20
+    assert second.report.written == 0
+    assert second.report.unchanged == first.report.written
+    after = {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in (tmp_path / "a").rglob("*.*")}
+    assert after == before
+    # A fresh folder, a parallel build: the same bytes.
+    build(example, tmp_path / "b", jobs=2)
+    assert _files(tmp_path / "a") == _files(tmp_path / "b")
+
+
+def test_parallel_build_matches_serial_build(example: Path, tmp_path: Path) -> None:
+    # Enough issues to go past the parallel threshold.
+    source = next((example / "issues").iterdir())
+    for n in range(10):
+        copy = example / "issues" / f"2030-01-{n + 1:02d}-copy-{n}"
+        shutil.copytree(source, copy)
+        issue_md = copy / "issue.md"
+        text = re.sub(r"(?m)^date: .*$", f"date: 2030-01-{n + 1:02d}T07:00:00Z",
+                      issue_md.read_text())
+        issue_md.write_text(re.sub(r"(?m)^number: .*$", f"number: {100 + n}", text))
+    build(example, tmp_path / "serial", jobs=1)
+    build(example, tmp_path / "parallel", jobs=2)
+    assert _files(tmp_path / "serial") == _files(tmp_path / "parallel")
+
+
+def test_only_changed_files_are_rewritten(example: Path, tmp_path: Path) -> None:
+    out = tmp_path / "site"
+    build(example, out, jobs=1)
+    article = next((example / "issues").glob("2025-06-10-*/01-*.md"))
+    article.write_text(article.read_text().replace("Geneva", "Lausanne", 1))
+    report = build(example, out, jobs=1).report
+    # The issue's page, email, text and the three feeds change; nothing else.
+    assert report.written == 6
+    assert report.removed == 0
+
+
+def test_removed_issue_disappears_and_unknown_files_survive_without_clean(
+    example: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "site"
+    build(example, out, jobs=1)
+    (out / "CNAME").write_text("briefing.example.com\n")
+    shutil.rmtree(next((example / "issues").glob("2025-06-17-*")))
+    report = build(example, out, jobs=1).report
+    assert not (out / "issues" / "critical-minerals-chips").exists()
+    assert not (out / "tags" / "rare-earths").exists()
+    assert report.removed > 3
+    assert (out / "CNAME").exists()
+    build(example, out, jobs=1, clean=True)
+    assert not (out / "CNAME").exists()
+
+
+def test_outputs_refuse_two_writers_on_one_path() -> None:
+    outputs = Outputs()
+    outputs.add("issues/a/index.html", "one", "issues/2025-01-01-a")
+    with pytest.raises(BriefingError, match="issues/2025-01-02-a.*already writes"):
+        outputs.add("issues/a/index.html", "two", "issues/2025-01-02-a")
+    with pytest.raises(BriefingError, match="leaves the site folder"):
+        outputs.add("../escape.html", "x", "theme")
+
+
+def test_writes_leave_no_temporary_files(tmp_path: Path) -> None:
+    outputs = Outputs()
+    outputs.add("a/b.txt", "hello", "test")
+    write_site(outputs, tmp_path)
+    assert sorted(p.name for p in tmp_path.rglob("*")) == [MANIFEST, "a", "b.txt"]
+
+
+def test_failed_build_leaves_the_previous_site(example: Path, tmp_path: Path) -> None:
+    out = tmp_path / "site"
+    build(example, out, jobs=1)
+    before = _files(out)
+    (example / "templates" / "email.txt.j2").write_text("{{ issue.nope }}\n")
+    with pytest.raises(BriefingError, match=r"email\.txt\.j2"):
+        build(example, out, jobs=1)
+    assert _files(out) == before
