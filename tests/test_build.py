@@ -61,8 +61,9 @@ def test_parallel_build_matches_serial_build(example: Path, tmp_path: Path) -> N
         copy = example / "issues" / f"2030-01-{n + 1:02d}-copy-{n}"
         shutil.copytree(source, copy)
         issue_md = copy / "issue.md"
-        text = re.sub(r"(?m)^date: .*$", f"date: 2030-01-{n + 1:02d}T07:00:00Z",
-                      issue_md.read_text())
+        text = re.sub(
+            r"(?m)^date: .*$", f"date: 2030-01-{n + 1:02d}T07:00:00Z", issue_md.read_text()
+        )
         issue_md.write_text(re.sub(r"(?m)^number: .*$", f"number: {100 + n}", text))
     build(example, tmp_path / "serial", jobs=1)
     build(example, tmp_path / "parallel", jobs=2)

@@ -10,6 +10,7 @@ import logging
 import re
 from functools import cache
 from pathlib import Path
+from urllib.parse import unquote
 
 import css_inline
 import mjml
@@ -96,6 +97,7 @@ def _css_inline(html: str, css: str) -> str:
 
 
 _STYLE_TAG = re.compile(r"<style(?=[\s>])")
+_ENCODED_FIELD = re.compile(r'="\{\{([^"{}]*)\}\}"')
 
 
 def _premailer(html: str, css: str) -> str:
@@ -114,4 +116,10 @@ def _premailer(html: str, css: str) -> str:
         cssutils_logging_level=logging.CRITICAL,
         remove_unset_properties=False,
     ).transform()
-    return result
+    # lxml percent-encodes the spaces of {{ unsubscribe_url }} in href (premailer's own
+    # preserve_handlebar_syntax only undoes %7B%7B); marks inside MSO conditional
+    # comments are invisible to premailer. Undo both.
+    result = _ENCODED_FIELD.sub(lambda m: '="{{' + unquote(m.group(1)) + '}}"', result)
+    result = result.replace('<style data-premailer="ignore"', "<style")
+    # lxml drops the doctype; without it clients render in quirks mode.
+    return result if result.lstrip().lower().startswith("<!doctype") else "<!DOCTYPE html>" + result

@@ -1,0 +1,165 @@
+"""Email HTML (both inliners) and the plain-text twin, checked on the example issues."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from lxml import html
+
+from briefing.build import load
+from briefing.config import load_config
+from briefing.render.context import views
+from briefing.render.email import inline_css, mjml_to_html, render_email
+from briefing.render.text import render_text
+from briefing.sources import load_publication
+
+
+def _emails(root: Path, inliner: str | None = None) -> dict[str, str]:
+    publication = load(root)
+    if inliner:
+        toml = root / "briefing.toml"
+        toml.write_text(
+            toml.read_text().replace('inliner = "css-inline"', f'inliner = "{inliner}"')
+        )
+        publication = load_publication(load_config(root))
+        assert publication.config.email.inliner == inliner
+    return {v.issue.slug: render_email(publication, v) for v in views(publication)}
+
+
+@pytest.fixture(params=["css-inline", "premailer"])
+def emails(request: pytest.FixtureRequest, example: Path) -> dict[str, str]:
+    return _emails(example, request.param)
+
+
+def _style(doc: html.HtmlElement, xpath: str) -> str:
+    found = doc.xpath(xpath)
+    assert found, xpath
+    return str(found[0].get("style") or "")
+
+
+def test_our_css_is_inlined(emails: dict[str, str]) -> None:
+    for source in emails.values():
+        doc = html.fromstring(source)
+        assert "border-left:" in _style(doc, "//blockquote").replace(" ", "")
+        assert "font-size:22px" in _style(doc, "//h2").replace(" ", "")
+        assert "margin:0016px" in _style(doc, "//td[contains(@class,'article-body')]//p").replace(
+            " ", ""
+        )
+
+
+def test_responsive_and_dark_mode_styles_survive_inlining(emails: dict[str, str]) -> None:
+    for source in emails.values():
+        doc = html.fromstring(source)
+        styles = "\n".join(s.text_content() for s in doc.iter("style"))
+        assert "@media only screen and (min-width:480px)" in styles  # MJML's columns
+        assert "prefers-color-scheme: dark" in styles
+        assert "background-color: #1e1e1e !important" in styles  # premailer must not strip it
+        metas = {m.get("name"): m.get("content") for m in doc.iter("meta")}
+        assert metas["color-scheme"] == "light dark"
+        assert metas["viewport"] == "width=device-width, initial-scale=1"
+        assert "fonts.googleapis" not in source
+        assert "data-premailer" not in source
+
+
+def test_preheader_is_the_first_thing_in_body(emails: dict[str, str], example: Path) -> None:
+    publication = load(example)
+    for slug, source in emails.items():
+        issue = publication.issue(slug)
+        assert issue is not None
+        body = html.fromstring(source).find("body")
+        assert body is not None
+        first = body[0]
+        assert first.text_content().strip() == issue.preheader
+        assert "display:none" in (first.get("style") or "").replace(" ", "")
+
+
+def test_lang_alt_and_absolute_urls(emails: dict[str, str]) -> None:
+    for source in emails.values():
+        doc = html.fromstring(source)
+        assert doc.get("lang") == "en"
+        for img in doc.iter("img"):
+            assert img.get("alt") is not None
+        for element in doc.iter():
+            for attr in ("href", "src"):
+                url = element.get(attr)
+                if url is None or url == "{{ unsubscribe_url }}":
+                    continue
+                assert url.startswith(("https://", "mailto:")), url
+
+
+def test_size_and_width(emails: dict[str, str]) -> None:
+    for slug, source in emails.items():
+        assert len(source.encode()) < 100_000, slug
+        assert source.startswith("<!DOCTYPE html>")
+        assert "max-width:600px" in source
+
+
+def test_personal_fields_are_left_as_placeholders(emails: dict[str, str]) -> None:
+    for source in emails.values():
+        assert 'href="{{ unsubscribe_url }}"' in source
+        assert "{{ name | reader }}" in source
+
+
+def test_fixture_email_has_images_with_alt_and_absolute_src(fixture_pub: Path) -> None:
+    source = _emails(fixture_pub)["first-light"]
+    images = {img.get("src"): img.get("alt") for img in html.fromstring(source).iter("img")}
+    assert images == {
+        "https://news.example.org/weekly/issues/first-light/lamp.png": "The lighthouse lamp at dusk",
+        "https://news.example.org/weekly/issues/first-light/tower.png": "A sketch of the tower",
+    }
+    assert html.fromstring(source).get("lang") == "en-GB"
+
+
+def test_mjml_adapter_reports_unknown_elements() -> None:
+    from briefing.errors import RenderError
+
+    with pytest.raises(RenderError, match="unknown element <mj-colum>"):
+        mjml_to_html(
+            "<mjml><mj-body><mj-section><mj-colum></mj-colum></mj-section></mj-body></mjml>", "t"
+        )
+
+
+def test_inliners_agree_on_what_they_inline() -> None:
+    page = "<html><head><style>.x{color:red}</style></head><body><p class='a'>t</p></body></html>"
+    for inliner in ("css-inline", "premailer"):
+        result = html.fromstring(inline_css(page, ".a { color: blue; }", inliner))
+        assert "blue" in (result.find(".//p").get("style") or ""), inliner
+        assert ".x" in result.find(".//style").text_content(), inliner
+
+
+# --- plain text ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def texts(example: Path) -> dict[str, str]:
+    publication = load(example)
+    return {v.issue.slug: render_text(publication, v) for v in views(publication)}
+
+
+def test_text_is_wrapped_at_72_columns(texts: dict[str, str]) -> None:
+    for text in texts.values():
+        long_lines = [ln for ln in text.split("\n") if len(ln) > 72 and "https://" not in ln]
+        assert long_lines == []
+
+
+def test_text_lists_links_and_the_unsubscribe_url(texts: dict[str, str]) -> None:
+    text = texts["trump-xi-call"]
+    assert "\nLinks\n[1] https://" in text
+    assert "Unsubscribe: {{ unsubscribe_url }}" in text
+    assert "Read on the web: https://briefing.example.com/issues/trump-xi-call/" in text
+    assert "<" not in text.replace("<-", "")  # no HTML tags
+
+
+def test_text_carries_every_part_of_the_article(texts: dict[str, str], example: Path) -> None:
+    publication = load(example)
+    issue = publication.issue("trump-xi-call")
+    assert issue is not None
+    text = " ".join(texts["trump-xi-call"].split())
+    article = issue.articles[0]
+    assert article.headline.upper() in text
+    assert article.byline in text and article.dateline in text
+    for point in article.key_points:
+        assert f"{point.label}: {point.text}" in text
+    assert "Conclusion:" in text
+    assert "> “" in texts["trump-xi-call"]  # quotes stay quotes
