@@ -1,0 +1,51 @@
+"""Markdown rendering: absolute URLs in HTML, and the plain-text renderer."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from briefing.model import Markdown
+from briefing.render.markdown import TextRenderer, find_problems, to_html
+
+
+def test_relative_links_and_images_become_absolute() -> None:
+    html = to_html("[a](../x/) [b](https://other.net/) ![c](pic.png)", "https://e.com/issues/s/")
+    assert 'href="https://e.com/issues/x/"' in html
+    assert 'href="https://other.net/"' in html
+    assert 'src="https://e.com/issues/s/pic.png"' in html
+
+
+def test_markdown_links_with_script_urls_are_not_links() -> None:
+    assert "href" not in to_html("[x](javascript:alert(1))")
+
+
+def test_refused_html_is_found_with_its_line() -> None:
+    source = Markdown(
+        'Fine <sup>1</sup>.\n\n<div onclick="x()">no</div>\n\nok <script>', Path("a.md"), 10
+    )
+    problems, images = find_problems(source, "a.md")
+    assert [(p.line, p.message.split(";")[0]) for p in problems] == [
+        (12, "raw HTML with an on*= event handler"),
+        (14, "raw <script> element"),
+    ]
+    assert images == []
+
+
+def test_local_images_are_listed_with_lines() -> None:
+    source = Markdown("text\n\n![a](one.png)\n\n![b](https://x.org/two.png)", Path("a.md"), 5)
+    assert find_problems(source, "a.md")[1] == [("one.png", 7)]
+
+
+def test_text_renderer_wraps_quotes_lists_and_numbers_links() -> None:
+    renderer = TextRenderer(30, "https://e.com/i/")
+    text = renderer.render(
+        "## Title\n\nA [link](a/) and [again](a/) and [other](https://o.org).\n\n"
+        "> A quote long enough to wrap twice over.\n\n- item one is long enough to wrap\n- two\n"
+    )
+    assert text == (
+        "Title\n=====\n\n"
+        "A link [1] and again [1] and\nother [2].\n\n"
+        "> A quote long enough to wrap\n> twice over.\n\n"
+        "- item one is long enough to\n  wrap\n- two"
+    )
+    assert renderer.links == ["https://e.com/i/a/", "https://o.org"]

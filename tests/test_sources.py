@@ -1,0 +1,72 @@
+"""Config and issue loading: the model the renderers get."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from briefing.build import load
+from briefing.config import load_config
+from briefing.merge import fill, names, with_fallbacks
+from briefing.model import KeyPoint
+
+
+def test_example_config_loads_with_defaults(example: Path) -> None:
+    config = load_config(example)
+    assert config.publication.title == "The Briefing"
+    assert config.email.sender == "The Briefing <news@briefing.example.com>"
+    assert config.feeds.max_items == 20
+    assert config.domain == "briefing.example.com"
+    assert config.templates_dir == example / "templates"
+
+
+def test_example_publication_is_newest_first_with_all_parts(example: Path) -> None:
+    publication = load(example)
+    assert [i.number for i in publication.issues] == [3, 2, 1]
+    first = publication.issues[-1]
+    assert first.slug == "trump-xi-call"
+    assert first.date == datetime(2025, 6, 3, 7, tzinfo=timezone(timedelta(hours=-4)))
+    assert first.updated == first.date
+    article = first.articles[0]
+    assert article.source == "Newslooks" and article.source_url.startswith("https://newslooks")
+    assert article.byline == "J. Mansour" and article.dateline == "WASHINGTON"
+    assert len(article.key_points) == 7 and article.key_points[0].label == "High-Stakes Call"
+    assert "## Conclusion" in article.body.text
+    assert article.body.file == article.path
+    # The body starts on the line after the closing '---'.
+    lines = article.path.read_text().split("\n")
+    assert lines[article.body.first_line - 2] == "---"
+    assert "trade" in publication.tags
+
+
+def test_values_keep_the_text_the_editor_wrote(fixture_pub: Path) -> None:
+    """PyYAML's YAML 1.1 would turn `no` into False and `1.10` into 1.1."""
+    issue_md = fixture_pub / "issues" / "2025-01-14-second-wind" / "issue.md"
+    text = issue_md.read_text().replace('title: "Second wind"', "title: No")
+    issue_md.write_text(text.replace("number: 2", "number: 2\nedition: 1.10"))
+    issue = load(fixture_pub).issue("second-wind")
+    assert issue is not None
+    assert issue.title == "No"
+    assert issue.edition == "1.10"
+    assert issue.updated.isoformat() == "2025-01-15T09:30:00+00:00"
+
+
+def test_key_points_images_and_assets(fixture_pub: Path) -> None:
+    issue = load(fixture_pub).issue("first-light")
+    assert issue is not None
+    article = issue.articles[0]
+    assert article.key_points[1] == KeyPoint(
+        "Storm Damage", "Winds reached 90 km/h: the tower held."
+    )
+    assert article.image is not None and article.image.alt == "The lighthouse lamp at dusk"
+    assert issue.assets == ("lamp.png", "tower.png")
+
+
+def test_merge_fields() -> None:
+    text = "Hi {{ name | reader }}, {{name}}! {{ city|somewhere nice }}"
+    assert names(text) == [("name", "reader"), ("name", None), ("city", "somewhere nice")]
+    assert with_fallbacks(text) == "Hi reader, ! somewhere nice"
+    assert (
+        fill(text, {"name": "<Ann>"}, escape=True) == "Hi &lt;Ann&gt;, &lt;Ann&gt;! somewhere nice"
+    )
+    assert fill(text, {"name": "<Ann>"}, escape=False) == "Hi <Ann>, <Ann>! somewhere nice"
