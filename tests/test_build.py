@@ -100,7 +100,7 @@ def test_removed_issue_disappears_and_unknown_files_survive_without_clean(
 def test_outputs_refuse_two_writers_on_one_path() -> None:
     outputs = Outputs()
     outputs.add("issues/a/index.html", "one", "issues/2025-01-01-a")
-    with pytest.raises(BriefingError, match="issues/2025-01-02-a.*already writes"):
+    with pytest.raises(BriefingError, match=r"issues/2025-01-02-a.*already writes"):
         outputs.add("issues/a/index.html", "two", "issues/2025-01-02-a")
     with pytest.raises(BriefingError, match="leaves the site folder"):
         outputs.add("../escape.html", "x", "theme")

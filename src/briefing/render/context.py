@@ -34,6 +34,10 @@ class ArticleView:
         return Markup(to_html(self.article.body, self.url))
 
     @cached_property
+    def dek_html(self) -> Markup:
+        return Markup(inline_html(self.article.dek))
+
+    @cached_property
     def key_points(self) -> list[tuple[Markup, Markup]]:
         return [
             (Markup(inline_html(p.label)), Markup(inline_html(p.text)))
@@ -42,7 +46,9 @@ class ArticleView:
 
     @property
     def image_url(self) -> str:
-        return urljoin(self.url, self.article.image.src) if self.article.image else ""
+        if not self.article.image:
+            return ""
+        return urljoin(self.url, self.article.image.src) if self.url else self.article.image.src
 
     @property
     def anchor(self) -> str:
@@ -60,6 +66,11 @@ class IssueView:
     def url(self) -> str:
         return self.base_url + issue_path(self.issue.slug)
 
+    @property
+    def path(self) -> str:
+        return issue_path(self.issue.slug)
+
+    # Email and feeds are read away from the site: every URL in them is absolute.
     @cached_property
     def note_html(self) -> Markup:
         return Markup(to_html(self.issue.note, self.url))
@@ -68,8 +79,15 @@ class IssueView:
     def articles(self) -> list[ArticleView]:
         return [ArticleView(a, self.url) for a in self.issue.articles]
 
-    def tag_url(self, tag: str) -> str:
-        return self.base_url + tag_path(tag)
+    # Pages keep relative URLs as written, so the site also works from a preview
+    # server, a file:// URL or another host.
+    @cached_property
+    def web_note_html(self) -> Markup:
+        return Markup(to_html(self.issue.note))
+
+    @cached_property
+    def web_articles(self) -> list[ArticleView]:
+        return [ArticleView(a, "") for a in self.issue.articles]
 
 
 def views(publication: Publication) -> list[IssueView]:

@@ -29,13 +29,19 @@ def entry_id(config: Config, view: IssueView) -> str:
 
 
 def feed_id(config: Config) -> str:
-    return f"tag:{config.domain},2000:feed"
+    """The feed's own id: the publication's home URL, stable as long as the site is."""
+    return config.publication.base_url
 
 
 def _content(publication: Publication, view: IssueView) -> str:
     config = publication.config
     html = render(
-        config.templates_dir, CONTENT_TEMPLATE, config.root, pub=config.publication, view=view
+        config.templates_dir,
+        CONTENT_TEMPLATE,
+        config.root,
+        pub=config.publication,
+        note_html=view.note_html,
+        articles=view.articles,
     )
     return with_fallbacks(html).strip()
 

@@ -36,19 +36,19 @@ def environment(folder: Path) -> jinja2.Environment:
     return env
 
 
-def render(folder: Path, name: str, root: Path, **context: Any) -> str:
+def render(folder: Path, name: str, project: Path, **context: Any) -> str:
     """Render a theme template; syntax and runtime errors name the template and line."""
-    label = relative(folder / name, root)
+    label = relative(folder / name, project)
     try:
         return environment(folder).get_template(name).render(**context)
     except jinja2.TemplateSyntaxError as exc:
-        where = relative(Path(exc.filename), root) if exc.filename else label
+        where = relative(Path(exc.filename), project) if exc.filename else label
         raise RenderError(
             Problem(where, f"template syntax error: {exc.message}", line=exc.lineno)
         ) from None
     except jinja2.TemplateNotFound as exc:
         raise RenderError(
-            Problem(label, f"template '{exc.name}' not found in {relative(folder, root)}/")
+            Problem(label, f"template '{exc.name}' not found in {relative(folder, project)}/")
         ) from None
     except jinja2.UndefinedError as exc:
         raise RenderError(

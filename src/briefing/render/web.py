@@ -11,12 +11,12 @@ STYLESHEET = "web/style.css"
 
 
 def render_index(publication: Publication, views: list[IssueView]) -> str:
-    return _page(publication, "web/index.html.j2", issue_views=views)
+    return _page(publication, "web/index.html.j2", root="", issue_views=views)
 
 
 def render_tag(publication: Publication, tag: str, views: list[IssueView]) -> str:
     tagged = [v for v in views if tag in v.issue.tags]
-    return _page(publication, "web/tag.html.j2", tag=tag, issue_views=tagged)
+    return _page(publication, "web/tag.html.j2", root="../../", tag=tag, issue_views=tagged)
 
 
 def render_issue(publication: Publication, views: list[IssueView], index: int) -> str:
@@ -24,14 +24,18 @@ def render_issue(publication: Publication, views: list[IssueView], index: int) -
     return _page(
         publication,
         "web/issue.html.j2",
+        root="../../",
         view=views[index],
         newer=views[index - 1] if index > 0 else None,
         older=views[index + 1] if index + 1 < len(views) else None,
     )
 
 
-def _page(publication: Publication, template: str, **context: object) -> str:
+def _page(publication: Publication, template: str, root: str, **context: object) -> str:
+    """root: the relative path from the page back to the site root ('' or '../../')."""
     config = publication.config
-    html = render(config.templates_dir, template, config.root, pub=config.publication, **context)
+    html = render(
+        config.templates_dir, template, config.root, pub=config.publication, root=root, **context
+    )
     # Pages have no recipient: merge fields show their fallback.
     return with_fallbacks(html)
