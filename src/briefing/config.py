@@ -67,6 +67,40 @@ class ThemeConfig:
 
 
 @dataclass(frozen=True)
+class SendConfig:
+    subscribers: str = _doc("Subscribers CSV, relative to the project.", "subscribers.csv")
+    suppressions: str = _doc(
+        "Suppression list CSV (unsubscribed, bounced, complained); every send honours it.",
+        "suppressions.csv",
+    )
+    ledger: str = _doc("SQLite delivery ledger, relative to the project.", ".briefing/ledger.db")
+    outbox: str = _doc("Folder the outbox transport writes to.", "outbox")
+    transport: str = _doc("Default transport: 'outbox' or 'smtp'.", "outbox")
+    rate: float = _doc("Messages per second at most (0: as fast as the relay takes them).", 0.0)
+    connections: int = _doc("Parallel SMTP sessions.", 1)
+    max_attempts: int = _doc("Tries per message within one run on temporary (4xx) replies.", 5)
+
+
+@dataclass(frozen=True)
+class SmtpConfig:
+    host: str = _doc("SMTP relay host.", "localhost")
+    port: int = _doc("SMTP relay port (587 for starttls, 465 for ssl, 25 for none).", 587)
+    security: str = _doc("'starttls', 'ssl' or 'none'.", "starttls")
+    allow_insecure_auth: bool = _doc(
+        "Allow sending the password over an unencrypted connection (a local relay only).", False
+    )
+    ca_file: str = _doc("Extra CA certificate (PEM) to trust, e.g. a relay's own.", "")
+    timeout: float = _doc("Seconds to wait for the server.", 30.0)
+
+
+@dataclass(frozen=True)
+class DkimConfig:
+    private_key: str = _doc("PEM private key file; DKIM signing is on when this is set.", "")
+    selector: str = _doc("DKIM selector (the DNS record is <selector>._domainkey.<domain>).", "")
+    domain: str = _doc("Signing domain (d=); default: the From address's domain.", "")
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole of briefing.toml, validated."""
 
@@ -75,6 +109,9 @@ class Config:
     email: EmailConfig
     feeds: FeedsConfig = FeedsConfig()
     theme: ThemeConfig = ThemeConfig()
+    send: SendConfig = SendConfig()
+    smtp: SmtpConfig = SmtpConfig()
+    dkim: DkimConfig = DkimConfig()
 
     @property
     def templates_dir(self) -> Path:
@@ -90,6 +127,9 @@ SECTIONS: dict[str, type] = {
     "email": EmailConfig,
     "feeds": FeedsConfig,
     "theme": ThemeConfig,
+    "send": SendConfig,
+    "smtp": SmtpConfig,
+    "dkim": DkimConfig,
 }
 # TOML names that are Python keywords.
 _RENAMED = {"from": "sender"}
@@ -138,6 +178,17 @@ def _toml_name(attr: str) -> str:
     return next((toml for toml, py in _RENAMED.items() if py == attr), attr)
 
 
+_KINDS = {str: "a string", int: "a whole number", float: "a number", bool: "true or false"}
+
+
+def _fits(value: Any, expected: type) -> bool:
+    if expected is float:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if expected is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, expected)
+
+
 def _section(name: str, cls: type, table: Any, problems: list[Problem]) -> Any:
     if not isinstance(table, dict):
         problems.append(Problem(CONFIG_NAME, "must be a table, e.g. [" + name + "]", field=name))
@@ -153,17 +204,16 @@ def _section(name: str, cls: type, table: Any, problems: list[Problem]) -> Any:
         expected = hints[attr]
         if get_origin(expected) is UnionType:
             expected = get_args(expected)[0]
-        if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
+        if not _fits(value, expected):
             problems.append(
                 Problem(
                     CONFIG_NAME,
-                    f"must be {'a string' if expected is str else 'an integer'},"
-                    f" not {type(value).__name__}",
+                    f"must be {_KINDS[expected]}, not {type(value).__name__} {value!r}",
                     field=f"{name}.{key}",
                 )
             )
             continue
-        values[attr] = value
+        values[attr] = float(value) if expected is float else value
     missing = [a for a, spec in attrs.items() if a not in values and spec.default is MISSING]
     for attr in missing:
         problems.append(
@@ -211,5 +261,22 @@ def _check_values(config: Config, problems: list[Problem]) -> None:
         bad("email.inliner", f"must be one of {', '.join(_INLINERS)}")
     if config.feeds.max_items < 1:
         bad("feeds.max_items", "must be at least 1")
+    if config.send.transport not in ("outbox", "smtp"):
+        bad("send.transport", "must be 'outbox' or 'smtp'")
+    if config.send.rate < 0:
+        bad("send.rate", "must be 0 (no limit) or more")
+    if config.send.connections < 1 or config.send.max_attempts < 1:
+        bad(
+            "send.connections" if config.send.connections < 1 else "send.max_attempts",
+            "must be at least 1",
+        )
+    if config.smtp.security not in ("starttls", "ssl", "none"):
+        bad("smtp.security", "must be 'starttls', 'ssl' or 'none'")
+    if not 0 < config.smtp.port < 65536:
+        bad("smtp.port", "must be a port number (1–65535)")
+    if config.dkim.private_key and not config.dkim.selector:
+        bad("dkim.selector", "is required when dkim.private_key is set")
+    if config.email.list_id and not re.fullmatch(r"[ -~]*<[A-Za-z0-9.-]+>", config.email.list_id):
+        bad("email.list_id", "must look like 'Name <list.example.com>' (RFC 2919), ASCII only")
     if not config.templates_dir.is_dir():
         bad("theme.templates", f"folder '{config.theme.templates}' does not exist")

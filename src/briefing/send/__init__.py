@@ -1,0 +1,1 @@
+"""Delivering an issue: audience, per-recipient messages, transports and the ledger."""

@@ -1,0 +1,161 @@
+"""Subscribers (CSV) and the suppression list.
+
+A send refuses to start while any subscriber row is bad: every bad row is
+reported as ``subscribers.csv:LINE: message`` so the editor can fix them all at
+once, and nobody is silently left out.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from briefing.errors import Problem, SendError, relative
+from briefing.output import atomic_write
+
+log = logging.getLogger("briefing")
+
+# RFC 5322 dot-atom addr-spec, ASCII only (SMTPUTF8 is not assumed of relays).
+_LOCAL = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*$")
+_LABEL = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
+
+
+def address_problem(address: str) -> str | None:
+    """Why address is not a deliverable addr-spec, or None when it is."""
+    local, at, domain = address.rpartition("@")
+    if not at or not local or not domain:
+        return f"'{address}' is not an email address"
+    if len(address) > 254 or len(local) > 64:
+        return f"'{address}' is too long for an email address"
+    if not _LOCAL.match(local):
+        return f"'{address}' has characters not allowed before the @"
+    labels = domain.split(".")
+    if len(labels) < 2 or not all(_LABEL.match(label) for label in labels):
+        return f"'{address}' has an invalid domain"
+    return None
+
+
+def normalize(address: str) -> str:
+    """The key that makes two spellings one subscriber: the domain is case-insensitive
+    (RFC 5321 2.4); the local part is left as written."""
+    local, _, domain = address.strip().rpartition("@")
+    return f"{local}@{domain.lower()}"
+
+
+@dataclass(frozen=True)
+class Subscriber:
+    email: str
+    name: str = ""
+    fields: dict[str, str] = field(default_factory=dict)  # every column, for merge fields
+
+    @property
+    def key(self) -> str:
+        return normalize(self.email)
+
+
+def read_subscribers(path: Path, project: Path) -> list[Subscriber]:
+    """Every valid subscriber once, in file order; SendError listing every bad row."""
+    label = relative(path, project)
+    if not path.is_file():
+        raise SendError(
+            Problem(
+                label,
+                "subscribers file not found; create it (a CSV with an"
+                " 'email' column) or pass --subscribers FILE",
+            )
+        )
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        raise SendError(Problem(label, "is not UTF-8 text; save it as UTF-8")) from None
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    problems: list[Problem] = []
+    try:
+        header = [h.strip() for h in next(reader)]
+    except StopIteration:
+        raise SendError(Problem(label, "is empty; the first row must name the columns")) from None
+    except csv.Error as exc:
+        raise SendError(Problem(label, f"bad CSV: {exc}", line=1)) from None
+    if "email" not in header:
+        raise SendError(Problem(label, "the header row has no 'email' column", line=1))
+    if len(set(header)) != len(header) or "" in header:
+        raise SendError(Problem(label, "column names must be unique and not empty", line=1))
+    subscribers: dict[str, Subscriber] = {}
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            problems.append(Problem(label, f"bad CSV: {exc}", line=reader.line_num))
+            continue
+        line = reader.line_num
+        if not row or all(not cell.strip() for cell in row):
+            continue
+        if len(row) != len(header):
+            problems.append(
+                Problem(
+                    label,
+                    f"has {len(row)} fields, the header has {len(header)}; add the missing column",
+                    line=line,
+                )
+            )
+            continue
+        values = {k: v.strip() for k, v in zip(header, row, strict=True)}
+        # CR or LF in any field could inject headers; refuse rather than clean.
+        if bad := [k for k, v in values.items() if "\r" in v or "\n" in v]:
+            problems.append(Problem(label, f"line break inside the '{bad[0]}' field", line=line))
+            continue
+        if reason := address_problem(values["email"]):
+            problems.append(Problem(label, reason, line=line))
+            continue
+        subscriber = Subscriber(values["email"], values.get("name", ""), values)
+        if subscriber.key in subscribers:
+            log.warning("%s:%d: %s is listed twice; sending once", label, line, values["email"])
+            continue
+        subscribers[subscriber.key] = subscriber
+    if problems:
+        raise SendError([*problems, Problem(label, "fix these rows; nothing was sent")])
+    return list(subscribers.values())
+
+
+SUPPRESSION_HEADER = ["email", "reason"]
+
+
+def read_suppressions(path: Path) -> dict[str, str]:
+    """Suppressed addresses (normalized) → reason. A missing file suppresses nobody."""
+    if not path.is_file():
+        return {}
+    with path.open(encoding="utf-8", newline="") as handle:
+        return {
+            normalize(r["email"]): r.get("reason", "")
+            for r in csv.DictReader(handle)
+            if r.get("email")
+        }
+
+
+def add_suppressions(path: Path, entries: Iterable[tuple[str, str]]) -> list[str]:
+    """Add (address, reason) pairs not already suppressed; return the addresses added."""
+    existing = read_suppressions(path)
+    added = []
+    rows = []
+    for address, reason in entries:
+        key = normalize(address)
+        if key not in existing:
+            existing[key] = reason
+            added.append(address)
+            rows.append([address, reason])
+    if rows:
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        old = path.read_text(encoding="utf-8") if path.is_file() else ""
+        if not old:
+            writer.writerow(SUPPRESSION_HEADER)
+        writer.writerows(rows)
+        atomic_write(path, (old + out.getvalue()).encode("utf-8"), durable=True)
+    return added

@@ -1,0 +1,138 @@
+"""The delivery ledger: one SQLite row per issue and recipient, the truth about a send.
+
+States: queued → sending → sent | deferred (4xx, retried on the next run) |
+failed (5xx, never retried) | unknown. A row is marked `sending` and committed
+just before the message is handed over (for SMTP: after RCPT, before DATA), and
+its result is committed as soon as the reply is read. A process killed in
+between leaves `sending`; the next run turns that into `unknown` for SMTP (the
+server may or may not have accepted it) and back into `queued` for the outbox,
+whose writes are idempotent.
+
+WAL mode with synchronous=NORMAL: a commit survives the process being killed
+(SIGKILL) without an fsync per message; only a power cut can lose the last few.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+QUEUED, SENDING, SENT, DEFERRED, FAILED, UNKNOWN = (
+    "queued",
+    "sending",
+    "sent",
+    "deferred",
+    "failed",
+    "unknown",
+)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS deliveries (
+    issue TEXT NOT NULL,
+    recipient TEXT NOT NULL,
+    state TEXT NOT NULL,
+    code INTEGER,
+    reply TEXT,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    updated TEXT NOT NULL,
+    PRIMARY KEY (issue, recipient)
+) WITHOUT ROWID;
+"""
+
+
+@dataclass(frozen=True)
+class Delivery:
+    recipient: str
+    state: str
+    code: int | None
+    reply: str | None
+    attempts: int
+    updated: str
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+class Ledger:
+    """Thread-safe: one connection, one lock; every state change is its own commit."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._lock = threading.Lock()
+        with self._lock:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute("PRAGMA busy_timeout=5000")
+            self._db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def recover(self, issue: str, idempotent: bool) -> int:
+        """Rows a killed run left in `sending`: unknown, or queued again when resending is safe."""
+        with self._lock:
+            cursor = self._db.execute(
+                "UPDATE deliveries SET state=?, updated=? WHERE issue=? AND state=?",
+                (QUEUED if idempotent else UNKNOWN, _now(), issue, SENDING),
+            )
+            return cursor.rowcount
+
+    def enqueue(self, issue: str, recipients: Iterable[str]) -> None:
+        """Add recipients not yet in the ledger for this issue, in one transaction."""
+        now = _now()
+        with self._lock:
+            self._db.execute("BEGIN")
+            self._db.executemany(
+                "INSERT OR IGNORE INTO deliveries (issue, recipient, state, updated)"
+                " VALUES (?, ?, ?, ?)",
+                ((issue, r, QUEUED, now) for r in recipients),
+            )
+            self._db.execute("COMMIT")
+
+    def states(self, issue: str) -> dict[str, str]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT recipient, state FROM deliveries WHERE issue=?", (issue,)
+            )
+            return dict(rows.fetchall())
+
+    def mark(
+        self,
+        issue: str,
+        recipient: str,
+        state: str,
+        code: int | None = None,
+        reply: str | None = None,
+    ) -> None:
+        attempt = 1 if state == SENDING else 0
+        with self._lock:
+            self._db.execute(
+                "UPDATE deliveries SET state=?, code=?, reply=?, attempts=attempts+?, updated=?"
+                " WHERE issue=? AND recipient=?",
+                (state, code, reply, attempt, _now(), issue, recipient),
+            )
+
+    def counts(self, issue: str) -> dict[str, int]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT state, COUNT(*) FROM deliveries WHERE issue=? GROUP BY state", (issue,)
+            )
+            return dict(rows.fetchall())
+
+    def problems(self, issue: str) -> list[Delivery]:
+        """Deliveries that did not (or may not have) gone through, oldest first."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT recipient, state, code, reply, attempts, updated FROM deliveries"
+                " WHERE issue=? AND state IN (?, ?, ?) ORDER BY updated, recipient",
+                (issue, FAILED, DEFERRED, UNKNOWN),
+            )
+            return [Delivery(*row) for row in rows.fetchall()]

@@ -1,0 +1,210 @@
+"""Per-recipient RFC 5322 messages, assembled from parts encoded once per issue.
+
+Building each message with `email.message.EmailMessage` costs 6–10 ms (its
+quoted-printable encoder is pure Python). Instead the issue's HTML and text are
+split at their merge fields and each static piece is quoted-printable encoded
+once (RFC 2045 6.7, with the C encoder in binascii). Every piece ends with a
+soft line break, so pieces and per-recipient values concatenate into valid
+quoted-printable whatever their lengths. Per recipient only the headers and the
+few field values are encoded.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import html
+from dataclasses import dataclass
+from email.header import Header
+from email.utils import formataddr, formatdate, parseaddr
+from urllib.parse import quote
+
+from briefing.merge import PLACEHOLDER
+from briefing.send.audience import Subscriber, normalize
+
+CRLF = b"\r\n"
+SOFT_BREAK = b"=\r\n"
+
+
+def _qp(data: str) -> bytes:
+    """Quoted-printable with CRLF line ends and lines of at most 76 characters."""
+    text = data.replace("\r\n", "\n").replace("\n", "\r\n")
+    return binascii.b2a_qp(text.encode("utf-8"), istext=True)
+
+
+def _piece(data: str) -> bytes:
+    encoded = _qp(data)
+    return encoded if not encoded or encoded.endswith(CRLF) else encoded + SOFT_BREAK
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    fallback: str
+
+
+class EncodedBody:
+    """A body split at its merge fields: static pieces encoded once, fields per recipient."""
+
+    def __init__(self, source: str, escape: bool) -> None:
+        self.escape = escape
+        self.pieces: list[bytes] = []
+        self.fields: list[Field] = []
+        last = 0
+        for match in PLACEHOLDER.finditer(source):
+            self.pieces.append(_piece(source[last : match.start()]))
+            self.fields.append(Field(match.group(1), match.group(2) or ""))
+            last = match.end()
+        self.pieces.append(_piece(source[last:]))
+
+    def fill(self, values: dict[str, str]) -> bytes:
+        out = [self.pieces[0]]
+        for field, piece in zip(self.fields, self.pieces[1:], strict=True):
+            value = values.get(field.name) or field.fallback
+            out.append(_piece(html.escape(value) if self.escape else value))
+            out.append(piece)
+        return b"".join(out)
+
+
+def unsubscribe_token(secret: bytes, list_id: str, address: str) -> str:
+    """A short token naming the recipient, signed for this list so it cannot be forged:
+    base64url(address) '.' the first 96 bits of HMAC-SHA256(secret, list '\\0' address)."""
+    key = normalize(address)
+    who = base64.urlsafe_b64encode(key.encode()).rstrip(b"=").decode()
+    mac = hmac.new(secret, f"{list_id}\0{key}".encode(), hashlib.sha256).digest()[:12]
+    return f"{who}.{base64.urlsafe_b64encode(mac).decode()}"
+
+
+def verify_unsubscribe_token(secret: bytes, list_id: str, token: str) -> str | None:
+    """The address a token was made for, or None when it was not made with this secret."""
+    who, _, _ = token.partition(".")
+    try:
+        address = base64.urlsafe_b64decode(who + "=" * (-len(who) % 4)).decode()
+    except (ValueError, UnicodeDecodeError):
+        return None
+    expected = unsubscribe_token(secret, list_id, address)
+    return address if hmac.compare_digest(expected, token) else None
+
+
+def message_id(slug: str, address: str, domain: str) -> str:
+    """Unique per issue and recipient, and the same on every run (a resend is recognisable)."""
+    digest = hashlib.sha256(f"{slug}\0{normalize(address)}".encode()).hexdigest()[:32]
+    return f"<{digest}.{slug}@{domain}>"
+
+
+def _header(name: str, value: str) -> bytes:
+    """One header, RFC 2047-encoded only when it is not plain ASCII, folded at 78."""
+    if value.isascii() and len(name) + len(value) + 2 <= 78:
+        return f"{name}: {value}".encode() + CRLF
+    encoded = Header(
+        value, "utf-8" if not value.isascii() else "us-ascii", header_name=name
+    ).encode(linesep="\r\n")
+    return f"{name}: {encoded}".encode() + CRLF
+
+
+def _address(name: str, address: str) -> str:
+    return formataddr((name, address), charset="utf-8")
+
+
+@dataclass(frozen=True)
+class Sender:
+    """What the publication's settings put in every message."""
+
+    from_header: str  # as configured, e.g. 'The Briefing <news@example.com>'
+    reply_to: str
+    list_id: str
+    unsubscribe_url: str  # with {token}
+    unsubscribe_mailto: str
+    domain: str
+
+    @property
+    def envelope_from(self) -> str:
+        return parseaddr(self.from_header)[1]
+
+
+class MessageTemplate:
+    """One issue, ready to be personalised: render_for() costs a few dozen microseconds."""
+
+    def __init__(
+        self,
+        slug: str,
+        subject: str,
+        html_body: str,
+        text_body: str,
+        sender: Sender,
+        secret: bytes,
+        test: bool = False,
+    ) -> None:
+        self.slug, self.sender, self.secret, self.test = slug, sender, secret, test
+        self.subject = ("[TEST] " if test else "") + subject
+        self.html = EncodedBody(html_body, escape=True)
+        self.text = EncodedBody(text_body, escape=False)
+        boundary_seed = hashlib.sha256((html_body + text_body).encode()).hexdigest()[:24]
+        # '=_' cannot occur in quoted-printable text, so the boundary never collides.
+        self.boundary = f"=_briefing_{boundary_seed}"
+        name, address = parseaddr(sender.from_header)
+        fixed = [_header("From", _address(name, address))]
+        if sender.reply_to:
+            fixed.append(_header("Reply-To", sender.reply_to))
+        if sender.list_id:
+            fixed.append(_header("List-Id", sender.list_id))
+        fixed.append(b"MIME-Version: 1.0" + CRLF)
+        fixed.append(
+            f'Content-Type: multipart/alternative; boundary="{self.boundary}"'.encode() + CRLF
+        )
+        if test:
+            fixed.append(b"X-Briefing-Test: yes" + CRLF)
+        self.fixed_headers = b"".join(fixed)
+        part = (
+            '--{b}\r\nContent-Type: {t}; charset="utf-8"\r\n'
+            "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+        )
+        self.text_head = part.format(b=self.boundary, t="text/plain").encode()
+        self.html_head = CRLF + part.format(b=self.boundary, t="text/html").encode()
+        self.closing = f"\r\n--{self.boundary}--\r\n".encode()
+
+    def unsubscribe_url(self, address: str) -> str:
+        token = unsubscribe_token(self.secret, self.sender.list_id, address)
+        return self.sender.unsubscribe_url.replace("{token}", quote(token, safe=".-_"))
+
+    def render_for(self, subscriber: Subscriber, date: float | None = None) -> bytes:
+        # A test copy gets a fresh Message-ID each time: a mailbox that saw an earlier
+        # copy would otherwise hide it as a duplicate.
+        id_seed = f"{self.slug}-test-{formatdate(date)}" if self.test else self.slug
+        unsubscribe = self.unsubscribe_url(subscriber.email)
+        values = {
+            **subscriber.fields,
+            "name": subscriber.name,
+            "email": subscriber.email,
+            "unsubscribe_url": unsubscribe,
+        }
+        subject = PLACEHOLDER.sub(
+            lambda m: values.get(m.group(1)) or m.group(2) or "", self.subject
+        )
+        # RFC 2369 3.2 / RFC 8058: the https URL first, one-click POST for it. Written
+        # raw and folded after the comma: an encoded-word here is ignored by Gmail.
+        targets = [f"<{unsubscribe}>"]
+        if self.sender.unsubscribe_mailto:
+            targets.append(f"<mailto:{self.sender.unsubscribe_mailto}?subject=unsubscribe>")
+        headers = [
+            _header("To", _address(subscriber.name, subscriber.email)),
+            _header("Subject", subject),
+            _header("Date", formatdate(date, localtime=False, usegmt=True)),
+            _header("Message-ID", message_id(id_seed, subscriber.email, self.sender.domain)),
+            self.fixed_headers,
+            ("List-Unsubscribe: " + ",\r\n ".join(targets)).encode() + CRLF,
+            b"List-Unsubscribe-Post: List-Unsubscribe=One-Click" + CRLF,
+        ]
+        return b"".join(
+            [
+                *headers,
+                CRLF,
+                self.text_head,
+                self.text.fill(values),
+                self.html_head,
+                self.html.fill(values),
+                self.closing,
+            ]
+        )
