@@ -121,6 +121,18 @@ class Project:
         assert n == 1, f"{pattern!r} not found in {rel}"
         self.write(rel, text)
 
+    def insert_after(self, rel: str, key: str, line: str) -> None:
+        """Insert a literal line after the front-matter line of key."""
+        text, n = re.subn(
+            rf"^{key}:.*$",
+            lambda m: f"{m.group(0)}\n{line}",
+            self.read(rel),
+            count=1,
+            flags=re.MULTILINE,
+        )
+        assert n == 1, f"no '{key}:' line in {rel}"
+        self.write(rel, text)
+
     def replace(self, rel: str, old: str, new: str) -> None:
         text = self.read(rel)
         assert old in text, f"{old!r} not found in {rel}"
@@ -287,7 +299,7 @@ def test_date_without_time_zone_is_refused(project: Project) -> None:
 
 
 def test_updated_without_time_zone_is_refused(project: Project) -> None:
-    project.sub(XI_NOTE, r"^(number: .*)$", r"\1\nupdated: 2025-06-03T09:30:00")
+    project.insert_after(XI_NOTE, "number", "updated: 2025-06-03T09:30:00")
     line = project.line_of(XI_NOTE, "updated:")
     message = error_line(project.refused(), XI_NOTE, line=line, field="updated")
     assert "time zone" in message
@@ -389,12 +401,22 @@ def test_two_issues_with_one_number_are_refused(project: Project) -> None:
 # --- 6. slugs with path characters ------------------------------------------------------
 
 
-@pytest.mark.parametrize("slug", ["../evil", "a/b", '"Bad Slug"', "..", "/etc/passwd", "a\\b"])
-def test_slug_with_path_characters_is_refused(project: Project, slug: str) -> None:
-    project.sub(XI_NOTE, r"^(number: .*)$", rf"\1\nslug: {re.escape(slug)}")
+@pytest.mark.parametrize(
+    ("written", "value"),
+    [
+        ("../evil", "../evil"),
+        ("a/b", "a/b"),
+        ('"Bad Slug"', "Bad Slug"),
+        ("..", ".."),
+        ("/etc/passwd", "/etc/passwd"),
+        ("a\\b", "a\\b"),
+    ],
+)
+def test_slug_with_path_characters_is_refused(project: Project, written: str, value: str) -> None:
+    project.insert_after(XI_NOTE, "number", f"slug: {written}")
     line = project.line_of(XI_NOTE, "slug:")
     message = error_line(project.refused(), XI_NOTE, line=line, field="slug")
-    assert "is not a slug" in message
+    assert f"'{value}' is not a slug" in message
     assert "use lowercase letters, digits and single hyphens" in message
     assert not (project.root / "evil").exists()
 
@@ -696,30 +718,30 @@ def test_missing_image_names_file_line_and_image(
 
 
 @pytest.mark.parametrize(
-    ("pattern", "repl", "field", "expected"),
+    ("pattern", "repl", "field", "expected"),  # expected: a regex
     [
         pytest.param(
             r"^title = ",
             "titel = ",
             "publication.titel",
-            "did you mean 'publication.title'?",
+            r"did you mean 'publication\.title'\?",
             id="unknown-key",
         ),
         pytest.param(
-            r"^\[theme\]", "[themes]", "themes", "did you mean 'theme'?", id="unknown-section"
+            r"^\[theme\]", "[themes]", "themes", r"did you mean 'theme'\?", id="unknown-section"
         ),
         pytest.param(
             r"^base_url = .*\n",
             "",
             "publication.base_url",
-            "is required: Absolute https URL",
+            "is required",
             id="missing-key",
         ),
         pytest.param(
             r"^max_items = .*$",
             'max_items = "ten"',
             "feeds.max_items",
-            "must be an integer",
+            r"must be (?:an integer|a whole number)",
             id="wrong-type",
         ),
         pytest.param(
@@ -741,14 +763,9 @@ def test_missing_image_names_file_line_and_image(
 def test_config_error_names_section_and_key(
     project: Project, pattern: str, repl: str, field: str, expected: str
 ) -> None:
-    if not re.search(pattern, project.read(TOML), re.MULTILINE):
-        # The example may not set the key yet: add it to its section.
-        section = field.split(".")[0]
-        project.sub(TOML, rf"^\[{section}\]\n", f"[{section}]\n{repl}\n")
-    else:
-        project.sub(TOML, pattern, repl)
+    project.sub(TOML, pattern, repl)
     message = error_line(project.refused(), TOML, field=field)
-    assert expected in message
+    assert re.search(expected, message), message
 
 
 def test_invalid_toml_names_the_line(project: Project) -> None:
@@ -814,9 +831,11 @@ EXPLODE = (
 
 def test_internal_error_without_debug_is_one_line(project: Project) -> None:
     stderr = project.refused(via="process", prelude=EXPLODE)
-    assert stderr.strip().split("\n") == [
-        "error: RuntimeError: renderer exploded (run with --debug for details)"
-    ]
+    lines = stderr.strip().split("\n")
+    assert len(lines) == 1, stderr
+    assert lines[0].startswith("error: ")
+    assert "renderer exploded" in lines[0]
+    assert "--debug" in lines[0]  # says how to see more
 
 
 def test_internal_error_with_debug_shows_the_traceback(project: Project) -> None:

@@ -16,6 +16,7 @@ import binascii
 import hashlib
 import hmac
 import html
+from collections.abc import Callable
 from dataclasses import dataclass
 from email.header import Header
 from email.utils import formataddr, formatdate, parseaddr
@@ -95,8 +96,12 @@ def message_id(slug: str, address: str, domain: str) -> str:
 
 
 def _header(name: str, value: str) -> bytes:
-    """One header, RFC 2047-encoded only when it is not plain ASCII, folded at 78."""
-    if value.isascii() and len(name) + len(value) + 2 <= 78:
+    """One header, RFC 2047-encoded only when it is not plain ASCII.
+
+    Long ASCII values with spaces are folded at 78 columns (RFC 5322 2.1.1); a
+    long value without spaces (a Message-ID) stays on one line, under the 998 limit.
+    """
+    if value.isascii() and (len(name) + len(value) + 2 <= 78 or " " not in value):
         return f"{name}: {value}".encode() + CRLF
     encoded = Header(
         value, "utf-8" if not value.isascii() else "us-ascii", header_name=name
@@ -136,8 +141,10 @@ class MessageTemplate:
         sender: Sender,
         secret: bytes,
         test: bool = False,
+        sign: Callable[[bytes], bytes] | None = None,
     ) -> None:
         self.slug, self.sender, self.secret, self.test = slug, sender, secret, test
+        self.sign = sign
         self.subject = ("[TEST] " if test else "") + subject
         self.html = EncodedBody(html_body, escape=True)
         self.text = EncodedBody(text_body, escape=False)
@@ -197,7 +204,7 @@ class MessageTemplate:
             ("List-Unsubscribe: " + ",\r\n ".join(targets)).encode() + CRLF,
             b"List-Unsubscribe-Post: List-Unsubscribe=One-Click" + CRLF,
         ]
-        return b"".join(
+        message = b"".join(
             [
                 *headers,
                 CRLF,
@@ -208,3 +215,4 @@ class MessageTemplate:
                 self.closing,
             ]
         )
+        return self.sign(message) if self.sign else message

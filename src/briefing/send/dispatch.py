@@ -1,0 +1,163 @@
+"""Delivering one prepared issue to many recipients: workers, rate, retries, the ledger.
+
+Each of `connections` worker threads owns one transport session and takes
+recipients from a shared queue. Every delivery is bracketed by ledger commits
+(see ledger.py), so a run stopped at any moment can be resumed by running it
+again. Ctrl-C sets `stop`: workers finish the message in flight and return.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import random
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from briefing.send.audience import Subscriber
+from briefing.send.ledger import DEFERRED, FAILED, SENDING, SENT, UNKNOWN, Ledger
+from briefing.send.message import MessageTemplate
+from briefing.send.transports import Result, Transport
+
+log = logging.getLogger("briefing")
+
+
+@dataclass(frozen=True)
+class Options:
+    rate: float = 0.0  # messages per second across all connections; 0 = no limit
+    connections: int = 1
+    max_attempts: int = 5
+    backoff: float = 1.0  # first retry delay in seconds; doubles each time, with jitter
+    backoff_max: float = 60.0
+
+
+@dataclass
+class Tally:
+    sent: int = 0
+    failed: int = 0
+    deferred: int = 0
+    unknown: int = 0
+    bounced: list[str] = field(default_factory=list)
+
+
+class RateLimiter:
+    """Spaces messages evenly; a throttling reply doubles the spacing, success eases it back."""
+
+    def __init__(self, rate: float) -> None:
+        self.base = 1.0 / rate if rate > 0 else 0.0
+        self.interval = self.base
+        self._next = 0.0
+        self._lock = threading.Lock()
+
+    def wait(self, stop: threading.Event) -> None:
+        with self._lock:
+            now = time.monotonic()
+            slot = max(now, self._next)
+            self._next = slot + self.interval
+        if slot > now:
+            stop.wait(slot - now)
+
+    def slow_down(self) -> None:
+        with self._lock:
+            self.interval = min(max(self.interval * 2, 0.05), 10.0)
+            log.info("server asked to slow down: one message every %.2f s", self.interval)
+
+    def ease(self) -> None:
+        if self.interval > self.base:
+            with self._lock:
+                self.interval = max(self.base, self.interval * 0.95)
+
+
+Progress = Callable[[int, int], None]
+
+
+def dispatch(
+    issue: str,
+    template: MessageTemplate,
+    recipients: list[Subscriber],
+    ledger: Ledger,
+    make_transport: Callable[[], Transport],
+    options: Options,
+    stop: threading.Event,
+    progress: Progress | None = None,
+) -> Tally:
+    tally = Tally()
+    work: queue.SimpleQueue[Subscriber] = queue.SimpleQueue()
+    for subscriber in recipients:
+        work.put(subscriber)
+    limiter = RateLimiter(options.rate)
+    lock = threading.Lock()
+    errors: list[BaseException] = []
+    done = 0
+    sender = template.sender.envelope_from
+
+    def record(subscriber: Subscriber, result: Result) -> None:
+        nonlocal done
+        state = {"sent": SENT, "failed": FAILED, "unknown": UNKNOWN}.get(result.state, DEFERRED)
+        ledger.mark(issue, subscriber.key, state, result.code, result.reply)
+        with lock:
+            setattr(tally, state, getattr(tally, state) + 1)
+            if result.bounced:
+                tally.bounced.append(subscriber.email)
+            done += 1
+            if progress:
+                progress(done, len(recipients))
+
+    def deliver(transport: Transport, subscriber: Subscriber) -> Result:
+        result = Result("deferred")
+        for attempt in range(options.max_attempts):
+            limiter.wait(stop)
+            message = template.render_for(subscriber)
+            result = transport.deliver(
+                sender,
+                subscriber.email,
+                message,
+                handover=lambda: ledger.mark(issue, subscriber.key, SENDING),
+            )
+            if result.state != "deferred":
+                limiter.ease()
+                return result
+            if result.throttle:
+                limiter.slow_down()
+            log.info("%s: %s %s (try %d)", subscriber.email, result.code, result.reply, attempt + 1)
+            if stop.is_set() or attempt + 1 == options.max_attempts:
+                break
+            delay = min(options.backoff * 2**attempt, options.backoff_max)
+            stop.wait(delay * random.uniform(0.5, 1.5))  # jitter spreads retries apart
+        return result
+
+    def worker() -> None:
+        transport = make_transport()
+        try:
+            while not stop.is_set():
+                try:
+                    subscriber = work.get_nowait()
+                except queue.Empty:
+                    return
+                record(subscriber, deliver(transport, subscriber))
+        except BaseException as exc:
+            errors.append(exc)
+            stop.set()
+        finally:
+            transport.close()
+
+    threads = [
+        threading.Thread(target=worker, name=f"send-{n}", daemon=True)
+        for n in range(min(options.connections, max(1, len(recipients))))
+    ]
+    for thread in threads:
+        thread.start()
+    try:
+        for thread in threads:
+            while thread.is_alive():
+                thread.join(0.2)
+    except KeyboardInterrupt:
+        stop.set()
+        for thread in threads:
+            thread.join()
+        raise
+    if errors:
+        raise errors[0]
+    return tally
