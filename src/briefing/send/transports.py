@@ -62,6 +62,9 @@ class OutboxTransport:
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
+        # Temporary files of a run killed mid-write: never a delivered message.
+        for stale in folder.glob(".*.tmp"):
+            stale.unlink(missing_ok=True)
 
     def path_for(self, recipient: str) -> Path:
         digest = hashlib.sha256(recipient.lower().encode()).hexdigest()[:24]
