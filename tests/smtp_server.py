@@ -51,16 +51,22 @@ class Recorder:
             self.tries[address] = self.tries.get(address, 0) + 1
             return self.tries[address]
 
-    async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope,
-                          address: str, rcpt_options: list[str]) -> str:
+    async def handle_RCPT(
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        address: str,
+        rcpt_options: list[str],
+    ) -> str:
         local = address.split("@")[0]
         if local == "bounce":
             return "550 5.1.1 No such user here"
-        if match := re.fullmatch(r"(tempfail|throttle)(\d+)", local):
-            if self._count(address) <= int(match.group(2)):
-                if match.group(1) == "throttle":
-                    return "421 4.7.0 Too many messages, slow down"
-                return "451 4.3.0 Try again later"
+        match = re.fullmatch(r"(tempfail|throttle)(\d+)", local)
+        if match and self._count(address) <= int(match.group(2)):
+            if match.group(1) == "throttle":
+                return "421 4.7.0 Too many messages, slow down"
+            return "451 4.3.0 Try again later"
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
@@ -73,14 +79,23 @@ class Recorder:
             server.transport.close()
             return "250 never seen"
         with self.lock:
-            self.messages.append(Received(
-                str(envelope.mail_from), list(envelope.rcpt_tos),
-                bytes(envelope.original_content or b""),
-            ))
+            self.messages.append(
+                Received(
+                    str(envelope.mail_from),
+                    list(envelope.rcpt_tos),
+                    bytes(envelope.original_content or b""),
+                )
+            )
         return "250 2.0.0 Queued"
 
-    async def handle_EHLO(self, server: SMTP, session: Session, envelope: Envelope,
-                          hostname: str, responses: list[str]) -> list[str]:
+    async def handle_EHLO(
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        hostname: str,
+        responses: list[str],
+    ) -> list[str]:
         with self.lock:
             self.sessions += 1
         session.host_name = hostname
@@ -91,18 +106,26 @@ class Authenticator:
     def __init__(self, user: str, password: str) -> None:
         self.user, self.password = user.encode(), password.encode()
 
-    def __call__(self, server: SMTP, session: Session, envelope: Envelope, mechanism: str,
-                 auth_data: Any) -> AuthResult:
-        ok = (isinstance(auth_data, LoginPassword) and auth_data.login == self.user
-              and auth_data.password == self.password)
+    def __call__(
+        self, server: SMTP, session: Session, envelope: Envelope, mechanism: str, auth_data: Any
+    ) -> AuthResult:
+        ok = (
+            isinstance(auth_data, LoginPassword)
+            and auth_data.login == self.user
+            and auth_data.password == self.password
+        )
         return AuthResult(success=ok)
 
 
 class SmtpServer:
     """Starts on a free loopback port; optionally STARTTLS or implicit TLS, and AUTH."""
 
-    def __init__(self, tls: ssl.SSLContext | None = None, implicit_tls: bool = False,
-                 auth: tuple[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        tls: ssl.SSLContext | None = None,
+        implicit_tls: bool = False,
+        auth: tuple[str, str] | None = None,
+    ) -> None:
         self.recorder = Recorder()
         self.port = free_port()
         kwargs: dict[str, Any] = {}
@@ -111,8 +134,12 @@ class SmtpServer:
         if tls and not implicit_tls:
             kwargs.update(tls_context=tls, require_starttls=False)
         self.controller = Controller(
-            self.recorder, hostname="127.0.0.1", port=self.port,
-            ssl_context=tls if implicit_tls else None, server_hostname="localhost", **kwargs,
+            self.recorder,
+            hostname="127.0.0.1",
+            port=self.port,
+            ssl_context=tls if implicit_tls else None,
+            server_hostname="localhost",
+            **kwargs,
         )
 
     def __enter__(self) -> SmtpServer:

@@ -83,9 +83,9 @@ def cli(ctx: click.Context, project: Path, debug: bool) -> None:
       briefing build            # render site/ from issues/
       briefing --project ~/news build --out /tmp/site
     """
-    logging.basicConfig(
-        level=logging.DEBUG if debug else logging.WARNING, format="%(levelname)s: %(message)s"
-    )
+    # Only our own logger goes to debug: markdown-it alone would print thousands of lines.
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
+    log.setLevel(logging.DEBUG if debug else logging.WARNING)
     ctx.obj = State(project.resolve(), debug)
 
 

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from briefing.errors import ConfigError, Problem
+from briefing.textfile import read_text
 
 CONFIG_NAME = "briefing.toml"
 
@@ -143,14 +144,20 @@ def load_config(root: Path) -> Config:
         raise ConfigError(
             Problem(CONFIG_NAME, f"not found in {root}; run `briefing init` or pass --project DIR")
         )
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except UnicodeDecodeError:
-        raise ConfigError(Problem(CONFIG_NAME, "is not UTF-8 text; save it as UTF-8")) from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(Problem(CONFIG_NAME, f"invalid TOML: {exc}")) from None
-
     problems: list[Problem] = []
+    text = read_text(path, CONFIG_NAME, problems)
+    if text is None:
+        raise ConfigError(problems)
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        # "Illegal character … (at line 6, column 22)" → briefing.toml:6: …
+        message, _, where = str(exc).partition(" (at line ")
+        line = int(where.split(",")[0]) if where[:1].isdigit() else None
+        raise ConfigError(
+            Problem(CONFIG_NAME, f"invalid TOML: {message}; check quotes and brackets", line=line)
+        ) from None
+
     for unknown in sorted(set(raw) - set(SECTIONS)):
         problems.append(_unknown(unknown, SECTIONS, prefix=""))
     sections = {
@@ -208,7 +215,7 @@ def _section(name: str, cls: type, table: Any, problems: list[Problem]) -> Any:
             problems.append(
                 Problem(
                     CONFIG_NAME,
-                    f"must be {_KINDS[expected]}, not {type(value).__name__} {value!r}",
+                    f"must be {_KINDS[expected]}, not {value!r}",
                     field=f"{name}.{key}",
                 )
             )
@@ -219,7 +226,7 @@ def _section(name: str, cls: type, table: Any, problems: list[Problem]) -> Any:
         problems.append(
             Problem(
                 CONFIG_NAME,
-                f"is required: {attrs[attr].metadata['doc']}",
+                f"missing; add it under [{name}] ({attrs[attr].metadata['doc']})",
                 field=f"{name}.{_toml_name(attr)}",
             )
         )

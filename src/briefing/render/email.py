@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 import re
 from functools import cache
-from pathlib import Path
 from urllib.parse import unquote
 
 import css_inline
@@ -19,6 +18,7 @@ from briefing.errors import Problem, RenderError, relative
 from briefing.model import Publication
 from briefing.render.context import IssueView
 from briefing.render.templates import render
+from briefing.textfile import read_theme_file
 
 TEMPLATE = "email.mjml.j2"
 STYLESHEET = "email.css"
@@ -37,39 +37,60 @@ def render_email(publication: Publication, view: IssueView) -> str:
         reason=config.email.reason.format(title=config.publication.title),
         postal_address=config.email.postal_address,
     )
-    html = mjml_to_html(source, relative(folder / TEMPLATE, config.root))
-    return inline_css(html, _stylesheet(folder), config.email.inliner)
-
-
-@cache
-def _stylesheet(folder: Path) -> str:
-    path = folder / STYLESHEET
-    return path.read_text(encoding="utf-8") if path.is_file() else ""
+    html = mjml_to_html(
+        source, relative(folder / TEMPLATE, config.root), read_theme_file(folder / TEMPLATE)
+    )
+    return inline_css(html, read_theme_file(folder / STYLESHEET), config.email.inliner)
 
 
 _POSITION = re.compile(r"at position (\d+)")
 _LEFTOVER = re.compile(r"<(mj-[a-z-]+)")
 
 
-def mjml_to_html(source: str, label: str) -> str:
-    """Run mjml-python; map its errors (byte offsets in the rendered MJML) to a line."""
+def mjml_to_html(source: str, label: str, template: str = "") -> str:
+    """Run mjml-python. Its errors are byte offsets in the rendered MJML; we name the
+    line of the template (its text, when given) that produced the offending text."""
     try:
         # fonts={}: otherwise MRML links Google Fonts into every email.
         html: str = mjml.mjml2html(source, fonts={})
     except ValueError as exc:
         match = _POSITION.search(str(exc))
-        where = ""
-        if match:
-            offset = int(match.group(1))
-            prefix = source.encode("utf-8")[:offset].decode("utf-8", "replace")
-            line = prefix.count("\n") + 1
-            text = source.split("\n")[line - 1].strip()[:80]
-            where = f" at line {line} of the rendered MJML ('{text}')"
-        raise RenderError(Problem(label, f"MJML error{where}: {exc}")) from None
+        if not match:
+            raise RenderError(
+                Problem(
+                    label,
+                    f"MJML error: {exc}; check that every <mj-…>"
+                    " element is closed and nested correctly",
+                )
+            ) from None
+        offset = int(match.group(1))
+        rendered_line = source.encode("utf-8")[:offset].count(b"\n") + 1
+        text = source.split("\n")[rendered_line - 1].strip()
+        line = _template_line(template, text)
+        where = "" if line else f" (line {rendered_line} of the rendered MJML: '{text[:60]}')"
+        raise RenderError(Problem(label, f"MJML error{where}: {exc}", line=line)) from None
     # Unknown mj-* tags pass through MRML silently; a client would show them as junk.
     if leftover := _LEFTOVER.search(html):
-        raise RenderError(Problem(label, f"MJML error: unknown element <{leftover.group(1)}>"))
+        element = leftover.group(1)
+        raise RenderError(
+            Problem(
+                label,
+                f"MJML error: unknown element <{element}>; see the"
+                " MJML documentation for the element names",
+                line=_template_line(template, f"<{element}"),
+            )
+        )
     return html
+
+
+def _template_line(template: str, text: str) -> int | None:
+    """The first template line containing text, if exactly that text is in the template."""
+    if not text:
+        return None
+    for number, line in enumerate(template.split("\n"), start=1):
+        if text in line:
+            return number
+    return None
 
 
 def inline_css(html: str, css: str, inliner: str) -> str:

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import re
 import textwrap
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from functools import cache
-from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 from markdown_it import MarkdownIt
@@ -23,7 +22,8 @@ from briefing.errors import Problem
 from briefing.model import Markdown
 
 _DANGEROUS_TAG = re.compile(
-    r"<\s*/?\s*(script|iframe|object|embed|frame|frameset|style|form|base|meta|link|svg|math)\b",
+    # Opening tags only: the closing tag of the same element is one problem, not two.
+    r"<\s*(script|iframe|object|embed|frame|frameset|style|form|base|meta|link|svg|math)\b",
     re.IGNORECASE,
 )
 _EVENT_HANDLER = re.compile(r"\son[a-z]+\s*=", re.IGNORECASE)
@@ -104,14 +104,15 @@ def _refusal(html: str) -> str | None:
     return None
 
 
-def _walk(tokens: list[Token], first_line: int) -> Any:
-    line = first_line
+def _walk(tokens: list[Token], first_line: int) -> Iterator[tuple[Token, int]]:
+    """Every token with its file line; inline tokens count the line breaks before them."""
     for token in tokens:
-        if token.map:
-            line = first_line + token.map[0]
+        line = first_line + token.map[0] if token.map else first_line
         yield token, line
         for child in token.children or ():
             yield child, line
+            if child.type in ("softbreak", "hardbreak"):
+                line += 1
 
 
 # --- plain text -----------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from typing import Any
 
 import jinja2
 
-from briefing.errors import Problem, RenderError, relative
+from briefing.errors import BriefingError, Problem, RenderError, relative
 from briefing.merge import placeholder
 
 
@@ -50,18 +50,26 @@ def render(folder: Path, name: str, project: Path, **context: Any) -> str:
         raise RenderError(
             Problem(label, f"template '{exc.name}' not found in {relative(folder, project)}/")
         ) from None
-    except jinja2.UndefinedError as exc:
+    except BriefingError:
+        raise
+    except Exception as exc:  # UndefinedError, or a filter given the wrong type
+        file, line = _template_frame(exc, folder)
+        message = exc.message if isinstance(exc, jinja2.UndefinedError) else f"{exc}"
         raise RenderError(
-            Problem(label, f"template error: {exc.message}", line=_template_line(exc, folder))
-        ) from None
+            Problem(
+                relative(file, project) if file else label, f"template error: {message}", line=line
+            )
+        ) from exc
 
 
-def _template_line(exc: BaseException, folder: Path) -> int | None:
-    """The line of the innermost traceback frame that belongs to a template in folder."""
-    line = None
+def _template_frame(exc: BaseException, folder: Path) -> tuple[Path | None, int | None]:
+    """File and line of the innermost traceback frame that belongs to a template in folder
+    (Jinja rewrites template frames to carry the template's own file and line)."""
+    found: tuple[Path | None, int | None] = (None, None)
     tb = exc.__traceback__
     while tb is not None:
-        if tb.tb_frame.f_code.co_filename.startswith(str(folder)):
-            line = tb.tb_lineno
+        filename = tb.tb_frame.f_code.co_filename
+        if filename.startswith(str(folder)):
+            found = (Path(filename), tb.tb_lineno)
         tb = tb.tb_next
-    return line
+    return found

@@ -9,6 +9,7 @@ scalar's text keeps what the editor wrote, and every node knows its line.
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,6 +20,7 @@ from urllib.parse import urlsplit
 import yaml
 
 from briefing.errors import Problem
+from briefing.textfile import read_text
 
 
 @dataclass(frozen=True)
@@ -31,22 +33,6 @@ class Document:
     key_lines: dict[str, int]
     body: str
     body_line: int  # 1-based file line where the body starts
-
-
-def read_text(path: Path, label: str, problems: list[Problem]) -> str | None:
-    data = path.read_bytes()
-    try:
-        return data.decode("utf-8").replace("\r\n", "\n")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        problems.append(
-            Problem(
-                label,
-                f"is not UTF-8 text (byte 0x{data[exc.start]:02x}); save it as UTF-8",
-                line=line,
-            )
-        )
-        return None
 
 
 def parse(path: Path, label: str, problems: list[Problem]) -> Document | None:
@@ -67,11 +53,8 @@ def parse(path: Path, label: str, problems: list[Problem]) -> Document | None:
     try:
         node = yaml.compose("\n".join(lines[1:end]), Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 2 if mark else 1
-        problems.append(
-            Problem(label, f"invalid YAML front matter: {exc.problem or exc}", line=line)
-        )
+        line, message = _explain(exc, lines[1:end])
+        problems.append(Problem(label, f"invalid YAML front matter: {message}", line=line))
         return None
     if node is None:
         node = yaml.MappingNode("tag:yaml.org,2002:map", [])
@@ -90,11 +73,53 @@ def parse(path: Path, label: str, problems: list[Problem]) -> Document | None:
     return Document(path, label, fields, key_lines, "\n".join(lines[end + 1 :]), end + 2)
 
 
+_QUOTED_VALUE = re.compile(r"""^\s*(?:-\s+)?[\w-]+:\s*(["'])(.*)$""")
+_HINTS = {
+    "mapping values are not allowed": "check the indentation; a value containing ': '"
+    " must be in quotes",
+    "found character '\\t'": "indent with spaces, not tabs",
+    "expected <block end>": "check the indentation, or a quote left open above",
+    "could not find expected ':'": "each line needs 'key: value'; check quotes and indentation",
+}
+
+
+def _explain(exc: yaml.MarkedYAMLError, lines: list[str]) -> tuple[int, str]:
+    """A file line and an editor's wording for a YAML error.
+
+    An unclosed quote swallows the lines after it, so PyYAML complains further
+    down; the line that opened the quote is the one to fix.
+    """
+    for number, text in enumerate(lines, start=2):
+        match = _QUOTED_VALUE.match(text)
+        if match and not _closes(match.group(2), match.group(1)):
+            return number, f"the quote ({match.group(1)}) opened on this line is not closed"
+    mark = exc.problem_mark or exc.context_mark
+    line = mark.line + 2 if mark else 1
+    problem = str(exc.problem or exc)
+    hint = next((h for key, h in _HINTS.items() if key in problem), "")
+    return line, f"{problem}; {hint}" if hint else problem
+
+
+def _closes(rest: str, quote: str) -> bool:
+    """Whether a quoted value closes on its line (escapes: \\" in "…", '' in '…')."""
+    escapes = ("\\\\", '\\"') if quote == '"' else ("''",)
+    for escape in escapes:
+        rest = rest.replace(escape, "")
+    return quote in rest
+
+
 Reader = Callable[[yaml.Node], Any]
 
 
 class FieldError(ValueError):
-    """A field's value is of the wrong shape; the message says what is expected."""
+    """A field's value is of the wrong shape; the message says what is expected.
+
+    node, when given, is the part of the value at fault (a nested key), for its line.
+    """
+
+    def __init__(self, message: str, node: yaml.Node | None = None) -> None:
+        super().__init__(message)
+        self.line = node.start_mark.line + 2 if node is not None else None
 
 
 class Fields:
@@ -102,9 +127,11 @@ class Fields:
 
     def __init__(self, doc: Document, schema: dict[str, Reader], problems: list[Problem]):
         self.doc, self.schema, self.problems = doc, schema, problems
+        self.suggested: set[str] = set()  # keys a typo was taken for: not also "required"
         for key in doc.fields:
             if key not in schema:
                 hint = difflib.get_close_matches(key, list(schema), n=1)
+                self.suggested.update(hint)
                 tip = f"did you mean '{hint[0]}'?" if hint else f"allowed: {', '.join(schema)}"
                 self.error(key, f"unknown key; {tip}")
 
@@ -117,13 +144,15 @@ class Fields:
         if node is None or (
             isinstance(node, yaml.ScalarNode) and node.value == "" and node.style is None
         ):
-            if required:
-                self.problems.append(Problem(self.doc.label, "is required", line=1, field=key))
+            if required and key not in self.suggested:
+                self.problems.append(
+                    Problem(self.doc.label, f"is required; add a '{key}:' line", line=1, field=key)
+                )
             return default
         try:
             return self.schema[key](node)
         except FieldError as exc:
-            self.error(key, str(exc), line=node.start_mark.line + 2)
+            self.error(key, str(exc), line=exc.line or node.start_mark.line + 2)
             return default
 
 
@@ -176,16 +205,16 @@ def mapping(
     node: yaml.Node, keys: Mapping[str, Reader], required: tuple[str, ...]
 ) -> dict[str, Any]:
     if not isinstance(node, yaml.MappingNode):
-        raise FieldError(f"must have the keys {', '.join(keys)}")
+        raise FieldError(f"must have the keys {', '.join(keys)}", node)
     out: dict[str, Any] = {}
     for key_node, value_node in node.value:
         key = str(key_node.value)
         if key not in keys:
             hint = difflib.get_close_matches(key, list(keys), n=1)
             tip = f"; did you mean '{hint[0]}'?" if hint else ""
-            raise FieldError(f"unknown key '{key}'{tip}")
+            raise FieldError(f"unknown key '{key}'{tip}", key_node)
         out[key] = keys[key](value_node)
     for key in required:
         if not out.get(key):
-            raise FieldError(f"'{key}' is required")
+            raise FieldError(f"'{key}' is required", node)
     return out

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -107,7 +108,8 @@ def _check_unique(issues: list[Issue], root: Path, problems: list[Problem]) -> N
                     Problem(
                         relative(issue.folder / "issue.md", root),
                         f"'{value}' is also used by {relative(other.folder, root)};"
-                        f" each issue needs its own {what}",
+                        f" each issue needs its own {what}"
+                        + ("; rename the folder or set 'slug:'" if what == "slug" else ""),
                         field=what,
                     )
                 )
@@ -121,26 +123,44 @@ def _load_issue(folder: Path, root: Path, problems: list[Problem]) -> Issue | No
             Problem(label, "folder name must be YYYY-MM-DD-slug, e.g. 2025-06-03-trade")
         )
         return None
+    count = len(problems)
     index = folder / "issue.md"
+    header = _load_header(index, match, root, problems) if index.is_file() else None
     if not index.is_file():
         problems.append(Problem(label, "has no issue.md; every issue folder needs one"))
+    # Articles are checked even when issue.md is broken, so every problem shows at once.
+    assets: list[str] = []
+    if header:
+        assets += _check_markdown(header["note"], folder, relative(index, root), problems)
+    articles = _load_articles(folder, root, problems, assets)
+    if not articles and len(problems) == count:
+        problems.append(Problem(label, "is empty: add at least one article file like 01-story.md"))
+    if len(problems) > count or header is None:
         return None
-    count = len(problems)
+    return Issue(
+        folder=folder,
+        articles=tuple(articles),
+        assets=tuple(sorted(set(assets))),
+        **header,
+    )
+
+
+def _load_header(
+    index: Path, match: re.Match[str], root: Path, problems: list[Problem]
+) -> dict[str, Any] | None:
+    """The fields of issue.md and its note, or None when its front matter is unreadable."""
     doc = fm.parse(index, relative(index, root), problems)
     if doc is None:
         return None
     read = fm.Fields(doc, ISSUE_FIELDS, problems)
-    title = read.get("title", required=True)
     date = read.get("date", required=True)
-    number = read.get("number", required=True)
-    optional = {key: read.get(key) for key in ("updated", "edition", "preheader", "tags")}
     slug = read.get("slug") or match.group(2)
     if "slug" not in doc.fields and not _SLUG.match(slug):
         problems.append(
             Problem(
-                label,
-                f"'{slug}' after the date is not a slug: use lowercase"
-                " letters, digits and single hyphens",
+                relative(index.parent, root),
+                f"'{slug}' after the date is not a slug: rename the folder using lowercase"
+                " letters, digits and single hyphens, or set 'slug:' in issue.md",
             )
         )
     if date and date.date().isoformat() != match.group(1):
@@ -149,40 +169,37 @@ def _load_issue(folder: Path, root: Path, problems: list[Problem]) -> Issue | No
             f"{date.date()} does not match the folder's date {match.group(1)};"
             " rename the folder or fix the date",
         )
-    note = Markdown(doc.body, index, doc.body_line)
-    assets = _check_markdown(note, folder, doc.label, problems)
+    return {
+        "slug": slug,
+        "title": read.get("title", required=True),
+        "date": date,
+        "number": read.get("number", required=True),
+        "updated": read.get("updated") or date,
+        "edition": read.get("edition") or "",
+        "preheader": read.get("preheader") or "",
+        "tags": read.get("tags") or (),
+        "note": Markdown(doc.body, index, doc.body_line),
+    }
 
+
+def _load_articles(
+    folder: Path, root: Path, problems: list[Problem], assets: list[str]
+) -> list[Article]:
     articles: list[Article] = []
     for path in sorted(folder.iterdir()):
-        if path.suffix == ".md" and path.name != "issue.md":
-            name = _ARTICLE.match(path.name)
-            if not name:
-                problems.append(
-                    Problem(
-                        relative(path, root),
-                        "article files are named NN-slug.md, e.g. 01-trade-talks.md",
-                    )
+        if path.suffix != ".md" or path.name == "issue.md":
+            continue
+        name = _ARTICLE.match(path.name)
+        if not name:
+            problems.append(
+                Problem(
+                    relative(path, root),
+                    "article files are named NN-slug.md, e.g. 01-trade-talks.md",
                 )
-            elif article := _load_article(path, name.group(2), root, problems, assets):
-                articles.append(article)
-    if not articles and len(problems) == count:
-        problems.append(Problem(label, "is empty: add at least one article file like 01-story.md"))
-    if len(problems) > count:
-        return None
-    return Issue(
-        slug=slug,
-        folder=folder,
-        title=title,
-        date=date,
-        updated=optional["updated"] or date,
-        number=number,
-        note=note,
-        articles=tuple(articles),
-        edition=optional["edition"] or "",
-        preheader=optional["preheader"] or "",
-        tags=optional["tags"] or (),
-        assets=tuple(sorted(set(assets))),
-    )
+            )
+        elif article := _load_article(path, name.group(2), root, problems, assets):
+            articles.append(article)
+    return articles
 
 
 def _load_article(
