@@ -47,6 +47,11 @@ def normalize(address: str) -> str:
     return f"{local}@{domain.lower()}"
 
 
+def suppression_key(address: str) -> str:
+    """Suppression ignores case entirely: erring towards not mailing someone who left."""
+    return address.strip().lower()
+
+
 @dataclass(frozen=True)
 class Subscriber:
     email: str
@@ -56,6 +61,10 @@ class Subscriber:
     @property
     def key(self) -> str:
         return normalize(self.email)
+
+    @property
+    def suppression_key(self) -> str:
+        return suppression_key(self.email)
 
 
 def read_subscribers(path: Path, project: Path) -> list[Subscriber]:
@@ -87,14 +96,14 @@ def read_subscribers(path: Path, project: Path) -> list[Subscriber]:
         raise SendError(Problem(label, "column names must be unique and not empty", line=1))
     subscribers: dict[str, Subscriber] = {}
     while True:
+        line = reader.line_num + 1  # where the record starts; a quoted field may span lines
         try:
             row = next(reader)
         except StopIteration:
             break
         except csv.Error as exc:
-            problems.append(Problem(label, f"bad CSV: {exc}", line=reader.line_num))
+            problems.append(Problem(label, f"bad CSV: {exc}", line=line))
             continue
-        line = reader.line_num
         if not row or all(not cell.strip() for cell in row):
             continue
         if len(row) != len(header):
@@ -128,12 +137,12 @@ SUPPRESSION_HEADER = ["email", "reason"]
 
 
 def read_suppressions(path: Path) -> dict[str, str]:
-    """Suppressed addresses (normalized) → reason. A missing file suppresses nobody."""
+    """Suppressed addresses (lowercased) → reason. A missing file suppresses nobody."""
     if not path.is_file():
         return {}
     with path.open(encoding="utf-8", newline="") as handle:
         return {
-            normalize(r["email"]): r.get("reason", "")
+            suppression_key(r["email"]): r.get("reason", "")
             for r in csv.DictReader(handle)
             if r.get("email")
         }
@@ -145,7 +154,7 @@ def add_suppressions(path: Path, entries: Iterable[tuple[str, str]]) -> list[str
     added = []
     rows = []
     for address, reason in entries:
-        key = normalize(address)
+        key = suppression_key(address)
         if key not in existing:
             existing[key] = reason
             added.append(address)

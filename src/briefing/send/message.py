@@ -30,9 +30,14 @@ SOFT_BREAK = b"=\r\n"
 
 
 def _qp(data: str) -> bytes:
-    """Quoted-printable with CRLF line ends and lines of at most 76 characters."""
-    text = data.replace("\r\n", "\n").replace("\n", "\r\n")
-    return binascii.b2a_qp(text.encode("utf-8"), istext=True)
+    """Quoted-printable with CRLF line ends and lines of at most 76 characters.
+
+    b2a_qp takes the line-end style from the first line break it meets, so a piece
+    without one gets bare-LF soft breaks: encode with LF, then make every end CRLF
+    (quoted-printable output holds no other CR or LF).
+    """
+    encoded = binascii.b2a_qp(data.replace("\r\n", "\n").encode("utf-8"), istext=True)
+    return encoded.replace(b"\n", b"\r\n")
 
 
 def _piece(data: str) -> bytes:

@@ -115,7 +115,7 @@ def plan_send(
     """Who gets the issue now. Unless dry_run, brings the ledger up to date first:
     in-flight rows of a killed run are settled and new subscribers are queued."""
     suppressions = read_suppressions(config.root / config.send.suppressions)
-    audience = [s for s in subscribers if s.key not in suppressions]
+    audience = [s for s in subscribers if s.suppression_key not in suppressions]
     if dry_run:
         states = ledger.states(slug)
         recovered = sum(state == SENDING for state in states.values())

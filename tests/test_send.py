@@ -1,0 +1,413 @@
+"""briefing send: messages checked on the raw bytes, against a real SMTP server on loopback."""
+
+from __future__ import annotations
+
+import contextlib
+import email
+import email.policy
+import re
+import threading
+from email.message import EmailMessage
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from briefing.build import build, load
+from briefing.cli import cli
+from briefing.config import load_config
+from briefing.send.audience import Subscriber, normalize, read_subscribers, read_suppressions
+from briefing.send.dispatch import Options
+from briefing.send.ledger import Ledger
+from briefing.send.message import verify_unsubscribe_token
+from briefing.send.run import make_template, prepare_issue, run_send
+from briefing.send.transports import OutboxTransport, SmtpSettings, SmtpTransport
+
+from smtp_server import SmtpServer
+
+SECRET = "test-secret-0123456789"
+SLUG = "trump-xi-call"
+
+
+@pytest.fixture
+def project(example: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("BRIEFING_UNSUBSCRIBE_SECRET", SECRET)
+    build(example, jobs=1)
+    return example
+
+
+def _subscribers(root: Path, rows: str) -> Path:
+    path = root / "subscribers.csv"
+    path.write_text(rows, encoding="utf-8")
+    return path
+
+
+def _run(root: Path, *args: str) -> Result:
+    return CliRunner().invoke(cli, ["--project", str(root), *args])
+
+
+def _smtp_args(server: SmtpServer) -> list[str]:
+    return [
+        "--transport",
+        "smtp",
+        "--smtp-host",
+        "127.0.0.1",
+        "--smtp-port",
+        str(server.port),
+        "--smtp-security",
+        "none",
+    ]
+
+
+def _outbox(root: Path) -> list[bytes]:
+    return [p.read_bytes() for p in sorted((root / "outbox" / SLUG).glob("*.eml"))]
+
+
+def _parse(raw: bytes) -> EmailMessage:
+    message = email.message_from_bytes(raw, policy=email.policy.default)
+    assert isinstance(message, EmailMessage)
+    return message
+
+
+def _check_raw(raw: bytes) -> None:
+    """What RFC 5322 / 2045 ask of the bytes on the wire."""
+    assert raw.count(b"\n") == raw.count(b"\r\n"), "bare LF"
+    assert b"\r\r" not in raw
+    head, _, body = raw.partition(b"\r\n\r\n")
+    for line in head.split(b"\r\n"):
+        assert len(line) <= 998
+        assert line.isascii()
+    for line in body.split(b"\r\n"):
+        assert len(line) <= 78, line  # quoted-printable keeps body lines at 76
+    unsubscribe = re.search(rb"^List-Unsubscribe: (.*?)\r\n(?! )", head, re.M | re.S)
+    assert unsubscribe is not None
+    assert b"=?" not in unsubscribe.group(1), "List-Unsubscribe must not be RFC 2047-encoded"
+    assert b"\r\nList-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n" in head + b"\r\n"
+
+
+def _check_message(raw: bytes, address: str, name: str) -> EmailMessage:
+    _check_raw(raw)
+    message = _parse(raw)
+    assert message.get_content_type() == "multipart/alternative"
+    parts = list(message.iter_parts())
+    assert [p.get_content_type() for p in parts] == ["text/plain", "text/html"]
+    assert all(p["Content-Transfer-Encoding"] == "quoted-printable" for p in parts)
+    assert message["To"].addresses[0].addr_spec == address
+    assert message["To"].addresses[0].display_name == name
+    assert message["From"].addresses[0].addr_spec == "news@briefing.example.com"
+    assert message["Reply-To"] == "editor@briefing.example.com"
+    assert message["List-Id"] == "The Briefing <briefing.example.com>"
+    assert message["Subject"] == "Trump pushes for a Xi call as the trade truce frays"
+    assert parsedate_to_datetime(message["Date"]).tzinfo is not None
+    assert re.fullmatch(
+        r"<[0-9a-f]{32}\.trump-xi-call@briefing\.example\.com>", message["Message-ID"]
+    )
+    https, mailto = re.findall(r"<([^>]+)>", str(message["List-Unsubscribe"]))
+    assert https.startswith("https://briefing.example.com/u/")
+    assert mailto == "mailto:unsubscribe@briefing.example.com?subject=unsubscribe"
+    token = https.rsplit("/", 1)[1]
+    assert verify_unsubscribe_token(SECRET.encode(), message["List-Id"], token) == normalize(
+        address
+    )
+    assert verify_unsubscribe_token(b"another-secret-0123456", message["List-Id"], token) is None
+    html = parts[1].get_content()
+    text = parts[0].get_content()
+    assert f'href="{https}"' in html and f"Unsubscribe: {https}" in text
+    assert "{{" not in html and "{{" not in text
+    return message
+
+
+def test_outbox_messages_are_complete_and_personal(project: Path) -> None:
+    _subscribers(
+        project,
+        "email,name\nada@example.com,Ada Lovelace\n"
+        'zoe@Example.COM,"Zoë ""Z"" Ünïcode"\nlinus@example.com,\n',
+    )
+    result = _run(project, "send", SLUG)
+    assert result.exit_code == 0, result.output
+    assert "Sent 3 via outbox/trump-xi-call/" in result.output
+    raws = _outbox(project)
+    assert len(raws) == 3
+    by_to = {_parse(r)["To"].addresses[0].addr_spec: r for r in raws}
+    ada = _check_message(by_to["ada@example.com"], "ada@example.com", "Ada Lovelace")
+    assert "Good morning, Ada Lovelace." in ada.get_body(("html",)).get_content()  # type: ignore[union-attr]
+    zoe = _check_message(by_to["zoe@Example.COM"], "zoe@Example.COM", 'Zoë "Z" Ünïcode')
+    assert b"=?utf-8?" in by_to["zoe@Example.COM"].split(b"\r\n\r\n")[0]  # RFC 2047 name
+    assert "Good morning, Zoë" in zoe.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    linus = _check_message(by_to["linus@example.com"], "linus@example.com", "")
+    assert "Good morning, reader." in linus.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    # Names never leak into file names.
+    assert not any("ada" in p.name for p in (project / "outbox" / SLUG).iterdir())
+
+
+def test_message_ids_are_unique_and_stable_across_runs(project: Path) -> None:
+    _subscribers(project, "email,name\na@example.com,A\nb@example.com,B\n")
+    assert _run(project, "send", SLUG).exit_code == 0
+    first = sorted(_parse(r)["Message-ID"] for r in _outbox(project))
+    (project / ".briefing" / "ledger.db").unlink()
+    for name in ("ledger.db-wal", "ledger.db-shm"):
+        (project / ".briefing" / name).unlink(missing_ok=True)
+    assert _run(project, "send", SLUG).exit_code == 0
+    second = sorted(_parse(r)["Message-ID"] for r in _outbox(project))
+    assert len(set(first)) == 2
+    assert first == second
+
+
+def test_merge_fields_are_escaped_in_html_and_cannot_inject_headers(project: Path) -> None:
+    _subscribers(project, 'email,name\neve@example.com,"<b>Eve</b> & co"\n')
+    assert _run(project, "send", SLUG).exit_code == 0
+    (raw,) = _outbox(project)
+    message = _check_message(raw, "eve@example.com", "<b>Eve</b> & co")
+    html = message.get_body(("html",)).get_content()  # type: ignore[union-attr]
+    text = message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert "Good morning, &lt;b&gt;Eve&lt;/b&gt; &amp; co." in html
+    assert "<b>Eve</b>" not in html
+    assert "Good morning, <b>Eve</b> & co." in text
+
+
+@pytest.mark.parametrize(
+    ("rows", "message"),
+    [
+        ("email,name\nnot-an-address,X\n", r"subscribers.csv:2: 'not-an-address' is not an"),
+        (
+            'email,name\na@example.com,"Eve\r\nBcc: x@evil.example"\n',
+            r"subscribers.csv:2: line break inside the 'name' field",
+        ),
+        ("email,name,city\na@example.com,A\n", r"subscribers.csv:2: has 2 fields, the header"),
+        ("name\nA\n", r"subscribers.csv:1: the header row has no 'email' column"),
+        ("email\na@example..com\n", r"subscribers.csv:2: 'a@example..com' has an invalid domain"),
+    ],
+)
+def test_bad_subscriber_rows_stop_the_send(project: Path, rows: str, message: str) -> None:
+    _subscribers(project, rows)
+    result = _run(project, "send", SLUG)
+    assert result.exit_code == 1
+    assert re.search(message, result.output), result.output
+    assert not (project / "outbox" / SLUG).exists()
+
+
+def test_every_bad_row_is_reported_at_once_and_duplicates_are_sent_once(project: Path) -> None:
+    path = _subscribers(project, "email,name\nx,1\nok@example.com,2\ny,3\n")
+    result = _run(project, "send", SLUG)
+    assert "subscribers.csv:2:" in result.output and "subscribers.csv:4:" in result.output
+    assert "fix these rows; nothing was sent" in result.output
+    path.write_text("email,name\nAnn@Example.com,A\nAnn@example.COM,B\nann@example.com,C\n")
+    subscribers = read_subscribers(path, project)
+    # The domain is case-insensitive, the local part is not (RFC 5321 2.4).
+    assert [s.email for s in subscribers] == ["Ann@Example.com", "ann@example.com"]
+
+
+def test_rerun_skips_what_was_sent_and_suppression_is_honoured(project: Path) -> None:
+    _subscribers(project, "email,name\na@example.com,A\nb@example.com,B\nc@example.com,C\n")
+    assert _run(project, "suppress", "B@EXAMPLE.com").exit_code == 0
+    with SmtpServer() as server:
+        first = _run(project, "send", SLUG, *_smtp_args(server))
+        second = _run(project, "send", SLUG, *_smtp_args(server))
+        received = [m.rcpt_tos for m in server.recorder.messages]
+    assert first.exit_code == 0, first.output
+    assert "Sent 2 via smtp://127.0.0.1" in first.output and "1 suppressed" in first.output
+    assert "Sent 0" in second.output and "skipped 2 already sent" in second.output
+    assert sorted(received) == [["a@example.com"], ["c@example.com"]]
+    status = _run(project, "status", SLUG)
+    assert "2 sent" in status.output
+
+
+def test_smtp_messages_pass_the_header_checks_on_the_wire(project: Path) -> None:
+    _subscribers(project, "email,name\nada@example.com,Ada\n")
+    with SmtpServer() as server:
+        assert _run(project, "send", SLUG, *_smtp_args(server)).exit_code == 0
+        (received,) = server.recorder.messages
+    assert received.mail_from == "news@briefing.example.com"
+    _check_message(received.data, "ada@example.com", "Ada")
+
+
+def _library_send(
+    project: Path, rows: list[Subscriber], server: SmtpServer, **options: float
+) -> tuple[Ledger, object]:
+    publication = load(project)
+    config = publication.config
+    prepared = prepare_issue(publication, SLUG, project / "site")
+    template = make_template(config, prepared, SECRET.encode())
+    ledger = Ledger(project / ".briefing" / "ledger.db")
+    settings = SmtpSettings("127.0.0.1", server.port, "none", timeout=5)
+    summary = run_send(
+        config,
+        SLUG,
+        template,
+        rows,
+        ledger,
+        lambda: SmtpTransport(settings),
+        False,
+        Options(backoff=0.01, **options),
+    )  # type: ignore[arg-type]
+    return ledger, summary
+
+
+def test_temporary_failures_are_retried_and_throttling_slows_down(project: Path) -> None:
+    rows = [
+        Subscriber("tempfail2@example.com"),
+        Subscriber("throttle2@example.com"),
+        Subscriber("ok@example.com"),
+    ]
+    with SmtpServer() as server:
+        ledger, _ = _library_send(project, rows, server)
+        tries = dict(server.recorder.tries)
+        delivered = sorted(r for m in server.recorder.messages for r in m.rcpt_tos)
+        sessions = server.recorder.sessions
+    assert delivered == ["ok@example.com", "tempfail2@example.com", "throttle2@example.com"]
+    assert tries == {"tempfail2@example.com": 3, "throttle2@example.com": 3}
+    assert sessions >= 3, "a 421 closes the session: the transport must reconnect"
+    assert ledger.counts(SLUG) == {"sent": 3}
+
+
+def test_a_deferral_that_outlasts_the_tries_is_retried_on_the_next_run(project: Path) -> None:
+    rows = [Subscriber("tempfail3@example.com")]
+    with SmtpServer() as server:
+        ledger, _ = _library_send(project, rows, server, max_attempts=2)
+        assert ledger.counts(SLUG) == {"deferred": 1}
+        _library_send(project, rows, server, max_attempts=2)
+        assert ledger.counts(SLUG) == {"sent": 1}
+        assert len(server.recorder.messages) == 1
+
+
+def test_permanent_failures_are_recorded_and_bad_addresses_suppressed(project: Path) -> None:
+    _subscribers(
+        project, "email,name\nbounce@example.com,B\nreject@example.com,R\nok@example.com,O\n"
+    )
+    with SmtpServer() as server:
+        result = _run(project, "send", SLUG, *_smtp_args(server))
+        again = _run(project, "send", SLUG, *_smtp_args(server))
+        assert len(server.recorder.messages) == 1
+    assert result.exit_code == 2  # finished, but not everyone got it
+    assert "failed 2" in result.output
+    suppressed = read_suppressions(project / "suppressions.csv")
+    assert suppressed == {"bounce@example.com": "bounced"}  # 5.1.1 only, not 5.7.1
+    assert "Sent 0" in again.output and "1 suppressed" in again.output
+    status = _run(project, "status", SLUG).output
+    assert "failed   bounce@example.com 550 5.1.1 No such user here" in status
+    assert "failed   reject@example.com 554 5.7.1 Message refused" in status
+
+
+def test_connection_lost_after_data_is_unknown_and_not_resent_unless_asked(
+    project: Path,
+) -> None:
+    _subscribers(project, "email,name\ndrop@example.com,D\nok@example.com,O\n")
+    with SmtpServer() as server:
+        first = _run(project, "send", SLUG, *_smtp_args(server))
+        second = _run(project, "send", SLUG, *_smtp_args(server))
+        third = _run(project, "send", SLUG, *_smtp_args(server), "--resend-unknown")
+    assert "unknown 1" in first.output and "ok" not in first.output.split("unknown")[0][-5:]
+    assert "Sent 0" in second.output and "unknown 1" in second.output
+    assert "unknown 1" in third.output  # the server drops it again: still unknown
+    assert _run(project, "status", SLUG).output.startswith(f"{SLUG}: 1 sent, 1 unknown")
+
+
+def test_parallel_connections_deliver_each_recipient_once(project: Path) -> None:
+    rows = "email,name\n" + "".join(f"user{n:03d}@example.com,U{n}\n" for n in range(60))
+    _subscribers(project, rows)
+    with SmtpServer() as server:
+        result = _run(project, "send", SLUG, *_smtp_args(server), "--connections", "4")
+        received = sorted(r for m in server.recorder.messages for r in m.rcpt_tos)
+        sessions = server.recorder.sessions
+    assert result.exit_code == 0, result.output
+    assert received == sorted(f"user{n:03d}@example.com" for n in range(60))
+    assert sessions == 4
+
+
+def test_rate_limit_spaces_messages(project: Path) -> None:
+    rows = [Subscriber(f"r{n}@example.com") for n in range(6)]
+    with SmtpServer() as server:
+        _, summary = _library_send(project, rows, server, rate=20.0)
+    assert summary.seconds >= 0.24  # 6 messages at 20/s: five gaps of 50 ms
+
+
+def test_dry_run_plans_and_sends_nothing(project: Path) -> None:
+    _subscribers(project, "email,name\na@example.com,A\nb@example.com,B\n")
+    _run(project, "suppress", "a@example.com")
+    result = _run(project, "send", SLUG, "--dry-run", "--rate", "1")
+    assert result.exit_code == 0
+    assert "Plan: 1 to send" in result.output and "suppressed:         1" in result.output
+    assert "estimated time:     0.0 min at 1 messages/s" in result.output
+    assert not (project / "outbox" / SLUG).exists()
+    assert _run(project, "status", SLUG).output.strip() == f"{SLUG}: never sent"
+
+
+def test_test_copies_are_marked_and_stay_out_of_the_ledger(project: Path) -> None:
+    with SmtpServer() as server:
+        result = _run(project, "send", SLUG, *_smtp_args(server), "--to", "me@example.com")
+        (received,) = server.recorder.messages
+    assert result.exit_code == 0, result.output
+    message = _parse(received.data)
+    assert message["Subject"].startswith("[TEST] ")
+    assert message["X-Briefing-Test"] == "yes"
+    assert _run(project, "status", SLUG).output.strip() == f"{SLUG}: never sent"
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ("unknown", "no issue with the slug 'nope'"),
+        ("unbuilt", "site/issues/trump-xi-call/email.html does not exist: run `briefing build`"),
+        ("edited", "issues/2025-06-03-trump-xi-call changed since"),
+        ("no-secret", "set BRIEFING_UNSUBSCRIBE_SECRET"),
+        ("no-subscribers", "subscribers.csv: subscribers file not found"),
+    ],
+)
+def test_send_refuses_to_start_with_a_clear_message(
+    project: Path, monkeypatch: pytest.MonkeyPatch, change: str, message: str
+) -> None:
+    slug = "nope" if change == "unknown" else SLUG
+    if change == "unbuilt":
+        (project / "site" / "issues" / SLUG / "email.html").unlink()
+    if change == "edited":
+        article = next((project / "issues").glob("2025-06-03-*/01-*.md"))
+        article.write_text(article.read_text().replace("WASHINGTON —", "WASHINGTON (AP) —"))
+    if change == "no-secret":
+        monkeypatch.delenv("BRIEFING_UNSUBSCRIBE_SECRET")
+    if change == "no-subscribers":
+        (project / "subscribers.csv").unlink()
+    result = _run(project, "send", slug)
+    assert result.exit_code == 1
+    assert message in result.output
+    assert not (project / "outbox" / SLUG).exists()
+
+
+def test_outbox_messages_are_written_whole(project: Path) -> None:
+    """A reader watching the folder sees complete files only (atomic rename)."""
+    _subscribers(project, "email,name\n" + "".join(f"u{n}@example.com,U\n" for n in range(40)))
+    folder = project / "outbox" / SLUG
+    seen: list[bytes] = []
+    stop = threading.Event()
+
+    def watch() -> None:
+        while not stop.is_set():
+            for path in folder.glob("*.eml") if folder.exists() else []:
+                with contextlib.suppress(FileNotFoundError):
+                    seen.append(path.read_bytes())
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        assert _run(project, "send", SLUG).exit_code == 0
+    finally:
+        stop.set()
+        watcher.join()
+    assert seen, "the watcher saw no file"
+    assert all(raw.endswith(b"--\r\n") for raw in seen)
+
+
+def test_outbox_transport_names_leak_no_address(tmp_path: Path) -> None:
+    transport = OutboxTransport(tmp_path)
+    name = transport.path_for("secret.person@example.com").name
+    assert re.fullmatch(r"[0-9a-f]{24}\.eml", name)
+
+
+def test_config_sections_for_send_are_validated(project: Path) -> None:
+    toml = project / "briefing.toml"
+    toml.write_text(toml.read_text() + '\n[smtp]\nsecurity = "tls"\nport = 0\n')
+    result = _run(project, "send", SLUG)
+    assert "briefing.toml: smtp.security: must be 'starttls', 'ssl' or 'none'" in result.output
+    assert "briefing.toml: smtp.port: must be a port number" in result.output
+    toml.write_text(toml.read_text().replace('security = "tls"\nport = 0\n', ""))
+    assert load_config(project).smtp.security == "starttls"
