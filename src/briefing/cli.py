@@ -9,7 +9,9 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import click
 
@@ -17,6 +19,7 @@ from briefing import __version__
 from briefing.build import Progress, build, load
 from briefing.config import Config, load_config
 from briefing.errors import SendError
+from briefing.scaffold import init_project, new_issue
 from briefing.send.audience import Subscriber, add_suppressions, address_problem
 from briefing.send.dispatch import Options
 from briefing.send.ledger import Ledger
@@ -87,6 +90,59 @@ def cli(ctx: click.Context, project: Path, debug: bool) -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
     log.setLevel(logging.DEBUG if debug else logging.WARNING)
     ctx.obj = State(project.resolve(), debug)
+
+
+@cli.command("init")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--title", default="My Briefing", show_default=True, help="Publication name.")
+@click.option(
+    "--base-url",
+    default="https://news.example.com/",
+    show_default=True,
+    help="Where site/ will be published.",
+)
+@click.option("--timezone", default="UTC", show_default=True, help="IANA zone for dates.")
+def init_command(directory: Path, title: str, base_url: str, timezone: str) -> None:
+    """Create a new publication in DIRECTORY that builds at once.
+
+    Writes briefing.toml (with comments), the default theme in templates/, one
+    sample issue, subscribers.csv, outbox/ and a .gitignore. Never overwrites.
+
+    \b
+    Example:
+      briefing init my-letter --title "The Weekly" --base-url https://weekly.example.org/
+      cd my-letter && briefing build
+    """
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise click.BadParameter(
+            f"unknown time zone '{timezone}'", param_hint="--timezone"
+        ) from None
+    today = datetime.now(ZoneInfo(timezone)).date()
+    made = init_project(directory.resolve(), title, base_url, timezone, today)
+    click.echo(f"Created {len(made)} files in {directory}/. Next: cd {directory} && briefing build")
+
+
+@cli.command("new")
+@click.argument("title")
+@click.option(
+    "--date",
+    "day",
+    type=click.DateTime(["%Y-%m-%d"]),
+    help="Issue date (default: today in the publication's time zone).",
+)
+@click.option("--from-issue", metavar="SLUG", help="Copy edition, tags and article layout.")
+@click.pass_obj
+def new_command(state: State, title: str, day: datetime | None, from_issue: str | None) -> None:
+    """Scaffold the next issue (next number, slug from TITLE) and print its folder.
+
+    \b
+    Example:
+      briefing new "Tariffs, one month on" --date 2025-07-01 --from-issue trump-xi-call
+    """
+    folder = new_issue(state.root, title, day.date() if day else None, from_issue=from_issue)
+    click.echo(_shown(folder, state.root))
 
 
 @cli.command("build")

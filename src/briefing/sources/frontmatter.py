@@ -141,9 +141,7 @@ class Fields:
 
     def get(self, key: str, default: Any = None, required: bool = False) -> Any:
         node = self.doc.fields.get(key)
-        if node is None or (
-            isinstance(node, yaml.ScalarNode) and node.value == "" and node.style is None
-        ):
+        if node is None or (isinstance(node, yaml.ScalarNode) and node.value.strip() == ""):
             if required and key not in self.suggested:
                 self.problems.append(
                     Problem(self.doc.label, f"is required; add a '{key}:' line", line=1, field=key)

@@ -8,6 +8,7 @@ before anything is raised, so the editor sees them all at once.
 from __future__ import annotations
 
 import re
+import unicodedata
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,13 @@ ISSUES_DIR = "issues"
 _FOLDER = re.compile(r"^(\d{4}-\d{2}-\d{2})-(.+)$")
 _SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 _ARTICLE = re.compile(r"^(\d{2,3})-([a-z0-9]+(?:-[a-z0-9]+)*)\.md$")
+
+
+def slugify(text: str, max_words: int = 6) -> str:
+    """A slug from a title: ASCII letters and digits, words joined by single hyphens."""
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    words = re.findall(r"[a-z0-9]+", ascii_text.lower())
+    return "-".join(words[:max_words]) or "issue"
 
 
 def _slug(node: yaml.Node) -> str:

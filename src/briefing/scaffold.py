@@ -1,0 +1,150 @@
+"""`briefing init` and `briefing new`: a publication that builds at once, and the next issue."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, time
+from pathlib import Path
+from string import Template
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+from briefing.config import CONFIG_NAME, load_config
+from briefing.errors import BriefingError, ContentError, Problem, relative
+from briefing.sources import load_publication
+from briefing.sources.issues import ISSUES_DIR, slugify
+
+PACKAGE = Path(__file__).resolve().parent
+THEME = PACKAGE / "theme"
+STARTER = PACKAGE / "starter"
+
+
+def init_project(target: Path, title: str, base_url: str, timezone: str, today: date) -> list[Path]:
+    """Create a publication in target; refuse to overwrite anything. Returns the files made."""
+    if not base_url.endswith("/"):
+        base_url += "/"
+    domain = urlsplit(base_url).hostname or "example.com"
+    folder = f"{today.isoformat()}-welcome"
+    values = {
+        "title": title,
+        "base_url": base_url,
+        "timezone": timezone,
+        "domain": domain,
+        "folder": folder,
+        "date": f"{today.isoformat()}T08:00:00{_offset(timezone, today)}",
+    }
+    planned: dict[Path, bytes] = {
+        target / CONFIG_NAME: _fill("briefing.toml", values),
+        target / "subscribers.csv": (STARTER / "subscribers.csv").read_bytes(),
+        target / ".gitignore": (STARTER / "gitignore").read_bytes(),
+        target / "outbox" / ".gitkeep": b"",
+        target / ISSUES_DIR / folder / "issue.md": _fill("issue.md", values),
+        target / ISSUES_DIR / folder / "01-welcome.md": _fill("01-welcome.md", values),
+    }
+    for source in sorted(THEME.rglob("*")):
+        if source.is_file():
+            planned[target / "templates" / source.relative_to(THEME)] = source.read_bytes()
+    existing = [p for p in planned if p.exists()]
+    if existing:
+        shown = ", ".join(relative(p, target) for p in existing[:3])
+        raise BriefingError(
+            f"{target} already has {shown}{' …' if len(existing) > 3 else ''};"
+            " init never overwrites: choose an empty folder"
+        )
+    for path, data in planned.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    return list(planned)
+
+
+def _fill(name: str, values: dict[str, str]) -> bytes:
+    return Template((STARTER / name).read_text(encoding="utf-8")).substitute(values).encode()
+
+
+def _offset(timezone: str, day: date) -> str:
+    moment = datetime.combine(day, time(8), ZoneInfo(timezone))
+    offset = moment.strftime("%z")
+    return f"{offset[:3]}:{offset[3:]}"
+
+
+def new_issue(
+    root: Path,
+    title: str,
+    day: date | None,
+    now: datetime | None = None,
+    from_issue: str | None = None,
+) -> Path:
+    """Scaffold the next issue: next number, slug from the title, date in the configured zone."""
+    config = load_config(root)
+    publication = load_publication(config)
+    zone = ZoneInfo(config.publication.timezone)
+    moment = datetime.combine(day, time(8), zone) if day else (now or datetime.now(zone))
+    moment = moment.astimezone(zone).replace(microsecond=0)
+    slug = slugify(title)
+    if publication.issue(slug):
+        raise ContentError(
+            Problem(ISSUES_DIR, f"an issue with the slug '{slug}' exists; choose another title")
+        )
+    folder = root / ISSUES_DIR / f"{moment.date().isoformat()}-{slug}"
+    if folder.exists():
+        raise BriefingError(f"{relative(folder, root)} already exists")
+    number = max((i.number for i in publication.issues), default=0) + 1
+    template = publication.issue(from_issue) if from_issue else None
+    if from_issue and template is None:
+        raise BriefingError(f"--from-issue: no issue with the slug '{from_issue}'")
+    edition = template.edition if template else ""
+    tags = ", ".join(template.tags) if template else ""
+    header = [
+        "---",
+        f"title: {_quote(title)}",
+        f"date: {moment.isoformat()}",
+        f"number: {number}",
+        f"edition: {_quote(edition)}" if edition else "edition: ",
+        'preheader: ""',
+        f"tags: [{tags}]",
+        "---",
+        "Hello {{ name | reader }}, the editor's note goes here.",
+        "",
+    ]
+    folder.mkdir(parents=True)
+    (folder / "issue.md").write_text("\n".join(header), encoding="utf-8")
+    if template:
+        for article in template.articles:
+            _copy_article_skeleton(article.path, folder / article.path.name)
+    else:
+        (folder / "01-story.md").write_text(_STORY, encoding="utf-8")
+    return folder
+
+
+_STORY = """---
+headline: "Headline of the first story"
+source: ""
+source_url: ""
+byline: ""
+dateline: ""
+dek: ""
+key_points:
+  - label: First point
+    text: What the reader should take away.
+---
+The story, in Markdown. Use `## ` for subheadings and `> ` for quotes.
+"""
+
+
+def _copy_article_skeleton(source: Path, target: Path) -> None:
+    """The front matter's keys and lasting values (source, byline), with an empty body."""
+    text = source.read_text(encoding="utf-8")
+    front = text.split("\n---", 1)[0]
+    kept = [
+        line
+        for line in front.split("\n")[1:]
+        if re.match(r"(source|byline|edition|dateline|key_points_title):", line)
+    ]
+    body = "\n".join(
+        ["---", 'headline: "Headline"', *kept, 'dek: ""', "---", "The story, in Markdown.", ""]
+    )
+    target.write_text(body, encoding="utf-8")
+
+
+def _quote(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
