@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import logging
 import os
 import sys
@@ -17,8 +18,9 @@ import click
 
 from briefing import __version__
 from briefing.build import Progress, build, load
+from briefing.check import check
 from briefing.config import Config, load_config
-from briefing.errors import SendError
+from briefing.errors import ContentError, SendError
 from briefing.scaffold import init_project, new_issue
 from briefing.send.audience import Subscriber, add_suppressions, address_problem
 from briefing.send.dispatch import Options
@@ -208,6 +210,47 @@ def _transport_factory(
     )
     where = f"smtp://{settings.host}:{settings.port} ({settings.security})"
     return (lambda: SmtpTransport(settings)), False, where
+
+
+@cli.command("check")
+@click.argument("slugs", nargs=-1, metavar="[SLUG]...")
+@click.option("--strict", is_flag=True, help="Treat findings as errors (exit 1).")
+@click.pass_obj
+def check_command(state: State, slugs: tuple[str, ...], strict: bool) -> None:
+    """Lint what subscribers and feed readers would suffer from.
+
+    Each finding prints as file:line: rule: message. Exit status: 0 when there is
+    nothing to report, 2 for warnings, 1 with --strict (findings are errors).
+
+    \b
+    Example:
+      briefing check trump-xi-call
+      briefing check --strict      # in CI, before send
+    """
+    publication = load(state.root)
+    unknown = [s for s in slugs if publication.issue(s) is None]
+    if unknown:
+        raise ContentError(f"no issue with the slug '{unknown[0]}'")
+    findings = check(publication, slugs, _subscriber_columns(publication.config))
+    level = "error" if strict else "warning"
+    for finding in findings:
+        click.echo(f"{finding} [{level}]")
+    checked = len(slugs) or len(publication.issues)
+    click.echo(
+        f"Checked {checked} issue{'s' * (checked != 1)}: {len(findings)} finding"
+        f"{'s' * (len(findings) != 1)}.",
+        err=True,
+    )
+    if findings:
+        sys.exit(1 if strict else 2)
+
+
+def _subscriber_columns(config: Config) -> set[str] | None:
+    path = config.root / config.send.subscribers
+    if not path.is_file():
+        return None
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        return {c.strip() for c in next(csv.reader(handle), [])}
 
 
 @cli.command("send")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import textwrap
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from functools import cache
 from urllib.parse import urljoin, urlsplit
 
@@ -70,6 +71,32 @@ def inline_html(text: str) -> str:
     """Render one line of Markdown (a key point, a dek) without the <p> wrapper."""
     html: str = _parser().renderInline(text)
     return html
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A link or image in Markdown, with its text (or alt) and file line."""
+
+    kind: str  # "link" or "image"
+    url: str
+    text: str
+    line: int
+
+
+def references(markdown: Markdown) -> list[Reference]:
+    found: list[Reference] = []
+    open_links: list[tuple[str, int, list[str]]] = []
+    for token, line in _walk(_parser().parse(markdown.text), markdown.first_line):
+        if token.type == "image":
+            found.append(Reference("image", str(token.attrGet("src") or ""), token.content, line))
+        elif token.type == "link_open":
+            open_links.append((str(token.attrGet("href") or ""), line, []))
+        elif token.type in ("text", "code_inline") and open_links:
+            open_links[-1][2].append(token.content)
+        elif token.type == "link_close" and open_links:
+            url, start, parts = open_links.pop()
+            found.append(Reference("link", url, "".join(parts).strip(), start))
+    return found
 
 
 def find_problems(markdown: Markdown, label: str) -> tuple[list[Problem], list[tuple[str, int]]]:

@@ -1,0 +1,288 @@
+"""`briefing check`: what subscribers and feed readers would suffer from, as file:line findings.
+
+Checks run on the model and on the outputs rendered in memory, so `check` needs
+no build first and stays fast: only the issues asked for are rendered.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urljoin, urlsplit
+
+from lxml import html as lxml_html
+
+from briefing.build import render_issue_files
+from briefing.errors import relative
+from briefing.merge import names
+from briefing.model import Issue, Markdown, Publication
+from briefing.output import Outputs
+from briefing.render.context import IssueView, views
+from briefing.render.feeds import render_feeds
+from briefing.render.markdown import references
+from briefing.render.web import render_index, render_tag
+
+PREHEADER_RANGE = (40, 140)
+SUBJECT_MAX = 70
+GMAIL_CLIP = 102 * 1024  # Gmail shows "[Message clipped]" past this many bytes of HTML
+CLIP_MARGIN = 90 * 1024
+# Always known for every recipient, so they need no fallback.
+ALWAYS_FILLED = {"unsubscribe_url", "email"}
+
+
+@dataclass(frozen=True, order=True)
+class Finding:
+    file: str
+    line: int
+    rule: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}: {self.rule}: {self.message}"
+
+
+def check(
+    publication: Publication, slugs: Iterable[str] = (), columns: set[str] | None = None
+) -> list[Finding]:
+    """Findings for the issues named (all when none), sorted by file and line.
+
+    columns: the subscriber CSV's columns, to flag merge fields nobody can fill.
+    """
+    all_views = views(publication)
+    wanted = set(slugs)
+    findings: list[Finding] = []
+    outputs = Outputs()
+    for index, view in enumerate(all_views):
+        if wanted and view.issue.slug not in wanted:
+            continue
+        files = render_issue_files(publication, all_views, index)
+        outputs.update(files)
+        findings += _issue(publication, view, files, columns)
+    if wanted:
+        judged = tuple(f"issues/{slug}/" for slug in wanted)
+    else:
+        judged = ("",)
+        outputs.add("index.html", render_index(publication, all_views), "index")
+        for tag in publication.tags:
+            outputs.add(f"tags/{tag}/index.html", render_tag(publication, tag, all_views), tag)
+        for name, data in render_feeds(publication, all_views).items():
+            outputs.add(name, data, "feeds")
+        outputs.add("style.css", b"", "theme")
+        findings += _feeds(outputs.files["feed.json"].decode("utf-8"))
+    findings += _internal_links(outputs, judged)
+    return sorted(set(findings))
+
+
+def _issue(
+    publication: Publication, view: IssueView, files: Outputs, columns: set[str] | None
+) -> Iterator[Finding]:
+    issue = view.issue
+    root = publication.config.root
+    index = issue.folder / "issue.md"
+    label = relative(index, root)
+
+    def at(key: str) -> int:
+        return _key_line(index, key)
+
+    low, high = PREHEADER_RANGE
+    if not issue.preheader:
+        yield Finding(
+            label,
+            1,
+            "preheader",
+            "no preheader: inboxes show the first body text"
+            f" instead; add one of {low}–{high} characters",
+        )
+    elif not low <= len(issue.preheader) <= high:
+        yield Finding(
+            label,
+            at("preheader"),
+            "preheader",
+            f"{len(issue.preheader)} characters; {low}–{high} read best in inboxes",
+        )
+    if len(issue.title) > SUBJECT_MAX:
+        yield Finding(
+            label,
+            at("title"),
+            "subject",
+            f"the subject is {len(issue.title)}"
+            f" characters; inboxes cut it after about {SUBJECT_MAX}",
+        )
+
+    email = files.files[f"issues/{issue.slug}/email.html"]
+    size = len(email)
+    if size > CLIP_MARGIN:
+        state = "over" if size > GMAIL_CLIP else "close to"
+        yield Finding(
+            label,
+            1,
+            "email-size",
+            f"the email HTML is {size / 1024:.0f} KB, {state}"
+            " Gmail's 102 KB clipping limit; shorten the issue",
+        )
+
+    yield from _email_html(issue, email.decode("utf-8"), root)
+    text = files.files[f"issues/{issue.slug}/email.txt"].decode("utf-8")
+    if "{{ unsubscribe_url }}" not in text:
+        yield Finding(
+            relative(publication.config.templates_dir / "email.txt.j2", root),
+            1,
+            "unsubscribe",
+            "the text part has no {{ unsubscribe_url }}",
+        )
+
+    sources: list[tuple[str, Markdown]] = [(label, issue.note)]
+    sources += [(relative(a.path, root), a.body) for a in issue.articles]
+    yield from _markdown(sources, columns)
+    template = (publication.config.templates_dir / "email.mjml.j2").read_text("utf-8")
+    for article in issue.articles:
+        name = relative(article.path, root)
+        if not article.body.text.strip():
+            yield Finding(name, article.body.first_line, "empty-article", "the article has no body")
+        if not article.key_points and "key_points" in template:
+            yield Finding(
+                name,
+                1,
+                "key-points",
+                "no key points: the template shows a key"
+                " points box for articles that have them; add 2–7",
+            )
+        if article.image and not article.image.alt:
+            yield Finding(
+                name,
+                _key_line(article.path, "image"),
+                "image-alt",
+                f"image '{article.image.src}' has no alt text; describe it",
+            )
+
+
+def _markdown(sources: list[tuple[str, Markdown]], columns: set[str] | None) -> Iterator[Finding]:
+    texts: dict[str, set[str]] = defaultdict(set)
+    first: dict[str, tuple[str, int]] = {}
+    for label, markdown in sources:
+        for ref in references(markdown):
+            if ref.kind == "image":
+                if not ref.text.strip():
+                    yield Finding(
+                        label,
+                        ref.line,
+                        "image-alt",
+                        f"image '{ref.url}' has no alt text; describe it",
+                    )
+                yield Finding(
+                    label,
+                    ref.line,
+                    "image-width",
+                    f"image '{ref.url}' in the body has no width: Outlook shows it at"
+                    " full size; use the article's image: field or a file ≤ 544 px"
+                    " wide",
+                )
+            else:
+                texts[ref.url].add(ref.text)
+                first.setdefault(ref.url, (label, ref.line))
+            if urlsplit(ref.url).scheme == "http":
+                yield Finding(
+                    label,
+                    ref.line,
+                    "http-url",
+                    f"{ref.url} is not https; mail clients warn about it",
+                )
+        for offset, line in enumerate(markdown.text.split("\n")):
+            for field, fallback in names(line):
+                where = markdown.first_line + offset
+                if fallback is None and field not in ALWAYS_FILLED:
+                    yield Finding(
+                        label,
+                        where,
+                        "merge-fallback",
+                        f"{{{{ {field} }}}} has no fallback; write"
+                        f" {{{{ {field} | fallback text }}}}",
+                    )
+                if columns is not None and field not in columns | ALWAYS_FILLED | {"name"}:
+                    yield Finding(
+                        label,
+                        where,
+                        "merge-field",
+                        f"'{field}' is not a column of"
+                        " the subscribers file; every reader gets the fallback",
+                    )
+    for url, link_texts in texts.items():
+        if len(link_texts) > 1:
+            label, where = first[url]
+            shown = ", ".join(f"'{t}'" for t in sorted(link_texts))
+            yield Finding(
+                label,
+                where,
+                "link-text",
+                f"{url} is linked with different texts ({shown}); readers expect one"
+                " destination per wording",
+            )
+
+
+def _email_html(issue: Issue, source: str, root: Path) -> Iterator[Finding]:
+    tree = lxml_html.fromstring(source)
+    label = relative(issue.folder / "issue.md", root)
+    for img in tree.iter("img"):
+        if img.get("alt") is None:
+            yield Finding(label, 1, "image-alt", f"an <img> ({img.get('src')}) has no alt")
+    for element in tree.iter():
+        for attr in ("href", "src"):
+            url = element.get(attr)
+            if url is None or url.startswith(("mailto:", "{{")):
+                continue
+            if not urlsplit(url).scheme:
+                yield Finding(
+                    label,
+                    1,
+                    "relative-url",
+                    f"'{url}' is relative: it cannot work in an email; use an absolute https URL",
+                )
+    unsubscribe = [a for a in tree.iter("a") if a.get("href") == "{{ unsubscribe_url }}"]
+    if not unsubscribe:
+        yield Finding(
+            label,
+            1,
+            "unsubscribe",
+            "the email has no unsubscribe link; the template must link {{ unsubscribe_url }}",
+        )
+
+
+def _feeds(feed: str) -> Iterator[Finding]:
+    ids = re.findall(r'"id": "([^"]+)"', feed)
+    for duplicate in sorted({i for i in ids if ids.count(i) > 1}):
+        yield Finding("feed.json", 1, "feed-id", f"two entries share the id {duplicate}")
+    if feed.count('"date_published"') != len(ids):
+        yield Finding("feed.json", 1, "feed-date", "an entry has no date")
+
+
+def _internal_links(outputs: Outputs, judged: tuple[str, ...]) -> Iterator[Finding]:
+    """Relative links in pages that point at no file the build writes.
+
+    judged: the path prefixes whose every file was rendered ('' for the whole site);
+    a check of a few issues cannot tell whether a link to another issue is broken.
+    """
+    for path, data in outputs.files.items():
+        if not path.endswith(".html") or path.endswith("email.html"):
+            continue
+        # Relative URLs only: no scheme, not protocol-relative; query and fragment cut.
+        for url in re.findall(rb'(?:href|src)="(?![a-zA-Z][a-zA-Z0-9+.-]*:|//)([^"#?]+)', data):
+            target = urljoin("/" + path, url.decode()).lstrip("/")
+            if not target or target.endswith("/"):
+                target += "index.html"
+            if target.startswith(judged) and target not in outputs.files:
+                yield Finding(
+                    f"site/{path}",
+                    1,
+                    "broken-link",
+                    f"links to {url.decode()}, which the build does not write",
+                )
+
+
+def _key_line(path: Path, key: str) -> int:
+    for number, line in enumerate(path.read_text("utf-8").split("\n"), start=1):
+        if line.startswith(f"{key}:"):
+            return number
+    return 1
