@@ -22,7 +22,7 @@ from pathlib import Path
 
 from benchlib import REPO
 
-ISSUE_BYTES = 6000  # Markdown per issue, front matter included
+ISSUE_BYTES = 5000  # a budget: articles overshoot it a little, so issues average ~6 KB
 FIRST_DATE = date(2010, 1, 4)
 BASE_URL = "https://bench.example.com/"
 
@@ -107,7 +107,8 @@ class Writer:
         return self.rng.choice(WORDS[kind])
 
     def sentence(self) -> str:
-        return f"{self.pick('subject')} {self.pick('verb')} {self.pick('object')}, {self.pick('coda')}."
+        text = f"{self.pick('subject')} {self.pick('verb')} {self.pick('object')}"
+        return text + (f", {self.pick('coda')}." if self.rng.random() < 0.4 else ".")
 
     def paragraph(self, sentences: int = 0) -> str:
         count = sentences or self.rng.randint(2, 4)
@@ -133,7 +134,7 @@ class Writer:
         )
 
     def key_points(self) -> str:
-        labels = self.rng.sample(WORDS["label"], self.rng.randint(3, 6))
+        labels = self.rng.sample(WORDS["label"], self.rng.randint(3, 5))
         lines = ["key_points_title: \"" + self.title(3) + ': quick looks"', "key_points:"]
         for label in labels:
             lines += [f"  - label: {label}", f'    text: "{self.sentence()}"']
@@ -141,6 +142,9 @@ class Writer:
 
 
 def article(w: Writer, number: int, slug: str, budget: int) -> str:
+    """One article of about budget bytes: front matter (key points on the lead story and
+    now and then on others), then paragraphs, a subheading, a quote, maybe a list or
+    more of each, and a closing "Conclusion" section."""
     rng = w.rng
     noun = w.pick("noun")
     front = [
@@ -153,26 +157,25 @@ def article(w: Writer, number: int, slug: str, budget: int) -> str:
         "edition: Morning Edition",
         f'dek: "{w.sentence()}"',
     ]
-    if rng.random() < 0.75:
+    if number == 1 or rng.random() < 0.25:
         front.append(w.key_points())
     front.append("---")
-    blocks = [w.paragraph()]
-    size = len("\n".join(front)) + len(blocks[0])
-    while size < budget - 400:
+    blocks = [w.paragraph(2), f"## {w.title(4)}", w.quote(), w.paragraph(2)]
+    ending = [f"## Conclusion: {w.title(4)}", w.paragraph(2)]
+    size = sum(len(part.encode()) + 2 for part in front + blocks + ending)
+    while size < budget:
         choice = rng.random()
-        if choice < 0.25:
+        if choice < 0.2:
             block = f"## {w.title(4)}"
-        elif choice < 0.45:
+        elif choice < 0.4:
             block = w.quote()
-        elif choice < 0.55:
+        elif choice < 0.5:
             block = w.bullets()
         else:
             block = w.paragraph()
         blocks.append(block)
         size += len(block.encode()) + 2
-    blocks.append(f"## Conclusion: {w.title(4)}")
-    blocks.append(w.paragraph(2))
-    return "\n".join(front) + "\n" + "\n\n".join(blocks) + "\n"
+    return "\n".join(front) + "\n" + "\n\n".join(blocks + ending) + "\n"
 
 
 def issue_files(index: int, seed: int) -> tuple[str, dict[str, str]]:

@@ -314,8 +314,8 @@ def test_unknown_key_suggests_the_known_one(
 def _typo_in_second_key_point(p: Project) -> None:
     p.sub(
         XI_ARTICLE,
-        r"^(dek: .*)$",
-        r"\1\nkey_points:\n  - label: One\n    text: First.\n  - lable: Two\n    text: Second.",
+        r"^key_points:\n(?:  .*\n)*",
+        "key_points:\n  - label: One\n    text: First.\n  - lable: Two\n    text: Second.\n",
     )
 
 

@@ -27,11 +27,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aiosmtpd.smtp import AuthResult
 from click.testing import CliRunner, Result
-from smtp_server import SmtpServer, free_port
 
 import briefing.send.transports as transports
 from briefing.cli import cli
+
+from smtp_server import SmtpServer, free_port
 
 SLUG = "trump-xi-call"
 SECRET = "fault-tests-unsubscribe-secret"
@@ -280,7 +282,9 @@ def test_sigkill_mid_outbox_send_then_rerun_writes_each_once(
     folder = project / "outbox" / SLUG
     args = outbox_args(project, subscribers, "--rate", "150")
     if moment == "mid-write":
-        proc = start(args, [sys.executable, str(HELPERS / "kill_mid_write.py")], KILL_AT_WRITE=str(at))
+        proc = start(
+            args, [sys.executable, str(HELPERS / "kill_mid_write.py")], KILL_AT_WRITE=str(at)
+        )
     else:
         proc = start(args)
 
@@ -400,9 +404,7 @@ def test_ctrl_c_summary_counts_what_was_sent(project: Path) -> None:
     subscribers, _ = write_subscribers(project, 40)
     folder = project / "outbox" / SLUG
     proc = start(outbox_args(project, subscribers, "--rate", "50"))
-    wait_until(
-        lambda: folder.is_dir() and len(list(folder.glob("*.eml"))) >= 6, proc, "6 files"
-    )
+    wait_until(lambda: folder.is_dir() and len(list(folder.glob("*.eml"))) >= 6, proc, "6 files")
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 1, out + err
@@ -478,9 +480,11 @@ def test_auth_over_starttls(
     subscribers, addresses = write_subscribers(project, 3)
     wrong = "wr0ng-Passw0rd-7c1e"
     with SmtpServer(tls=context, auth=("editor", "s3cret")) as server:
+        auths = answering_authenticator(server)
         monkeypatch.setenv("BRIEFING_SMTP_USER", "editor")
         monkeypatch.setenv("BRIEFING_SMTP_PASSWORD", wrong)
         refused = invoke(*smtp_args(project, server.port, subscribers, "starttls"))
+        assert auths, "the wrong password reached the server and was refused there"
         assert server.recorder.messages == []
 
         monkeypatch.setenv("BRIEFING_SMTP_PASSWORD", "s3cret")
@@ -496,8 +500,14 @@ def test_auth_over_starttls(
     assert counts == dict.fromkeys(addresses, 1)
 
 
-def counting_authenticator(server: SmtpServer) -> list[str]:
-    """Let the server offer AUTH without TLS, and record every AUTH it is sent."""
+def answering_authenticator(server: SmtpServer, require_tls: bool = True) -> list[str]:
+    """Record every AUTH the server is sent, and answer a refused one with 535.
+
+    tests/smtp_server.py's Authenticator returns AuthResult(success=False), whose
+    `handled` defaults to True in aiosmtpd: the server then sends no reply at all
+    and the client waits for its whole timeout. handled=False makes it say 535.
+    With require_tls=False the server offers AUTH on a plain connection too.
+    """
     kwargs = server.controller.SMTP_kwargs
     check = kwargs["authenticator"]
     seen: list[str] = []
@@ -506,20 +516,19 @@ def counting_authenticator(server: SmtpServer) -> list[str]:
         smtp: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any
     ) -> Any:
         seen.append(mechanism)
-        return check(smtp, session, envelope, mechanism, auth_data)
+        result = check(smtp, session, envelope, mechanism, auth_data)
+        return result if result.success else AuthResult(success=False, handled=False)
 
-    kwargs.update(authenticator=authenticator, auth_require_tls=False)
+    kwargs.update(authenticator=authenticator, auth_require_tls=require_tls)
     return seen
 
 
-def test_password_is_never_sent_unencrypted(
-    project: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_password_is_never_sent_unencrypted(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     subscribers, addresses = write_subscribers(project, 3)
     monkeypatch.setenv("BRIEFING_SMTP_USER", "editor")
     monkeypatch.setenv("BRIEFING_SMTP_PASSWORD", "s3cret")
     with SmtpServer(auth=("editor", "s3cret")) as server:
-        auths = counting_authenticator(server)
+        auths = answering_authenticator(server, require_tls=False)
         result = invoke(*smtp_args(project, server.port, subscribers, "none"))
         assert auths == []
         assert server.recorder.messages == []
@@ -675,6 +684,7 @@ def test_dkim_signature_verifies_and_covers_the_unsubscribe_headers(project: Pat
         assert not dkim.verify(moved + sep + body, dnsfunc=dns)
         post = b"List-Unsubscribe-Post: List-Unsubscribe=One-Click"
         assert head.count(post) == 1
-        dropped = head.replace(post + b"\r\n", b"")
+        dropped = head.replace(b"\r\n" + post, b"")
+        assert dropped != head
         assert not dkim.verify(dropped + sep + body, dnsfunc=dns)
     assert lookups, "the DNS function was never asked"
