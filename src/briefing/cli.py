@@ -20,7 +20,7 @@ from briefing import __version__
 from briefing.build import Progress, build, load
 from briefing.check import check
 from briefing.config import Config, load_config
-from briefing.errors import ContentError, SendError
+from briefing.errors import BriefingError, ContentError, SendError
 from briefing.scaffold import init_project, new_issue
 from briefing.send.audience import Subscriber, add_suppressions, address_problem
 from briefing.send.dispatch import Options
@@ -253,6 +253,51 @@ def _subscriber_columns(config: Config) -> set[str] | None:
         return {c.strip() for c in next(csv.reader(handle), [])}
 
 
+@cli.command("preview")
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=8000,
+    show_default=True,
+    help="Port on 127.0.0.1 (0: any free port).",
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Site folder to build into and serve (default: site/).",
+)
+@click.pass_obj
+def preview_command(state: State, port: int, out: Path | None) -> None:
+    """Serve the site on 127.0.0.1, rebuild on every change, reload the browser.
+
+    The page at / shows each issue's email at 600 and 375 px in light and dark
+    mode, its plain text, web page, feed entry and check findings.
+
+    \b
+    Example:
+      briefing preview --port 8000     # then open http://127.0.0.1:8000/
+    """
+    from briefing.preview import serve
+
+    site = (out or state.root / "site").resolve()
+    try:
+        server, preview = serve(state.root, site, port, lambda line: click.echo(line, err=True))
+    except OSError as exc:
+        raise BriefingError(
+            f"cannot listen on 127.0.0.1:{port}: {exc.strerror}; choose another --port"
+        ) from None
+    click.echo(
+        f"Previewing on http://127.0.0.1:{server.server_address[1]}/ (Ctrl-C to stop)", err=True
+    )
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        preview.stop.set()
+        server.server_close()
+
+
 @cli.command("send")
 @click.argument("slug")
 @click.option(
@@ -363,7 +408,7 @@ def send_command(
         _print_summary(summary, slug, where, ledger)
     finally:
         ledger.close()
-    if summary.interrupted:
+    if summary.tally.interrupted:
         raise SendError(
             f"interrupted: the message in flight was finished; run `briefing send"
             f" {slug}` again to resume"

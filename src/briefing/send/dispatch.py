@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import queue
 import random
+import signal
 import threading
 import time
 from collections.abc import Callable
@@ -40,6 +41,7 @@ class Tally:
     deferred: int = 0
     unknown: int = 0
     bounced: list[str] = field(default_factory=list)
+    interrupted: bool = False
 
 
 class RateLimiter:
@@ -147,17 +149,24 @@ def dispatch(
         threading.Thread(target=worker, name=f"send-{n}", daemon=True)
         for n in range(min(options.connections, max(1, len(recipients))))
     ]
-    for thread in threads:
-        thread.start()
+
+    def interrupt(signum: int, frame: object) -> None:
+        # Ctrl-C: stop taking new recipients; each worker finishes the message in flight.
+        # (A KeyboardInterrupt inside Thread.join() would leave the thread unjoinable
+        # before Python 3.13, so the main thread must never be interrupted there.)
+        tally.interrupted = True
+        stop.set()
+
+    in_main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, interrupt) if in_main else None
     try:
         for thread in threads:
-            while thread.is_alive():
-                thread.join(0.2)
-    except KeyboardInterrupt:
-        stop.set()
+            thread.start()
         for thread in threads:
             thread.join()
-        raise
+    finally:
+        if in_main:
+            signal.signal(signal.SIGINT, previous)
     if errors:
         raise errors[0]
     return tally

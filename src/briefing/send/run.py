@@ -142,7 +142,6 @@ class Summary:
     plan: Plan
     tally: Tally
     seconds: float
-    interrupted: bool
 
 
 def run_send(
@@ -160,20 +159,13 @@ def run_send(
     plan = plan_send(config, slug, subscribers, ledger, idempotent, resend_unknown)
     stop = threading.Event()
     started = time.perf_counter()
-    interrupted = False
-    try:
-        tally = dispatch(
-            slug, template, plan.to_send, ledger, make_transport, options, stop, progress
-        )
-    except KeyboardInterrupt:
-        interrupted = True
-        tally = Tally()
+    tally = dispatch(slug, template, plan.to_send, ledger, make_transport, options, stop, progress)
     if tally.bounced:
         add_suppressions(
             config.root / config.send.suppressions,
             ((address, "bounced") for address in tally.bounced),
         )
-    return Summary(plan, tally, time.perf_counter() - started, interrupted)
+    return Summary(plan, tally, time.perf_counter() - started)
 
 
 def load_audience(config: Config, override: Path | None) -> list[Subscriber]:
