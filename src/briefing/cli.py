@@ -541,7 +541,7 @@ def main() -> None:
     """Console entry point: user errors are one line; anything else too, unless --debug."""
     debug = "--debug" in sys.argv[1:]
     try:
-        code = cli.main(standalone_mode=False)
+        code = cli.main(prog_name="briefing", standalone_mode=False)
         sys.exit(code if isinstance(code, int) else 0)
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)
