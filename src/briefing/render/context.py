@@ -10,10 +10,11 @@ from dataclasses import dataclass
 from functools import cached_property
 from urllib.parse import urljoin
 
+from markdown_it.token import Token
 from markupsafe import Markup
 
 from briefing.model import Article, Issue, Publication
-from briefing.render.markdown import inline_html, to_html
+from briefing.render.markdown import inline_html, parse, render_tokens
 
 
 def issue_path(slug: str) -> str:
@@ -27,11 +28,12 @@ def tag_path(tag: str) -> str:
 @dataclass(frozen=True)
 class ArticleView:
     article: Article
-    url: str  # the issue page this article lives on
+    url: str  # the issue page this article lives on; "" keeps URLs relative
+    tokens: list[Token]  # the body, parsed once for every output
 
     @cached_property
     def body_html(self) -> Markup:
-        return Markup(to_html(self.article.body, self.url))
+        return Markup(render_tokens(self.tokens, self.url))
 
     @cached_property
     def dek_html(self) -> Markup:
@@ -72,22 +74,36 @@ class IssueView:
 
     # Email and feeds are read away from the site: every URL in them is absolute.
     @cached_property
+    def note_tokens(self) -> list[Token]:
+        return parse(self.issue.note)
+
+    @cached_property
+    def article_tokens(self) -> list[list[Token]]:
+        return [parse(a.body) for a in self.issue.articles]
+
+    @cached_property
     def note_html(self) -> Markup:
-        return Markup(to_html(self.issue.note, self.url))
+        return Markup(render_tokens(self.note_tokens, self.url))
 
     @cached_property
     def articles(self) -> list[ArticleView]:
-        return [ArticleView(a, self.url) for a in self.issue.articles]
+        return [
+            ArticleView(a, self.url, t)
+            for a, t in zip(self.issue.articles, self.article_tokens, strict=True)
+        ]
 
     # Pages keep relative URLs as written, so the site also works from a preview
     # server, a file:// URL or another host.
     @cached_property
     def web_note_html(self) -> Markup:
-        return Markup(to_html(self.issue.note))
+        return Markup(render_tokens(self.note_tokens))
 
     @cached_property
     def web_articles(self) -> list[ArticleView]:
-        return [ArticleView(a, "") for a in self.issue.articles]
+        return [
+            ArticleView(a, "", t)
+            for a, t in zip(self.issue.articles, self.article_tokens, strict=True)
+        ]
 
 
 def views(publication: Publication) -> list[IssueView]:

@@ -40,31 +40,46 @@ def _parser() -> MarkdownIt:
     return md
 
 
-def _absolute(token: Token, attr: str, env: EnvType) -> None:
-    value = token.attrGet(attr)
-    if isinstance(value, str) and env.get("base"):
-        token.attrSet(attr, urljoin(env["base"], value))
+def _absolute(tokens: Sequence[Token], idx: int, attr: str, env: EnvType) -> Sequence[Token]:
+    """The tokens with tokens[idx]'s URL made absolute, on a copy: parsed tokens are
+    rendered more than once (relative for pages, absolute for email and feeds)."""
+    value = tokens[idx].attrGet(attr)
+    if not (isinstance(value, str) and env.get("base")):
+        return tokens
+    copy = tokens[idx].copy()
+    copy.attrSet(attr, urljoin(env["base"], value))
+    return [*tokens[:idx], copy, *tokens[idx + 1 :]]
 
 
 def _absolute_link(
     self: RendererHTML, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType
 ) -> str:
-    _absolute(tokens[idx], "href", env)
-    return self.renderToken(tokens, idx, options, env)
+    return self.renderToken(_absolute(tokens, idx, "href", env), idx, options, env)
 
 
 def _absolute_image(
     self: RendererHTML, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType
 ) -> str:
-    _absolute(tokens[idx], "src", env)
-    return self.image(tokens, idx, options, env)
+    return self.image(_absolute(tokens, idx, "src", env), idx, options, env)
+
+
+def parse(markdown: Markdown | str) -> list[Token]:
+    """Tokens to render as often as needed with `render_tokens` and `TextRenderer`."""
+    text = markdown.text if isinstance(markdown, Markdown) else markdown
+    tokens: list[Token] = _parser().parse(text)
+    return tokens
+
+
+def render_tokens(tokens: list[Token], base_url: str = "") -> str:
+    """HTML; relative links and images resolve against base_url when it is given."""
+    md = _parser()
+    html: str = md.renderer.render(tokens, md.options, {"base": base_url})
+    return html
 
 
 def to_html(markdown: Markdown | str, base_url: str = "") -> str:
     """Render to HTML; relative links and images resolve against base_url."""
-    text = markdown.text if isinstance(markdown, Markdown) else markdown
-    html: str = _parser().render(text, {"base": base_url})
-    return html
+    return render_tokens(parse(markdown), base_url)
 
 
 def inline_html(text: str) -> str:
@@ -86,7 +101,7 @@ class Reference:
 def references(markdown: Markdown) -> list[Reference]:
     found: list[Reference] = []
     open_links: list[tuple[str, int, list[str]]] = []
-    for token, line in _walk(_parser().parse(markdown.text), markdown.first_line):
+    for token, line in _walk(parse(markdown), markdown.first_line):
         if token.type == "image":
             found.append(Reference("image", str(token.attrGet("src") or ""), token.content, line))
         elif token.type == "link_open":
@@ -103,7 +118,9 @@ def find_problems(markdown: Markdown, label: str) -> tuple[list[Problem], list[t
     """Refused raw HTML, and the local images used (src, file line)."""
     problems: list[Problem] = []
     images: list[tuple[str, int]] = []
-    for token, line in _walk(_parser().parse(markdown.text), markdown.first_line):
+    if "<" not in markdown.text and "![" not in markdown.text:
+        return problems, images  # no raw HTML and no image: nothing to parse for
+    for token, line in _walk(parse(markdown), markdown.first_line):
         if token.type in ("html_block", "html_inline"):
             reason = _refusal(token.content)
             if reason:
@@ -158,9 +175,8 @@ class TextRenderer:
             self.links.append(url)
         return self.links.index(url) + 1
 
-    def render(self, markdown: Markdown | str) -> str:
-        text = markdown.text if isinstance(markdown, Markdown) else markdown
-        tokens = _parser().parse(text)
+    def render(self, markdown: Markdown | str | list[Token]) -> str:
+        tokens = markdown if isinstance(markdown, list) else parse(markdown)
         blocks: list[str] = []
         self._blocks(tokens, 0, len(tokens), blocks, prefix="")
         return "\n\n".join(blocks)

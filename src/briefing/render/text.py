@@ -28,9 +28,9 @@ class TextArticle:
 def render_text(publication: Publication, view: IssueView) -> str:
     config = publication.config
     text = TextRenderer(WIDTH, view.url)
-    note = text.render(view.issue.note)  # first, so its links are numbered first
+    note = text.render(view.note_tokens)  # first, so its links are numbered first
     articles = []
-    for article in view.issue.articles:
+    for article, tokens in zip(view.issue.articles, view.article_tokens, strict=True):
         meta = " · ".join(x for x in (article.source, article.dateline, article.edition) if x)
         articles.append(
             TextArticle(
@@ -42,7 +42,7 @@ def render_text(publication: Publication, view: IssueView) -> str:
                     text.wrap(f"{text.inline(p.label)}: {text.inline(p.text)}", "- ", "  ")
                     for p in article.key_points
                 ],
-                body=text.render(article.body),
+                body=text.render(tokens),
                 source_url=article.source_url,
             )
         )
