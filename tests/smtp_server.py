@@ -114,7 +114,8 @@ class Authenticator:
             and auth_data.login == self.user
             and auth_data.password == self.password
         )
-        return AuthResult(success=ok)
+        # handled=False: aiosmtpd then sends the failure reply itself (else the client hangs).
+        return AuthResult(success=ok, handled=False)
 
 
 class SmtpServer:

@@ -413,7 +413,8 @@ def send_command(
             f"interrupted: the message in flight was finished; run `briefing send"
             f" {slug}` again to resume"
         )
-    if summary.tally.failed or summary.tally.deferred or summary.tally.unknown:
+    t = summary.tally
+    if t.failed or t.deferred or t.unknown or summary.plan.unknown:
         sys.exit(2)
 
 

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from briefing.send.audience import Subscriber
-from briefing.send.ledger import DEFERRED, FAILED, SENDING, SENT, UNKNOWN, Ledger
+from briefing.send.ledger import DEFERRED, FAILED, QUEUED, SENDING, SENT, UNKNOWN, Ledger
 from briefing.send.message import MessageTemplate
 from briefing.send.transports import Result, Transport
 
@@ -107,27 +107,33 @@ def dispatch(
             if progress:
                 progress(done, len(recipients))
 
-    def deliver(transport: Transport, subscriber: Subscriber) -> Result:
-        result = Result("deferred")
+    def deliver(transport: Transport, subscriber: Subscriber) -> Result | None:
+        """The last result for subscriber, or None when stopped before anything was sent."""
+        result: Result | None = None
         for attempt in range(options.max_attempts):
             limiter.wait(stop)
-            message = template.render_for(subscriber)
-            result = transport.deliver(
-                sender,
-                subscriber.email,
-                message,
-                handover=lambda: ledger.mark(issue, subscriber.key, SENDING),
-            )
+            if stop.is_set():  # Ctrl-C while waiting: start nothing new
+                return result
+            try:
+                result = transport.deliver(
+                    sender,
+                    subscriber.email,
+                    template.render_for(subscriber),
+                    handover=lambda: ledger.mark(issue, subscriber.key, SENDING),
+                )
+            except BaseException:
+                if transport.idempotent:  # e.g. a full disk: writing it again is safe
+                    ledger.mark(issue, subscriber.key, QUEUED)
+                raise
             if result.state != "deferred":
                 limiter.ease()
                 return result
             if result.throttle:
                 limiter.slow_down()
             log.info("%s: %s %s (try %d)", subscriber.email, result.code, result.reply, attempt + 1)
-            if stop.is_set() or attempt + 1 == options.max_attempts:
-                break
-            delay = min(options.backoff * 2**attempt, options.backoff_max)
-            stop.wait(delay * random.uniform(0.5, 1.5))  # jitter spreads retries apart
+            if attempt + 1 < options.max_attempts:
+                delay = min(options.backoff * 2**attempt, options.backoff_max)
+                stop.wait(delay * random.uniform(0.5, 1.5))  # jitter spreads retries apart
         return result
 
     def worker() -> None:
@@ -138,7 +144,9 @@ def dispatch(
                     subscriber = work.get_nowait()
                 except queue.Empty:
                     return
-                record(subscriber, deliver(transport, subscriber))
+                result = deliver(transport, subscriber)
+                if result is not None:  # None: stopped first, the row stays queued
+                    record(subscriber, result)
         except BaseException as exc:
             errors.append(exc)
             stop.set()
