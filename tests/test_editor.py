@@ -84,13 +84,13 @@ def test_new_scaffolds_the_next_issue(example: Path) -> None:
         "--project", str(example), "new", "Tariffs: one month on!", "--date", "2025-07-01"
     )
     assert result.exit_code == 0, result.output
-    assert result.output.strip() == "issues/2025-07-01-tariffs-one-month-on/"
-    issue_md = example / "issues/2025-07-01-tariffs-one-month-on/issue.md"
+    assert result.output.strip() == "issues/2025-07-01-tariffs-one-month/"
+    issue_md = example / "issues/2025-07-01-tariffs-one-month/issue.md"
     text = issue_md.read_text()
     assert 'title: "Tariffs: one month on!"' in text
     assert "number: 4" in text
     assert "date: 2025-07-01T08:00:00-04:00" in text  # America/New_York in July
-    issue = load(example).issue("tariffs-one-month-on")
+    issue = load(example).issue("tariffs-one-month")
     assert issue is not None and issue.number == 4 and len(issue.articles) == 1
     build(example, jobs=1)
 
@@ -143,7 +143,7 @@ def test_check_finds_what_readers_would_suffer_from(example: Path) -> None:
     text = re.sub(r"(?m)^preheader: .*$", 'preheader: "Too short"', text)
     text = re.sub(r"(?m)^title: .*$", 'title: "' + "A very long subject line " * 4 + '"', text)
     issue_md.write_text(
-        text + "\nHi {{ city }}. See [the report](http://example.com/r) and"
+        text + "\nHi {{ town }}. See [the report](http://example.com/r) and"
         " [this report](http://example.com/r).\n"
     )
     article = xi / "02-by-the-numbers.md"
@@ -155,8 +155,8 @@ def test_check_finds_what_readers_would_suffer_from(example: Path) -> None:
         "issues/2025-06-03-trump-xi-call/issue.md:6: preheader: 9 characters"
     )
     assert ":2: subject: the subject is 99 characters" in _finding(result.output, "subject")
-    assert "{{ city }} has no fallback" in _finding(result.output, "merge-fallback")
-    assert "'city' is not a column" in _finding(result.output, "merge-field")
+    assert "{{ town }} has no fallback" in _finding(result.output, "merge-fallback")
+    assert "'town' is not a column" in _finding(result.output, "merge-field")
     assert "http://example.com/r is not https" in _finding(result.output, "http-url")
     assert "'the report', 'this report'" in _finding(result.output, "link-text")
     assert "02-by-the-numbers.md:" in _finding(result.output, "image-alt")

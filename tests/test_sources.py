@@ -70,3 +70,23 @@ def test_merge_fields() -> None:
         fill(text, {"name": "<Ann>"}, escape=True) == "Hi &lt;Ann&gt;, &lt;Ann&gt;! somewhere nice"
     )
     assert fill(text, {"name": "<Ann>"}, escape=False) == "Hi <Ann>, <Ann>! somewhere nice"
+
+
+def test_raw_html_in_dek_and_key_points_is_refused(fixture_pub: Path) -> None:
+    from briefing.errors import ContentError
+
+    article = fixture_pub / "issues/2025-01-07-first-light/01-the-lamp.md"
+    text = article.read_text().replace(
+        'dek: "A lighthouse keeper, a storm and a *very* old bulb."',
+        'dek: "A keeper <script>alert(1)</script>"',
+    )
+    article.write_text(text.replace("text: The bulb has burned", 'text: <b onclick="x()">The'))
+    try:
+        load(fixture_pub)
+    except ContentError as exc:
+        lines = [str(p) for p in exc.problems]
+    else:
+        raise AssertionError("loaded")
+    label = "issues/2025-01-07-first-light/01-the-lamp.md"
+    assert f"{label}:8: dek: raw <script> element; remove it" in lines[0]
+    assert any(line.startswith(f"{label}:10: key_points: raw HTML with an on*=") for line in lines)

@@ -38,6 +38,7 @@ from briefing.send.run import (
     secret_from_env,
 )
 from briefing.send.transports import OutboxTransport, SmtpSettings, SmtpTransport, Transport
+from briefing.sources.importer import import_article, write_article
 
 log = logging.getLogger("briefing")
 
@@ -145,6 +146,41 @@ def new_command(state: State, title: str, day: datetime | None, from_issue: str 
     """
     folder = new_issue(state.root, title, day.date() if day else None, from_issue=from_issue)
     click.echo(_shown(folder, state.root))
+
+
+@cli.command("import")
+@click.argument(
+    "files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+@click.option("--into", metavar="SLUG", help="Append to this issue (default: a new issue).")
+@click.pass_obj
+def import_command(state: State, files: tuple[Path, ...], into: str | None) -> None:
+    """Turn raw articles (plain text or HTML pages) into article files of an issue.
+
+    Reads each FILE without running or fetching anything in it, keeps the
+    structure (headline, source, byline, dateline, dek, key points, subheadings,
+    quotes), drops scraped debris and reports what it dropped or could not place.
+
+    \b
+    Example:
+      briefing import story.txt page.html --into trump-xi-call
+      briefing import story.txt            # a new issue titled after the headline
+    """
+    articles = [import_article(path, str(path)) for path in files]  # all read before writing
+    if into:
+        issue = load(state.root).issue(into)
+        if issue is None:
+            raise ContentError(f"--into: no issue with the slug '{into}'")
+        folder = issue.folder
+    else:
+        first = articles[0]
+        day = first.published.date() if first.published else None
+        folder = new_issue(state.root, first.headline, day, with_story=False)
+    for path, article in zip(files, articles, strict=True):
+        written = write_article(article, folder)
+        click.echo(_shown(written, state.root).rstrip("/"))
+        for note in article.notes:
+            click.echo(f"  {path.name}: {note}", err=True)
 
 
 @cli.command("build")

@@ -71,14 +71,16 @@ def new_issue(
     root: Path,
     title: str,
     day: date | None,
-    now: datetime | None = None,
     from_issue: str | None = None,
+    with_story: bool = True,
 ) -> Path:
-    """Scaffold the next issue: next number, slug from the title, date in the configured zone."""
+    """Scaffold the next issue: next number, slug from the title, date in the configured zone.
+
+    with_story=False leaves the articles to the caller (`briefing import`)."""
     config = load_config(root)
     publication = load_publication(config)
     zone = ZoneInfo(config.publication.timezone)
-    moment = datetime.combine(day, time(8), zone) if day else (now or datetime.now(zone))
+    moment = datetime.combine(day, time(8), zone) if day else datetime.now(zone)
     moment = moment.astimezone(zone).replace(microsecond=0)
     slug = slugify(title)
     if publication.issue(slug):
@@ -111,7 +113,7 @@ def new_issue(
     if template:
         for article in template.articles:
             _copy_article_skeleton(article.path, folder / article.path.name)
-    else:
+    elif with_story:
         (folder / "01-story.md").write_text(_STORY, encoding="utf-8")
     return folder
 

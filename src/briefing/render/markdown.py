@@ -138,6 +138,11 @@ def find_problems(markdown: Markdown, label: str) -> tuple[list[Problem], list[t
     return problems, images
 
 
+def refused_html(text: str) -> str | None:
+    """Why one line of inline Markdown (a dek, a key point) is refused, or None."""
+    return _refusal(text) if "<" in text or ":" in text else None
+
+
 def _refusal(html: str) -> str | None:
     if match := _DANGEROUS_TAG.search(html):
         return f"raw <{match.group(1).lower()}> element"

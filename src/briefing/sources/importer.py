@@ -27,7 +27,6 @@ import codecs
 import html
 import json
 import re
-import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -42,6 +41,7 @@ import yaml
 from briefing.errors import ContentError, Problem
 from briefing.merge import PLACEHOLDER
 from briefing.model import KeyPoint
+from briefing.sources.issues import slugify
 
 __all__ = [
     "FRONT_MATTER_KEYS",
@@ -118,13 +118,7 @@ def article_markdown(article: ImportedArticle) -> str:
 
 
 def article_slug(headline: str) -> str:
-    """Lowercase ASCII words joined by '-', at most six, small words left out."""
-    ascii_text = unicodedata.normalize("NFKD", headline).encode("ascii", "ignore").decode()
-    ascii_text = re.sub(r"['’]", "", ascii_text.lower())
-    words = re.findall(r"[a-z0-9]+", ascii_text)
-    kept = [w for w in words if w not in _SLUG_STOPWORDS] or words
-    slug = "-".join(kept[:6])[:60].strip("-")
-    return slug or "article"
+    return slugify(headline, fallback="article")
 
 
 def write_article(article: ImportedArticle, folder: Path) -> Path:
@@ -146,10 +140,6 @@ def _names(text: str) -> frozenset[str]:
 
 
 _HTML_SUFFIXES = (".html", ".htm", ".xhtml")
-_SLUG_STOPWORDS = frozenset(
-    {"a", "an", "the", "and", "or", "of", "to", "in", "on", "for", "at", "by", "with", "as"}
-    | {"is", "are", "was", "from"}
-)
 _QUOTE_MARKS = '“"„«'
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\ufeff\ufffe\uffff\u200b]")
 _QUICK_LOOKS = re.compile(r"^(?:.{0,80}?:\s*)?quick\s+looks?\s*:?$", re.IGNORECASE)

@@ -18,7 +18,7 @@ import yaml
 from briefing.config import Config
 from briefing.errors import ContentError, Problem, relative
 from briefing.model import Article, Image, Issue, KeyPoint, Markdown, Publication
-from briefing.render.markdown import find_problems
+from briefing.render.markdown import find_problems, refused_html
 from briefing.sources import frontmatter as fm
 
 ISSUES_DIR = "issues"
@@ -27,11 +27,18 @@ _SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 _ARTICLE = re.compile(r"^(\d{2,3})-([a-z0-9]+(?:-[a-z0-9]+)*)\.md$")
 
 
-def slugify(text: str, max_words: int = 6) -> str:
-    """A slug from a title: ASCII letters and digits, words joined by single hyphens."""
+_SLUG_STOPWORDS = frozenset(
+    {"a", "an", "the", "and", "or", "of", "to", "in", "on", "for", "at", "by", "with", "as"}
+    | {"is", "are", "was", "from"}
+)
+
+
+def slugify(text: str, fallback: str = "issue") -> str:
+    """A slug from a title: at most six ASCII words, small words left out, joined by '-'."""
     ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-    words = re.findall(r"[a-z0-9]+", ascii_text.lower())
-    return "-".join(words[:max_words]) or "issue"
+    words = re.findall(r"[a-z0-9]+", re.sub(r"['’]", "", ascii_text.lower()))
+    kept = [w for w in words if w not in _SLUG_STOPWORDS] or words
+    return "-".join(kept[:6])[:60].strip("-") or fallback
 
 
 def _slug(node: yaml.Node) -> str:
@@ -220,6 +227,14 @@ def _load_article(
     read = fm.Fields(doc, ARTICLE_FIELDS, problems)
     values = {k: read.get(k) for k in ARTICLE_FIELDS if k in doc.fields and k != "headline"}
     headline = read.get("headline", required=True)
+    # The dek and key points are inline Markdown too: the same raw-HTML rule applies.
+    inline = [("dek", values.get("dek") or "")]
+    inline += [("key_points", f"{p.label} {p.text}") for p in values.get("key_points") or ()]
+    for key, text in inline:
+        if reason := refused_html(text):
+            read.error(
+                key, f"{reason}; remove it (raw HTML that runs or embeds content is refused)"
+            )
     body = Markdown(doc.body, path, doc.body_line)
     assets += _check_markdown(body, path.parent, doc.label, problems)
     image = values.get("image")
