@@ -774,12 +774,14 @@ def test_config_problem_does_not_hide_problems_in_issues(project: Project) -> No
 # --- 15. --debug and unexpected errors --------------------------------------------------
 
 # A stand-in for a bug in briefing itself: the email renderer raises. Run in a real
-# process, so main()'s own handling (not CliRunner's) is what is tested.
+# process, so main()'s own handling (not CliRunner's) is what is tested. The build
+# cache is bypassed: nothing changed, so otherwise nothing would be rendered.
 EXPLODE = (
-    "import briefing.build\n"
+    "import briefing.render.email, briefing.cache\n"
     "def _explode(*args, **kwargs):\n"
     "    raise RuntimeError('renderer exploded')\n"
-    "briefing.build.render_email = _explode"
+    "briefing.render.email.render_email = _explode\n"
+    "briefing.cache.BuildCache.fresh = lambda *args: None"
 )
 
 

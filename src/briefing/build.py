@@ -9,23 +9,20 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from briefing.config import load_config
+from briefing.cache import BuildCache, digest, file_signature, signature
+from briefing.config import CONFIG_NAME, load_config
 from briefing.errors import relative
 from briefing.model import Publication
 from briefing.output import Outputs, WriteReport, write_site
 from briefing.render.context import IssueView, issue_path, tag_path, views
-from briefing.render.email import render_email
-from briefing.render.feeds import render_feeds
-from briefing.render.text import render_text
-from briefing.render.web import STYLESHEET, render_index, render_issue, render_tag
 from briefing.sources import load_publication
 
 log = logging.getLogger("briefing")
 
+PACKAGE = Path(__file__).resolve().parent  # briefing's own code: a change rebuilds all
 # Below this many issues a process pool costs more than it saves.
 PARALLEL_THRESHOLD = 8
 
@@ -45,6 +42,11 @@ def load(root: Path) -> Publication:
 
 def render_issue_files(publication: Publication, all_views: list[IssueView], index: int) -> Outputs:
     """Every file of one issue: web page, email HTML, plain text, images."""
+    # Renderers are imported on first use: a rebuild with nothing to do needs none.
+    from briefing.render.email import render_email
+    from briefing.render.text import render_text
+    from briefing.render.web import render_issue
+
     view = all_views[index]
     issue = view.issue
     origin = relative(issue.folder, publication.config.root)
@@ -75,27 +77,52 @@ def _render_in_worker(index: int) -> Outputs:
 def render_all(
     publication: Publication, jobs: int = 0, progress: Progress | None = None
 ) -> Outputs:
-    config = publication.config
-    all_views = views(publication)
-    total = len(all_views)
+    """Every output of the publication, rendered in memory (no cache)."""
     outputs = Outputs()
-    jobs = jobs or os.cpu_count() or 1
-    if jobs > 1 and total >= PARALLEL_THRESHOLD:
-        with ProcessPoolExecutor(jobs, initializer=_init_worker, initargs=(publication,)) as pool:
-            chunk = max(1, total // (jobs * 8))
-            for done, result in enumerate(
-                pool.map(_render_in_worker, range(total), chunksize=chunk), 1
-            ):
-                outputs.update(result)
-                if progress:
-                    progress(done, total)
-    else:
-        for index in range(total):
-            outputs.update(render_issue_files(publication, all_views, index))
-            if progress:
-                progress(index + 1, total)
+    for files in _render_issues(publication, views(publication), None, jobs, progress).values():
+        outputs.update(files)
+    outputs.update(render_shared(publication, views(publication)))
+    return outputs
 
+
+def _render_issues(
+    publication: Publication,
+    all_views: list[IssueView],
+    indexes: list[int] | None,
+    jobs: int,
+    progress: Progress | None,
+) -> dict[int, Outputs]:
+    """The files of the issues at indexes (all when None), on all cores when there are many."""
+    todo = list(range(len(all_views))) if indexes is None else indexes
+    jobs = jobs or os.cpu_count() or 1
+    results: dict[int, Outputs] = {}
+    if jobs > 1 and len(todo) >= PARALLEL_THRESHOLD:
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(jobs, initializer=_init_worker, initargs=(publication,)) as pool:
+            chunk = max(1, len(todo) // (jobs * 8))
+            for index, files in zip(
+                todo, pool.map(_render_in_worker, todo, chunksize=chunk), strict=True
+            ):
+                results[index] = files
+                if progress:
+                    progress(len(results), len(todo))
+    else:
+        for index in todo:
+            results[index] = render_issue_files(publication, all_views, index)
+            if progress:
+                progress(len(results), len(todo))
+    return results
+
+
+def render_shared(publication: Publication, all_views: list[IssueView]) -> Outputs:
+    """The archive index, tag pages, stylesheet and feeds."""
+    from briefing.render.feeds import render_feeds
+    from briefing.render.web import STYLESHEET, render_index, render_tag
+
+    config = publication.config
     origin = relative(config.templates_dir, config.root)
+    outputs = Outputs()
     outputs.add("index.html", render_index(publication, all_views), origin)
     for tag in publication.tags:
         outputs.add(tag_path(tag) + "index.html", render_tag(publication, tag, all_views), origin)
@@ -114,9 +141,63 @@ def build(
     clean: bool = False,
     progress: Progress | None = None,
 ) -> BuildResult:
-    publication = load(root)
-    outputs = render_all(publication, jobs, progress)
-    target = out_dir or root / "site"
-    report = write_site(outputs, target, clean=clean)
+    """Load, render what changed since the last build (everything with clean), write."""
+    config = load_config(root)
+    target = (out_dir or root / "site").resolve()
+    environment = digest(
+        str(root),
+        str(target),
+        file_signature(root / CONFIG_NAME),
+        signature(config.templates_dir, recursive=True),
+        signature(PACKAGE, recursive=True),
+    )
+    cache = BuildCache(environment) if clean else BuildCache.load(root, environment)
+    signatures = {name: stamp for name, (stamp, _) in cache.issues.items()}
+    publication = load_publication(config, cache.issues)
+    cache.changed |= signatures != {name: stamp for name, (stamp, _) in cache.issues.items()}
+    all_views = views(publication)
+
+    outputs, kept = Outputs(), set[str]()
+    stale: dict[int, str] = {}
+    for index, view in enumerate(all_views):
+        key = _issue_key(cache, all_views, index)
+        if fresh := cache.fresh("issue:" + view.issue.slug, key, target):
+            kept.update(fresh.sizes)
+        else:
+            stale[index] = key
+    for index, files in _render_issues(publication, all_views, list(stale), jobs, progress).items():
+        cache.remember("issue:" + all_views[index].issue.slug, stale[index], files.files.items())
+        outputs.update(files)
+    shared_key = _shared_key(cache, all_views, config.feeds.max_items)
+    if fresh := cache.fresh("shared", shared_key, target):
+        kept.update(fresh.sizes)
+    else:
+        shared = render_shared(publication, all_views)
+        cache.remember("shared", shared_key, shared.files.items())
+        outputs.update(shared)
+    live = {"issue:" + v.issue.slug for v in all_views} | {"shared"}
+    if set(cache.outputs) - live:  # issues that are gone
+        cache.outputs = {name: files for name, files in cache.outputs.items() if name in live}
+        cache.changed = True
+
+    report = write_site(outputs, target, clean=clean, kept=kept)
+    cache.save(root)
     log.debug("wrote %d files, %d unchanged", report.written, report.unchanged)
     return BuildResult(publication, target, report)
+
+
+def _issue_key(cache: BuildCache, all_views: list[IssueView], index: int) -> str:
+    """An issue's files depend on its folder and on its neighbours' titles (page links)."""
+    neighbours = [all_views[i].issue for i in (index - 1, index + 1) if 0 <= i < len(all_views)]
+    issue = all_views[index].issue
+    return digest(cache.issues[issue.folder.name][0], [(n.slug, n.title) for n in neighbours])
+
+
+def _shared_key(cache: BuildCache, all_views: list[IssueView], feed_items: int) -> str:
+    """The index and tag pages list every issue; the feeds hold the newest ones whole."""
+    listing = [
+        (i.slug, i.title, i.number, i.date, i.updated, i.tags, i.summary, i.edition)
+        for i in (v.issue for v in all_views)
+    ]
+    feed = [cache.issues[v.issue.folder.name][0] for v in all_views[:feed_items]]
+    return digest(listing, feed)

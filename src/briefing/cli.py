@@ -18,10 +18,8 @@ import click
 
 from briefing import __version__
 from briefing.build import Progress, build, load
-from briefing.check import check
 from briefing.config import Config, load_config
 from briefing.errors import BriefingError, ContentError, SendError
-from briefing.scaffold import init_project, new_issue
 from briefing.send.audience import Subscriber, add_suppressions, address_problem
 from briefing.send.dispatch import Options
 from briefing.send.ledger import Ledger
@@ -38,7 +36,6 @@ from briefing.send.run import (
     secret_from_env,
 )
 from briefing.send.transports import OutboxTransport, SmtpSettings, SmtpTransport, Transport
-from briefing.sources.importer import import_article, write_article
 
 log = logging.getLogger("briefing")
 
@@ -116,6 +113,8 @@ def init_command(directory: Path, title: str, base_url: str, timezone: str) -> N
       briefing init my-letter --title "The Weekly" --base-url https://weekly.example.org/
       cd my-letter && briefing build
     """
+    from briefing.scaffold import init_project
+
     try:
         ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError):
@@ -144,6 +143,8 @@ def new_command(state: State, title: str, day: datetime | None, from_issue: str 
     Example:
       briefing new "Tariffs, one month on" --date 2025-07-01 --from-issue trump-xi-call
     """
+    from briefing.scaffold import new_issue
+
     folder = new_issue(state.root, title, day.date() if day else None, from_issue=from_issue)
     click.echo(_shown(folder, state.root))
 
@@ -166,6 +167,9 @@ def import_command(state: State, files: tuple[Path, ...], into: str | None) -> N
       briefing import story.txt page.html --into trump-xi-call
       briefing import story.txt            # a new issue titled after the headline
     """
+    from briefing.scaffold import new_issue
+    from briefing.sources.importer import import_article, write_article
+
     articles = [import_article(path, str(path)) for path in files]  # all read before writing
     if into:
         issue = load(state.root).issue(into)
@@ -263,6 +267,8 @@ def check_command(state: State, slugs: tuple[str, ...], strict: bool) -> None:
       briefing check trump-xi-call
       briefing check --strict      # in CI, before send
     """
+    from briefing.check import check
+
     publication = load(state.root)
     unknown = [s for s in slugs if publication.issue(s) is None]
     if unknown:

@@ -47,14 +47,18 @@ class WriteReport:
     removed: int
 
 
-def write_site(outputs: Outputs, out_dir: Path, clean: bool = False) -> WriteReport:
+def write_site(
+    outputs: Outputs, out_dir: Path, clean: bool = False, kept: set[str] | None = None
+) -> WriteReport:
     """Write outputs under out_dir.
 
     Each file is written to a temporary file in its folder and renamed over the
     old one, so a reader never sees half a file. Files whose bytes are unchanged
     are not touched. Files a previous build wrote (the manifest) that this build
     does not produce are removed; with clean, every other file is removed too.
+    kept: files this build did not render because they are known to be up to date.
     """
+    kept = kept or set()
     out_dir.mkdir(parents=True, exist_ok=True)
     written = unchanged = 0
     for path, data in sorted(outputs.files.items()):
@@ -69,15 +73,17 @@ def write_site(outputs: Outputs, out_dir: Path, clean: bool = False) -> WriteRep
     previous = set(manifest.read_text("utf-8").split("\n")) if manifest.is_file() else set()
     if clean:
         previous |= {str(p.relative_to(out_dir)) for p in out_dir.rglob("*") if not p.is_dir()}
-    stale = sorted(previous - set(outputs.files) - {MANIFEST, ""})
+    current = set(outputs.files) | kept
+    stale = sorted(previous - current - {MANIFEST, ""})
     for path in stale:
         with contextlib.suppress(FileNotFoundError):
             (out_dir / path).unlink()
-    _remove_empty_dirs(out_dir)
-    listing = "\n".join(sorted(outputs.files)) + "\n"
+    if stale:
+        _remove_empty_dirs(out_dir)
+    listing = "\n".join(sorted(current)) + "\n"
     if not (manifest.is_file() and _same(manifest, listing.encode())):
         atomic_write(manifest, listing.encode())
-    return WriteReport(written, unchanged, len(stale))
+    return WriteReport(written, unchanged + len(kept), len(stale))
 
 
 def _same(path: Path, data: bytes) -> bool:
