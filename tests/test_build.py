@@ -121,3 +121,76 @@ def test_failed_build_leaves_the_previous_site(example: Path, tmp_path: Path) ->
     with pytest.raises(BriefingError, match=r"email\.txt\.j2"):
         build(example, out, jobs=1)
     assert _files(out) == before
+
+
+# --- the build cache ---------------------------------------------------------------------
+
+
+def _rendered(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Slugs whose emails get rendered from now on."""
+    import briefing.render.email as email
+
+    seen: list[str] = []
+    original = email.render_email
+
+    def spy(publication, view):  # type: ignore[no-untyped-def]
+        seen.append(view.issue.slug)
+        return original(publication, view)
+
+    monkeypatch.setattr(email, "render_email", spy)
+    return seen
+
+
+def test_a_rebuild_renders_only_what_an_edit_touched(
+    example: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "site"
+    build(example, out, jobs=1)
+    rendered = _rendered(monkeypatch)
+    assert build(example, out, jobs=1).report.written == 0
+    assert rendered == []
+    article = next((example / "issues").glob("2025-06-10-*/01-*.md"))
+    article.write_text(article.read_text() + "\nOne more sentence.\n")
+    build(example, out, jobs=1)
+    assert rendered == ["tariff-timeline"]
+    # The incremental result is exactly what a clean build gives.
+    build(example, tmp_path / "clean", jobs=1, clean=True)
+    assert _files(out) == _files(tmp_path / "clean")
+
+
+def test_a_new_title_updates_the_neighbours_pages(
+    example: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "site"
+    build(example, out, jobs=1)
+    rendered = _rendered(monkeypatch)
+    issue_md = example / "issues/2025-06-10-tariff-timeline/issue.md"
+    issue_md.write_text(re.sub(r"(?m)^title: .*$", 'title: "Renamed"', issue_md.read_text()))
+    build(example, out, jobs=1)
+    assert sorted(rendered) == ["critical-minerals-chips", "tariff-timeline", "trump-xi-call"]
+    assert "Newer: Renamed" in (out / "issues/trump-xi-call/index.html").read_text()
+    assert "Renamed" in (out / "index.html").read_text()
+
+
+def test_theme_changes_and_lost_files_are_rebuilt(
+    example: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "site"
+    build(example, out, jobs=1)
+    rendered = _rendered(monkeypatch)
+    (out / "issues/trump-xi-call/email.txt").unlink()
+    build(example, out, jobs=1)
+    assert rendered == ["trump-xi-call"]
+    assert (out / "issues/trump-xi-call/email.txt").is_file()
+    css = example / "templates/email.css"
+    css.write_text(css.read_text() + "\nh3 { color: #111111; }\n")
+    build(example, out, jobs=1)
+    assert sorted(rendered[1:]) == ["critical-minerals-chips", "tariff-timeline", "trump-xi-call"]
+
+
+def test_a_damaged_cache_means_a_full_build(example: Path, tmp_path: Path) -> None:
+    out = tmp_path / "site"
+    build(example, out, jobs=1)
+    (example / ".briefing" / "build-cache.pickle").write_bytes(b"not a pickle")
+    report = build(example, out, jobs=1).report
+    assert report.written == 0 and report.unchanged > 20  # rendered again, same bytes
