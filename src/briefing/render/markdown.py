@@ -8,7 +8,6 @@ refused at load time by `find_problems`, with the file and line.
 from __future__ import annotations
 
 import re
-import textwrap
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -191,14 +190,24 @@ class TextRenderer:
         return self._inline(tokens[0].children or []) if tokens else ""
 
     def wrap(self, text: str, first: str = "", rest: str = "") -> str:
-        return textwrap.fill(
-            text,
-            self.width,
-            initial_indent=first,
-            subsequent_indent=rest,
-            break_long_words=False,
-            break_on_hyphens=False,
-        )
+        """Greedy wrap at width; words longer than a line (URLs) stand alone, unbroken.
+
+        Same result as textwrap.fill(break_long_words=False, break_on_hyphens=False)
+        at a fraction of its cost, which mattered: every paragraph goes through here.
+        """
+        lines: list[str] = []
+        line, empty = first, True
+        for word in text.split():
+            if empty:
+                line, empty = line + word, False
+            elif len(line) + 1 + len(word) <= self.width:
+                line += " " + word
+            else:
+                lines.append(line)
+                line = rest + word
+        if not empty:
+            lines.append(line)
+        return "\n".join(lines)
 
     def _blocks(
         self, tokens: list[Token], start: int, end: int, out: list[str], prefix: str
