@@ -73,8 +73,9 @@ def parse(path: Path, label: str, problems: list[Problem]) -> Document | None:
     return Document(path, label, fields, key_lines, "\n".join(lines[end + 1 :]), end + 2)
 
 
-# libyaml's parser is about 10x faster than PyYAML's pure Python one and keeps line marks.
-_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+# libyaml's parser is about 10x faster than PyYAML's pure Python one and keeps line
+# marks; the Base loader skips type resolution, which we do ourselves per field.
+_LOADER = getattr(yaml, "CBaseLoader", yaml.BaseLoader)
 _QUOTED_VALUE = re.compile(r"""^\s*(?:-\s+)?[\w-]+:\s*(["'])(.*)$""")
 _HINTS = {
     "mapping values are not allowed": "check the indentation; a value containing ': '"
