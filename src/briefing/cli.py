@@ -236,6 +236,7 @@ def _transport_factory(
     """A factory for one transport session, whether resending is safe, and where it goes."""
     if transport == "outbox":
         folder = config.root / config.send.outbox / slug
+        OutboxTransport.clear_leftovers(folder)
         return (lambda: OutboxTransport(folder)), True, _shown(folder, config.root)
     smtp = config.smtp
     settings = SmtpSettings(
@@ -422,7 +423,7 @@ def send_command(
     audience = load_audience(config, subscribers.resolve() if subscribers else None)
     options = Options(
         rate=config.send.rate if rate is None else rate,
-        connections=(connections or config.send.connections) if chosen == "smtp" else 1,
+        connections=connections or config.send.connections,
         max_attempts=config.send.max_attempts,
     )
     ledger = ledger_for(config)

@@ -62,7 +62,11 @@ class OutboxTransport:
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
-        # Temporary files of a run killed mid-write: never a delivered message.
+
+    @staticmethod
+    def clear_leftovers(folder: Path) -> None:
+        """Remove temporary files of a run killed mid-write (never a delivered message).
+        Call once before a send: each session's transport writes its own temporaries."""
         for stale in folder.glob(".*.tmp"):
             stale.unlink(missing_ok=True)
 
