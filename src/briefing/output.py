@@ -90,8 +90,9 @@ def _same(path: Path, data: bytes) -> bool:
     return path.stat().st_size == len(data) and path.read_bytes() == data
 
 
-def atomic_write(target: Path, data: bytes, durable: bool = False) -> None:
-    """Write via a temporary file and rename; with durable, fsync file and folder first.
+def atomic_write(target: Path, data: bytes, durable: bool = False, sync_dir: bool = True) -> None:
+    """Write via a temporary file and rename; with durable, fsync the file first and the
+    folder after (unless sync_dir is False: the caller then calls sync_folder itself).
 
     The temporary name is fixed per process and thread (mkstemp's random names cost
     twice the time over thousands of files); O_EXCL still refuses a clash.
@@ -116,12 +117,17 @@ def atomic_write(target: Path, data: bytes, durable: bool = False) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
-    if durable:
-        dir_fd = os.open(target.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+    if durable and sync_dir:
+        sync_folder(target.parent)
+
+
+def sync_folder(folder: Path) -> None:
+    """fsync a folder, so the renames made in it survive a power cut."""
+    dir_fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
 
 
 def _remove_empty_dirs(root: Path) -> None:

@@ -21,14 +21,14 @@ real_write = transports.atomic_write
 calls = 0
 
 
-def dying_write(target: Path, data: bytes, durable: bool = False) -> None:
+def dying_write(target: Path, data: bytes, durable: bool = False, **kw: bool) -> None:
     global calls
     calls += 1
     if calls == KILL_AT:
         fd, _ = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
         os.write(fd, data[: len(data) // 2])
         os.kill(os.getpid(), signal.SIGKILL)
-    real_write(target, data, durable)
+    real_write(target, data, durable, **kw)
 
 
 transports.atomic_write = dying_write  # type: ignore[assignment]

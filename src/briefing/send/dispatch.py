@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from briefing.send.audience import Subscriber
 from briefing.send.ledger import DEFERRED, FAILED, QUEUED, SENDING, SENT, UNKNOWN, Ledger
 from briefing.send.message import MessageTemplate
-from briefing.send.transports import Result, Transport
+from briefing.send.transports import OutboxTransport, Result, Transport
 
 log = logging.getLogger("briefing")
 
@@ -73,6 +73,8 @@ class RateLimiter:
 
 
 Progress = Callable[[int, int], None]
+# A transport's result → the ledger state it leaves.
+_STATES = {"sent": SENT, "failed": FAILED, "unknown": UNKNOWN, "deferred": DEFERRED}
 
 
 def dispatch(
@@ -96,9 +98,12 @@ def dispatch(
     sender = template.sender.envelope_from
 
     def record(subscriber: Subscriber, result: Result) -> None:
+        ledger.mark(issue, subscriber.key, _STATES[result.state], result.code, result.reply)
+        count(subscriber, result)
+
+    def count(subscriber: Subscriber, result: Result) -> None:
         nonlocal done
-        state = {"sent": SENT, "failed": FAILED, "unknown": UNKNOWN}.get(result.state, DEFERRED)
-        ledger.mark(issue, subscriber.key, state, result.code, result.reply)
+        state = _STATES[result.state]
         with lock:
             setattr(tally, state, getattr(tally, state) + 1)
             if result.bounced:
@@ -136,17 +141,50 @@ def dispatch(
                 stop.wait(delay * random.uniform(0.5, 1.5))  # jitter spreads retries apart
         return result
 
+    def deliver_batch(transport: OutboxTransport, batch: list[Subscriber]) -> None:
+        """Outbox files in batches: each file is made durable, the folder once per batch,
+        and only then does the ledger say sent (two transactions per batch, not two
+        commits and two folder fsyncs per message). A crash leaves the batch `sending`,
+        which the next run writes again: rewriting an outbox file is harmless."""
+        ledger.mark_many(issue, [(s.key, SENDING, None, None) for s in batch])
+        done: list[tuple[Subscriber, Result]] = []
+        try:
+            for subscriber in batch:
+                limiter.wait(stop)
+                done.append(
+                    (subscriber, transport.write(subscriber.email, template.render_for(subscriber)))
+                )
+        finally:
+            if done:
+                transport.sync()
+            rows: list[tuple[str, str, int | None, str | None]] = [
+                (s.key, SENT, None, r.reply) for s, r in done
+            ]
+            rows += [(s.key, QUEUED, None, None) for s in batch[len(done) :]]
+            ledger.mark_many(issue, rows)
+            for subscriber, result in done:
+                count(subscriber, result)
+
+    def take(size: int) -> list[Subscriber]:
+        batch: list[Subscriber] = []
+        while len(batch) < size and not stop.is_set():
+            try:
+                batch.append(work.get_nowait())
+            except queue.Empty:
+                break
+        return batch
+
     def worker() -> None:
         transport = make_transport()
         try:
-            while not stop.is_set():
-                try:
-                    subscriber = work.get_nowait()
-                except queue.Empty:
-                    return
-                result = deliver(transport, subscriber)
+            if isinstance(transport, OutboxTransport):
+                while batch := take(transport.batch_size):
+                    deliver_batch(transport, batch)
+                return
+            while batch := take(1):
+                result = deliver(transport, batch[0])
                 if result is not None:  # None: stopped first, the row stays queued
-                    record(subscriber, result)
+                    record(batch[0], result)
         except BaseException as exc:
             errors.append(exc)
             stop.set()

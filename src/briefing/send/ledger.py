@@ -120,6 +120,21 @@ class Ledger:
                 (state, code, reply, attempt, _now(), issue, recipient),
             )
 
+    def mark_many(self, issue: str, rows: list[tuple[str, str, int | None, str | None]]) -> None:
+        """(recipient, state, code, reply) for many rows, in one transaction."""
+        now = _now()
+        with self._lock:
+            self._db.execute("BEGIN")
+            self._db.executemany(
+                "UPDATE deliveries SET state=?, code=?, reply=?, attempts=attempts+?, updated=?"
+                " WHERE issue=? AND recipient=?",
+                [
+                    (state, code, reply, int(state == SENDING), now, issue, recipient)
+                    for recipient, state, code, reply in rows
+                ],
+            )
+            self._db.execute("COMMIT")
+
     def counts(self, issue: str) -> dict[str, int]:
         with self._lock:
             rows = self._db.execute(

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Protocol
 
 from briefing.errors import SendError
-from briefing.output import atomic_write
+from briefing.output import atomic_write, sync_folder
 
 log = logging.getLogger("briefing")
 
@@ -76,8 +76,18 @@ class OutboxTransport:
 
     def deliver(self, sender: str, recipient: str, message: bytes, handover: Handover) -> Result:
         handover()
+        result = self.write(recipient, message)
+        self.sync()
+        return result
+
+    # Batches (see dispatch): many write()s, then one sync() before the ledger says sent.
+    batch_size = 64
+
+    def write(self, recipient: str, message: bytes) -> Result:
+        """Write one message durably; its name in the folder is durable after sync()."""
+        path = self.path_for(recipient)
         try:
-            atomic_write(self.path_for(recipient), message, durable=True)
+            atomic_write(path, message, durable=True, sync_dir=False)
         except OSError as exc:
             if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES):
                 raise SendError(
@@ -85,7 +95,10 @@ class OutboxTransport:
                     " or fix permissions, then run the same command again"
                 ) from None
             raise
-        return Result("sent", reply=self.path_for(recipient).name)
+        return Result("sent", reply=path.name)
+
+    def sync(self) -> None:
+        sync_folder(self.folder)
 
     def close(self) -> None:
         pass
