@@ -22,7 +22,7 @@ from email.header import Header
 from email.utils import formataddr, formatdate, parseaddr
 from urllib.parse import quote
 
-from briefing.merge import PLACEHOLDER
+from briefing.merge import PLACEHOLDER, fill
 from briefing.send.audience import Subscriber, normalize
 
 CRLF = b"\r\n"
@@ -192,9 +192,7 @@ class MessageTemplate:
             "email": subscriber.email,
             "unsubscribe_url": unsubscribe,
         }
-        subject = PLACEHOLDER.sub(
-            lambda m: values.get(m.group(1)) or m.group(2) or "", self.subject
-        )
+        subject = fill(self.subject, values, escape=False)
         # RFC 2369 3.2 / RFC 8058: the https URL first, one-click POST for it. Written
         # raw and folded after the comma: an encoded-word here is ignored by Gmail.
         targets = [f"<{unsubscribe}>"]
