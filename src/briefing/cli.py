@@ -369,7 +369,9 @@ def preview_command(state: State, port: int, out: Path | None) -> None:
 )
 @click.option("--dry-run", is_flag=True, help="Print the plan and send nothing.")
 @click.option("--rate", type=click.FloatRange(min=0), help="Messages per second at most.")
-@click.option("--connections", type=click.IntRange(min=1), help="Parallel SMTP sessions (outbox: writers).")
+@click.option(
+    "--connections", type=click.IntRange(min=1), help="Parallel SMTP sessions (outbox: writers)."
+)
 @click.option(
     "--resend-unknown",
     is_flag=True,
