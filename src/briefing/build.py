@@ -1,14 +1,15 @@
-"""Orchestration: load and validate everything, render every output, then write.
+"""Orchestration: load and validate everything, render what changed, then write.
 
-Nothing touches the site folder until every issue has loaded and rendered, so a
-failed build leaves the previous site as it was.
+Nothing in the site changes until every issue has loaded and rendered (rendered
+files wait in a staging folder), so a failed build leaves the previous site as
+it was.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from briefing.cache import BuildCache, digest, file_signature, signature
 from briefing.config import CONFIG_NAME, load_config
 from briefing.errors import relative
 from briefing.model import Publication
-from briefing.output import Outputs, WriteReport, write_site
+from briefing.output import Outputs, Staging, WriteReport
 from briefing.render.context import IssueView, issue_path, tag_path, views
 from briefing.sources import load_publication
 
@@ -47,12 +48,15 @@ def render_issue_files(publication: Publication, all_views: list[IssueView], ind
     from briefing.render.text import render_text
     from briefing.render.web import render_issue
 
-    view = all_views[index]
+    # A view of its own: the HTML it caches is dropped with it, not kept in all_views.
+    view = IssueView(all_views[index].issue, all_views[index].base_url)
+    newer = all_views[index - 1] if index > 0 else None
+    older = all_views[index + 1] if index + 1 < len(all_views) else None
     issue = view.issue
     origin = relative(issue.folder, publication.config.root)
     base = issue_path(issue.slug)
     outputs = Outputs()
-    outputs.add(base + "index.html", render_issue(publication, all_views, index), origin)
+    outputs.add(base + "index.html", render_issue(publication, view, newer, older), origin)
     outputs.add(base + "email.html", render_email(publication, view), origin)
     outputs.add(base + "email.txt", render_text(publication, view), origin)
     for name in issue.assets:
@@ -79,9 +83,10 @@ def render_all(
 ) -> Outputs:
     """Every output of the publication, rendered in memory (no cache)."""
     outputs = Outputs()
-    for files in _render_issues(publication, views(publication), None, jobs, progress).values():
+    all_views = views(publication)
+    for _, files in _render_issues(publication, all_views, None, jobs, progress):
         outputs.update(files)
-    outputs.update(render_shared(publication, views(publication)))
+    outputs.update(render_shared(publication, all_views))
     return outputs
 
 
@@ -91,28 +96,26 @@ def _render_issues(
     indexes: list[int] | None,
     jobs: int,
     progress: Progress | None,
-) -> dict[int, Outputs]:
-    """The files of the issues at indexes (all when None), on all cores when there are many."""
+) -> Iterator[tuple[int, Outputs]]:
+    """The files of the issues at indexes (all when None), as each is done, on all cores
+    when there are many."""
     todo = list(range(len(all_views))) if indexes is None else indexes
     jobs = jobs or os.cpu_count() or 1
-    results: dict[int, Outputs] = {}
     if jobs > 1 and len(todo) >= PARALLEL_THRESHOLD:
         from concurrent.futures import ProcessPoolExecutor
 
         with ProcessPoolExecutor(jobs, initializer=_init_worker, initargs=(publication,)) as pool:
-            chunk = max(1, len(todo) // (jobs * 8))
-            for index, files in zip(
-                todo, pool.map(_render_in_worker, todo, chunksize=chunk), strict=True
-            ):
-                results[index] = files
+            chunk = max(1, min(16, len(todo) // (jobs * 8)))
+            results = pool.map(_render_in_worker, todo, chunksize=chunk)
+            for done, (index, files) in enumerate(zip(todo, results, strict=True), 1):
+                yield index, files
                 if progress:
-                    progress(len(results), len(todo))
+                    progress(done, len(todo))
     else:
-        for index in todo:
-            results[index] = render_issue_files(publication, all_views, index)
+        for done, index in enumerate(todo, 1):
+            yield index, render_issue_files(publication, all_views, index)
             if progress:
-                progress(len(results), len(todo))
-    return results
+                progress(done, len(todo))
 
 
 def render_shared(publication: Publication, all_views: list[IssueView]) -> Outputs:
@@ -157,7 +160,7 @@ def build(
     cache.changed |= signatures != {name: stamp for name, (stamp, _) in cache.issues.items()}
     all_views = views(publication)
 
-    outputs, kept = Outputs(), set[str]()
+    kept: set[str] = set()
     stale: dict[int, str] = {}
     for index, view in enumerate(all_views):
         key = _issue_key(cache, all_views, index)
@@ -165,22 +168,32 @@ def build(
             kept.update(fresh.sizes)
         else:
             stale[index] = key
-    for index, files in _render_issues(publication, all_views, list(stale), jobs, progress).items():
-        cache.remember("issue:" + all_views[index].issue.slug, stale[index], files.files.items())
-        outputs.update(files)
     shared_key = _shared_key(cache, all_views, config.feeds.max_items)
-    if fresh := cache.fresh("shared", shared_key, target):
-        kept.update(fresh.sizes)
-    else:
-        shared = render_shared(publication, all_views)
-        cache.remember("shared", shared_key, shared.files.items())
-        outputs.update(shared)
+    shared_fresh = cache.fresh("shared", shared_key, target)
+    if shared_fresh:
+        kept.update(shared_fresh.sizes)
+
+    # Each issue's files go to the staging folder as soon as they are rendered, so
+    # memory holds a few issues, not the site; nothing is in place before commit().
+    staging = Staging(target)
+    try:
+        for index, files in _render_issues(publication, all_views, list(stale), jobs, progress):
+            cache.remember(
+                "issue:" + all_views[index].issue.slug, stale[index], files.files.items()
+            )
+            staging.put(files)
+        if not shared_fresh:
+            shared = render_shared(publication, all_views)
+            cache.remember("shared", shared_key, shared.files.items())
+            staging.put(shared)
+        report = staging.commit(clean, kept)
+    except BaseException:
+        staging.discard()
+        raise
     live = {"issue:" + v.issue.slug for v in all_views} | {"shared"}
     if set(cache.outputs) - live:  # issues that are gone
         cache.outputs = {name: files for name, files in cache.outputs.items() if name in live}
         cache.changed = True
-
-    report = write_site(outputs, target, clean=clean, kept=kept)
     cache.save(root)
     log.debug("wrote %d files, %d unchanged", report.written, report.unchanged)
     return BuildResult(publication, target, report)

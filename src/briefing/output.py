@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import threading
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -11,6 +12,7 @@ from pathlib import Path, PurePosixPath
 from briefing.errors import BriefingError, Problem
 
 MANIFEST = ".briefing-manifest"
+STAGING = ".briefing-staging"
 
 
 class Outputs:
@@ -35,9 +37,12 @@ class Outputs:
         self.files[path] = data.encode("utf-8") if isinstance(data, str) else data
         self._origin[path] = origin
 
+    def origin(self, path: str) -> str:
+        return self._origin[path]
+
     def update(self, other: Outputs) -> None:
         for path, data in other.files.items():
-            self.add(path, data, other._origin[path])
+            self.add(path, data, other.origin(path))
 
 
 @dataclass(frozen=True)
@@ -50,44 +55,95 @@ class WriteReport:
 def write_site(
     outputs: Outputs, out_dir: Path, clean: bool = False, kept: set[str] | None = None
 ) -> WriteReport:
-    """Write outputs under out_dir.
+    """Write outputs under out_dir in one go (see Staging)."""
+    staging = Staging(out_dir)
+    try:
+        staging.put(outputs)
+        return staging.commit(clean, kept or set())
+    except BaseException:
+        staging.discard()
+        raise
 
-    Each file is written to a temporary file in its folder and renamed over the
-    old one, so a reader never sees half a file. Files whose bytes are unchanged
-    are not touched. Files a previous build wrote (the manifest) that this build
-    does not produce are removed; with clean, every other file is removed too.
-    kept: files this build did not render because they are known to be up to date.
+
+class Staging:
+    """Rendered files wait in a hidden folder inside the site until the build succeeded.
+
+    A build hands each issue's files over as soon as they are rendered, so memory
+    holds one issue at a time, not the whole site. commit() then moves each file
+    into place with a rename (atomic: a reader never sees half a file), leaves
+    files whose bytes did not change untouched, and removes files a previous build
+    wrote (the manifest) that this build does not; with clean, every other file
+    too. A failed build calls discard(): the site is as it was.
     """
-    kept = kept or set()
-    out_dir.mkdir(parents=True, exist_ok=True)
-    written = unchanged = 0
-    for path, data in sorted(outputs.files.items()):
-        target = out_dir / path
-        if target.is_file() and _same(target, data):
-            unchanged += 1
-            continue
-        atomic_write(target, data)
-        written += 1
 
-    manifest = out_dir / MANIFEST
-    previous = set(manifest.read_text("utf-8").split("\n")) if manifest.is_file() else set()
-    if clean:
-        previous |= {str(p.relative_to(out_dir)) for p in out_dir.rglob("*") if not p.is_dir()}
-    current = set(outputs.files) | kept
-    stale = sorted(previous - current - {MANIFEST, ""})
-    for path in stale:
-        with contextlib.suppress(FileNotFoundError):
-            (out_dir / path).unlink()
-    if stale:
-        _remove_empty_dirs(out_dir)
-    listing = "\n".join(sorted(current)) + "\n"
-    if not (manifest.is_file() and _same(manifest, listing.encode())):
-        atomic_write(manifest, listing.encode())
-    return WriteReport(written, unchanged + len(kept), len(stale))
+    def __init__(self, out_dir: Path) -> None:
+        self.out_dir = out_dir
+        self.folder = out_dir / STAGING
+        shutil.rmtree(self.folder, ignore_errors=True)  # left by a killed build
+        self.folder.mkdir(parents=True)
+        self.sizes: dict[str, int] = {}
+        self._origin: dict[str, str] = {}
+
+    def put(self, outputs: Outputs) -> None:
+        for path, data in outputs.files.items():
+            if path in self.sizes:
+                raise BriefingError(
+                    Problem(
+                        outputs.origin(path),
+                        f"would write {path}, which {self._origin[path]}"
+                        " already writes; rename one of them",
+                    )
+                )
+            target = self.folder / path
+            try:
+                target.write_bytes(data)
+            except FileNotFoundError:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(data)
+            self.sizes[path] = len(data)
+            self._origin[path] = outputs.origin(path)
+
+    def commit(self, clean: bool, kept: set[str]) -> WriteReport:
+        written = unchanged = 0
+        for path, size in sorted(self.sizes.items()):
+            staged, target = self.folder / path, self.out_dir / path
+            if _same_file(target, staged, size):
+                unchanged += 1
+                continue
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(staged, target)
+            written += 1
+        self.discard()
+
+        manifest = self.out_dir / MANIFEST
+        previous = set(manifest.read_text("utf-8").split("\n")) if manifest.is_file() else set()
+        if clean:
+            previous |= {
+                str(p.relative_to(self.out_dir)) for p in self.out_dir.rglob("*") if p.is_file()
+            }
+        current = set(self.sizes) | kept
+        stale = sorted(previous - current - {MANIFEST, ""})
+        for path in stale:
+            with contextlib.suppress(FileNotFoundError):
+                (self.out_dir / path).unlink()
+        if stale:
+            _remove_empty_dirs(self.out_dir)
+        listing = ("\n".join(sorted(current)) + "\n").encode()
+        if not (manifest.is_file() and manifest.read_bytes() == listing):
+            atomic_write(manifest, listing)
+        return WriteReport(written, unchanged + len(kept), len(stale))
+
+    def discard(self) -> None:
+        shutil.rmtree(self.folder, ignore_errors=True)
 
 
-def _same(path: Path, data: bytes) -> bool:
-    return path.stat().st_size == len(data) and path.read_bytes() == data
+def _same_file(target: Path, staged: Path, size: int) -> bool:
+    try:
+        if target.stat().st_size != size:
+            return False
+    except FileNotFoundError:
+        return False
+    return target.read_bytes() == staged.read_bytes()
 
 
 def atomic_write(target: Path, data: bytes, durable: bool = False, sync_dir: bool = True) -> None:

@@ -19,15 +19,12 @@ def render_tag(publication: Publication, tag: str, views: list[IssueView]) -> st
     return _page(publication, "web/tag.html.j2", root="../../", tag=tag, issue_views=tagged)
 
 
-def render_issue(publication: Publication, views: list[IssueView], index: int) -> str:
-    """views is newest first; the neighbours give the newer/older links."""
+def render_issue(
+    publication: Publication, view: IssueView, newer: IssueView | None, older: IssueView | None
+) -> str:
+    """One issue's page; the neighbours (in date order) give the newer/older links."""
     return _page(
-        publication,
-        "web/issue.html.j2",
-        root="../../",
-        view=views[index],
-        newer=views[index - 1] if index > 0 else None,
-        older=views[index + 1] if index + 1 < len(views) else None,
+        publication, "web/issue.html.j2", root="../../", view=view, newer=newer, older=older
     )
 
 
