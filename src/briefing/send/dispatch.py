@@ -147,22 +147,23 @@ def dispatch(
         commits and two folder fsyncs per message). A crash leaves the batch `sending`,
         which the next run writes again: rewriting an outbox file is harmless."""
         ledger.mark_many(issue, [(s.key, SENDING, None, None) for s in batch])
-        done: list[tuple[Subscriber, Result]] = []
+        written: list[tuple[Subscriber, Result]] = []
         try:
             for subscriber in batch:
                 limiter.wait(stop)
-                done.append(
-                    (subscriber, transport.write(subscriber.email, template.render_for(subscriber)))
-                )
+                if stop.is_set():  # Ctrl-C: the rest of the batch stays queued
+                    break
+                message = template.render_for(subscriber)
+                written.append((subscriber, transport.write(subscriber.email, message)))
         finally:
-            if done:
+            if written:
                 transport.sync()
             rows: list[tuple[str, str, int | None, str | None]] = [
-                (s.key, SENT, None, r.reply) for s, r in done
+                (s.key, SENT, None, r.reply) for s, r in written
             ]
-            rows += [(s.key, QUEUED, None, None) for s in batch[len(done) :]]
+            rows += [(s.key, QUEUED, None, None) for s in batch[len(written) :]]
             ledger.mark_many(issue, rows)
-            for subscriber, result in done:
+            for subscriber, result in written:
                 count(subscriber, result)
 
     def take(size: int) -> list[Subscriber]:
