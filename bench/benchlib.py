@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import resource
 import shutil
 import signal
 import statistics
@@ -222,6 +223,53 @@ def target(text: str, ok: bool | None, detail: str) -> str:
 
 def mb(n: float) -> str:
     return f"{n / MB:.0f} MB"
+
+
+def _cpu_times() -> tuple[int, int]:
+    with open("/proc/stat") as handle:
+        values = [int(v) for v in handle.readline().split()[1:]]
+    return sum(values), values[3] + values[4]  # total, idle + iowait
+
+
+def busy_note(seconds: float = 1.0) -> str:
+    """How busy the machine is right now: other work on it makes every figure noisy."""
+    try:
+        total0, idle0 = _cpu_times()
+        time.sleep(seconds)
+        total1, idle1 = _cpu_times()
+    except OSError:
+        return "CPU use unknown"
+    busy = 1 - (idle1 - idle0) / max(1, total1 - total0)
+    note = f"CPU {busy:.0%} busy before the run, load average {os.getloadavg()[0]:.2f}"
+    if busy > 0.10:
+        note += " — WARNING: other work is running; the figures below will be noisy"
+    return note
+
+
+@dataclass(frozen=True)
+class CpuSnapshot:
+    busy: float  # CPU seconds the whole machine spent busy since boot
+    own: float  # CPU seconds of this process and its reaped children
+    at: float
+
+    @classmethod
+    def take(cls) -> CpuSnapshot:
+        total, idle = _cpu_times()
+        usages = [
+            resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
+        ]
+        own = sum(u.ru_utime + u.ru_stime for u in usages)
+        return cls((total - idle) / os.sysconf("SC_CLK_TCK"), own, time.monotonic())
+
+    def others_note(self) -> str:
+        """How much CPU other processes took since this snapshot: noise in every figure."""
+        now = CpuSnapshot.take()
+        others = max(0.0, (now.busy - self.busy) - (now.own - self.own))
+        share = others / max(1e-9, (now.at - self.at) * (os.cpu_count() or 1))
+        note = f"other processes used {others:.0f} CPU-seconds during the run ({share:.0%} of it)"
+        if share > 0.05:
+            note += " — WARNING: the figures are noisy; run again on a quiet machine"
+        return note
 
 
 def machine() -> str:

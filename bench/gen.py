@@ -26,6 +26,7 @@ ISSUE_BYTES = 5000  # a budget: articles overshoot it a little, so issues averag
 FIRST_DATE = date(2010, 1, 4)
 BASE_URL = "https://bench.example.com/"
 
+# fmt: off
 TAGS = [
     "trade", "china", "tariffs", "diplomacy", "critical-minerals", "fentanyl",
     "semiconductors", "explainer", "geneva-truce", "rare-earths", "export-controls",
@@ -34,7 +35,7 @@ TAGS = [
     "health", "vaccines", "education", "immigration", "defense", "nato", "ukraine",
     "middle-east", "india", "japan", "europe", "africa", "latin-america", "shipping",
     "agriculture",
-]  # fmt: skip
+]
 
 WORDS = {
     "subject": [
@@ -89,11 +90,12 @@ WORDS = {
 FIRST_NAMES = [
     "Ada", "Grace", "Linus", "Margaret", "Alan", "Barbara", "Dennis", "Frances",
     "José", "Zoë", "Søren", "Chloé", "Ingrid", "Kwame", "Mei", "Ravi", "Amara", "Lars",
-]  # fmt: skip
+]
 LAST_NAMES = [
     "Lovelace", "Hopper", "Torvalds", "Hamilton", "Turing", "Liskov", "Ritchie",
     "Allen", "Núñez", "Müller", "Kierkegaard", "Okafor", "Zhang", "Patel", "Berg",
-]  # fmt: skip
+]
+# fmt: on
 CITIES = ["London", "Arlington", "Portland", "Boston", "Lagos", "Osaka", "Lyon", "Pune"]
 
 
@@ -124,7 +126,8 @@ class Writer:
         return " ".join(parts).capitalize()
 
     def quote(self) -> str:
-        return f"> “{self.sentence()[:-1]},” said a {self.pick('adjective')} {self.pick('noun')} official."
+        who = f"a {self.pick('adjective')} {self.pick('noun')} official"
+        return f"> “{self.sentence()[:-1]},” said {who}."
 
     def bullets(self) -> str:
         return "\n".join(
@@ -135,7 +138,7 @@ class Writer:
 
     def key_points(self) -> str:
         labels = self.rng.sample(WORDS["label"], self.rng.randint(3, 5))
-        lines = ["key_points_title: \"" + self.title(3) + ': quick looks"', "key_points:"]
+        lines = ['key_points_title: "' + self.title(3) + ': quick looks"', "key_points:"]
         for label in labels:
             lines += [f"  - label: {label}", f'    text: "{self.sentence()}"']
         return "\n".join(lines)
@@ -185,9 +188,7 @@ def issue_files(index: int, seed: int) -> tuple[str, dict[str, str]]:
     day = FIRST_DATE + timedelta(days=index)
     slug = f"{w.pick('adjective')}-{w.pick('noun')}-{index + 1}"
     tags = rng.sample(TAGS, rng.randint(3, 6))
-    note = "\n\n".join(
-        ["Good morning, {{ name | reader }}.", w.paragraph(3), w.paragraph(2)]
-    )
+    note = "\n\n".join(["Good morning, {{ name | reader }}.", w.paragraph(3), w.paragraph(2)])
     files = {
         "issue.md": "\n".join(
             [
