@@ -42,6 +42,7 @@ class Recorder:
     tries: dict[str, int] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
     sessions: int = 0
+    pipelining: bool = True  # advertised, as real relays do (RFC 2920)
 
     def for_recipient(self, address: str) -> list[Received]:
         return [m for m in self.messages if address in m.rcpt_tos]
@@ -99,6 +100,8 @@ class Recorder:
         with self.lock:
             self.sessions += 1
         session.host_name = hostname
+        if self.pipelining:  # aiosmtpd reads commands in order, so it can take them piped
+            responses.insert(-1, "250-PIPELINING")
         return responses
 
 
@@ -126,8 +129,9 @@ class SmtpServer:
         tls: ssl.SSLContext | None = None,
         implicit_tls: bool = False,
         auth: tuple[str, str] | None = None,
+        pipelining: bool = True,
     ) -> None:
-        self.recorder = Recorder()
+        self.recorder = Recorder(pipelining=pipelining)
         self.port = free_port()
         kwargs: dict[str, Any] = {}
         if auth:

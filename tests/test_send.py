@@ -213,13 +213,21 @@ def test_rerun_skips_what_was_sent_and_suppression_is_honoured(project: Path) ->
     assert "2 sent" in status.output
 
 
-def test_smtp_messages_pass_the_header_checks_on_the_wire(project: Path) -> None:
-    _subscribers(project, "email,name\nada@example.com,Ada\n")
-    with SmtpServer() as server:
-        assert _run(project, "send", SLUG, *_smtp_args(server)).exit_code == 0
+@pytest.mark.parametrize("pipelining", [True, False], ids=["pipelined", "one-by-one"])
+def test_smtp_messages_pass_the_header_checks_on_the_wire(project: Path, pipelining: bool) -> None:
+    _subscribers(project, "email,name\nada@example.com,Ada\nbounce@example.com,B\n")
+    with SmtpServer(pipelining=pipelining) as server:
+        assert _run(project, "send", SLUG, *_smtp_args(server)).exit_code == 2  # one bounced
         (received,) = server.recorder.messages
     assert received.mail_from == "news@briefing.example.com"
     _check_message(received.data, "ada@example.com", "Ada")
+    assert "failed   bounce@example.com 550 5.1.1" in _run(project, "status", SLUG).output
+
+
+def test_lines_starting_with_a_dot_survive_transport() -> None:
+    from briefing.send.transports import dot_stuffed
+
+    assert dot_stuffed(b".a\r\nb\r\n.c\r\n..d\r\n") == b"..a\r\nb\r\n..c\r\n...d\r\n"
 
 
 def _library_send(

@@ -117,6 +117,13 @@ class SmtpSettings:
     local_hostname: str | None = None
 
 
+def dot_stuffed(message: bytes) -> bytes:
+    """RFC 5321 4.5.2: a line starting with '.' gets one more. Our messages end in CRLF.
+    (bytes.replace, where smtplib runs a regex over the whole message.)"""
+    stuffed = message.replace(b"\r\n.", b"\r\n..")
+    return b"." + stuffed if stuffed.startswith(b".") else stuffed
+
+
 # Reply codes that mean "slow down" rather than "this message is bad".
 THROTTLE_CODES = {421, 451, 454}
 
@@ -208,6 +215,8 @@ class SmtpTransport:
     def _transaction(
         self, smtp: smtplib.SMTP, sender: str, recipient: str, message: bytes, handover: Handover
     ) -> Result:
+        if smtp.has_extn("pipelining"):
+            return self._pipelined(smtp, sender, recipient, message, handover)
         code, reply = smtp.mail(sender)
         if code != 250:
             return self._refused(smtp, code, reply)
@@ -218,6 +227,29 @@ class SmtpTransport:
             return self._refused(smtp, code, reply)
         handover()
         code, reply = smtp.data(message)
+        if code != 250:
+            return self._refused(smtp, code, reply, rset=False)
+        return Result("sent", code, reply.decode("utf-8", "replace"))
+
+    def _pipelined(
+        self, smtp: smtplib.SMTP, sender: str, recipient: str, message: bytes, handover: Handover
+    ) -> Result:
+        """RFC 2920: MAIL, RCPT and DATA in one write, so a message costs two round trips
+        instead of four."""
+        smtp.send(f"MAIL FROM:<{sender}>\r\nRCPT TO:<{recipient}>\r\nDATA\r\n".encode())
+        mail, rcpt, data = smtp.getreply(), smtp.getreply(), smtp.getreply()
+        if data[0] == 354 and (mail[0] != 250 or rcpt[0] not in (250, 251)):
+            smtp.send(b".\r\n")  # DATA was accepted regardless: end it empty, then reset
+            smtp.getreply()
+        if mail[0] != 250:
+            return self._refused(smtp, *mail)
+        if rcpt[0] not in (250, 251):
+            return self._refused(smtp, *rcpt)
+        if data[0] != 354:
+            return self._refused(smtp, *data)
+        handover()
+        smtp.send(dot_stuffed(message) + b".\r\n")
+        code, reply = smtp.getreply()
         if code != 250:
             return self._refused(smtp, code, reply, rset=False)
         return Result("sent", code, reply.decode("utf-8", "replace"))
