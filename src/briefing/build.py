@@ -11,6 +11,7 @@ import logging
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from briefing.cache import BuildCache, digest, file_signature, signature
@@ -120,21 +121,73 @@ def _render_issues(
 
 def render_shared(publication: Publication, all_views: list[IssueView]) -> Outputs:
     """The archive index, tag pages, stylesheet and feeds."""
+    outputs = Outputs()
+    for _, _, render in _shared_groups(publication, all_views, None):
+        outputs.update(render())
+    return outputs
+
+
+SharedGroup = tuple[str, str, Callable[[], Outputs]]
+
+
+def _shared_groups(
+    publication: Publication, all_views: list[IssueView], cache: BuildCache | None
+) -> list[SharedGroup]:
+    """(cache name, key, render) for each group of outputs that lists several issues.
+
+    Each key digests exactly what its pages show, so an edit re-renders only the
+    groups it shows up in: the index and tag pages list issues; the feeds hold
+    the newest ones whole (their folders' signatures stand for their content).
+    """
     from briefing.render.feeds import render_feeds
     from briefing.render.web import STYLESHEET, render_index, render_tag
 
     config = publication.config
     origin = relative(config.templates_dir, config.root)
-    outputs = Outputs()
-    outputs.add("index.html", render_index(publication, all_views), origin)
+
+    def one(path: str, render: Callable[[], str | bytes]) -> Callable[[], Outputs]:
+        def make() -> Outputs:
+            outputs = Outputs()
+            outputs.add(path, render(), origin)
+            return outputs
+
+        return make
+
+    def feeds() -> Outputs:
+        outputs = Outputs()
+        for name, data in render_feeds(publication, all_views).items():
+            outputs.add(name, data, origin)
+        return outputs
+
+    issues = [v.issue for v in all_views]
+    # What a listing shows of each issue, digested once and shared by every group.
+    shown = {
+        i.slug: digest(i.slug, i.title, i.number, i.date, i.tags, i.summary, i.edition)
+        for i in issues
+    }
+    newest = issues[: config.feeds.max_items]
+    stamps = [cache.issues[i.folder.name][0] for i in newest] if cache else []
+    groups: list[SharedGroup] = [
+        (
+            "index",
+            digest(list(shown.values())),
+            one("index.html", partial(render_index, publication, all_views)),
+        ),
+        (
+            "feeds",
+            digest([shown[i.slug] for i in newest], [i.updated for i in newest], stamps),
+            feeds,
+        ),
+    ]
     for tag in publication.tags:
-        outputs.add(tag_path(tag) + "index.html", render_tag(publication, tag, all_views), origin)
+        render = one(tag_path(tag) + "index.html", partial(render_tag, publication, tag, all_views))
+        groups.append(
+            ("tag:" + tag, digest([shown[i.slug] for i in issues if tag in i.tags]), render)
+        )
     stylesheet = config.templates_dir / STYLESHEET
     if stylesheet.is_file():
-        outputs.add("style.css", stylesheet.read_bytes(), origin)
-    for name, data in render_feeds(publication, all_views).items():
-        outputs.add(name, data, origin)
-    return outputs
+        groups.append(("style", "", one("style.css", stylesheet.read_bytes)))
+    return groups
 
 
 def build(
@@ -168,10 +221,13 @@ def build(
             kept.update(fresh.sizes)
         else:
             stale[index] = key
-    shared_key = _shared_key(cache, all_views, config.feeds.max_items)
-    shared_fresh = cache.fresh("shared", shared_key, target)
-    if shared_fresh:
-        kept.update(shared_fresh.sizes)
+    groups = _shared_groups(publication, all_views, cache)
+    shared: list[SharedGroup] = []
+    for name, key, render in groups:
+        if fresh := cache.fresh(name, key, target):
+            kept.update(fresh.sizes)
+        else:
+            shared.append((name, key, render))
 
     # Each issue's files go to the staging folder as soon as they are rendered, so
     # memory holds a few issues, not the site; nothing is in place before commit().
@@ -182,15 +238,16 @@ def build(
                 "issue:" + all_views[index].issue.slug, stale[index], files.files.items()
             )
             staging.put(files)
-        if not shared_fresh:
-            shared = render_shared(publication, all_views)
-            cache.remember("shared", shared_key, shared.files.items())
-            staging.put(shared)
+        for name, key, render in shared:
+            files = render()
+            cache.remember(name, key, files.files.items())
+            staging.put(files)
         report = staging.commit(clean, kept)
     except BaseException:
         staging.discard()
         raise
-    live = {"issue:" + v.issue.slug for v in all_views} | {"shared"}
+    live = {"issue:" + v.issue.slug for v in all_views}
+    live |= {name for name, _, _ in groups}
     if set(cache.outputs) - live:  # issues that are gone
         cache.outputs = {name: files for name, files in cache.outputs.items() if name in live}
         cache.changed = True
@@ -204,13 +261,3 @@ def _issue_key(cache: BuildCache, all_views: list[IssueView], index: int) -> str
     neighbours = [all_views[i].issue for i in (index - 1, index + 1) if 0 <= i < len(all_views)]
     issue = all_views[index].issue
     return digest(cache.issues[issue.folder.name][0], [(n.slug, n.title) for n in neighbours])
-
-
-def _shared_key(cache: BuildCache, all_views: list[IssueView], feed_items: int) -> str:
-    """The index and tag pages list every issue; the feeds hold the newest ones whole."""
-    listing = [
-        (i.slug, i.title, i.number, i.date, i.updated, i.tags, i.summary, i.edition)
-        for i in (v.issue for v in all_views)
-    ]
-    feed = [cache.issues[v.issue.folder.name][0] for v in all_views[:feed_items]]
-    return digest(listing, feed)
