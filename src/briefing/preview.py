@@ -80,8 +80,8 @@ class Preview:
         from watchfiles import watch
 
         paths = [p for p in (self.root / "issues", self.root / CONFIG_NAME) if p.exists()]
-        if load_templates := self._templates():
-            paths.append(load_templates)
+        if theme := self._templates():
+            paths.append(theme)
         for _changes in watch(*paths, stop_event=self.stop, debounce=200):
             self.rebuild()
 
