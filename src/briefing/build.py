@@ -79,28 +79,15 @@ def _render_in_worker(index: int) -> Outputs:
     return render_issue_files(_worker[0], _worker[1], index)
 
 
-def render_all(
-    publication: Publication, jobs: int = 0, progress: Progress | None = None
-) -> Outputs:
-    """Every output of the publication, rendered in memory (no cache)."""
-    outputs = Outputs()
-    all_views = views(publication)
-    for _, files in _render_issues(publication, all_views, None, jobs, progress):
-        outputs.update(files)
-    outputs.update(render_shared(publication, all_views))
-    return outputs
-
-
 def _render_issues(
     publication: Publication,
     all_views: list[IssueView],
-    indexes: list[int] | None,
+    todo: list[int],
     jobs: int,
     progress: Progress | None,
 ) -> Iterator[tuple[int, Outputs]]:
-    """The files of the issues at indexes (all when None), as each is done, on all cores
-    when there are many."""
-    todo = list(range(len(all_views))) if indexes is None else indexes
+    """The files of the issues at indexes todo, as each is done, on all cores when there
+    are many."""
     jobs = jobs or os.cpu_count() or 1
     if jobs > 1 and len(todo) >= PARALLEL_THRESHOLD:
         from concurrent.futures import ProcessPoolExecutor

@@ -15,15 +15,15 @@ from urllib.parse import urljoin, urlsplit
 
 from lxml import html as lxml_html
 
-from briefing.build import render_issue_files
+from briefing.build import render_issue_files, render_shared
 from briefing.errors import relative
-from briefing.merge import names
+from briefing.merge import names, placeholder
 from briefing.model import Issue, Markdown, Publication
 from briefing.output import Outputs
 from briefing.render.context import IssueView, views
-from briefing.render.feeds import render_feeds
+from briefing.render.email import TEMPLATE as EMAIL_TEMPLATE
 from briefing.render.markdown import references
-from briefing.render.web import render_index, render_tag
+from briefing.textfile import read_theme_file
 
 PREHEADER_RANGE = (40, 140)
 SUBJECT_MAX = 70
@@ -31,6 +31,7 @@ GMAIL_CLIP = 102 * 1024  # Gmail shows "[Message clipped]" past this many bytes 
 CLIP_MARGIN = 90 * 1024
 # Always known for every recipient, so they need no fallback.
 ALWAYS_FILLED = {"unsubscribe_url", "email"}
+UNSUBSCRIBE = placeholder("unsubscribe_url")
 
 
 @dataclass(frozen=True, order=True)
@@ -65,12 +66,7 @@ def check(
         judged = tuple(f"issues/{slug}/" for slug in wanted)
     else:
         judged = ("",)
-        outputs.add("index.html", render_index(publication, all_views), "index")
-        for tag in publication.tags:
-            outputs.add(f"tags/{tag}/index.html", render_tag(publication, tag, all_views), tag)
-        for name, data in render_feeds(publication, all_views).items():
-            outputs.add(name, data, "feeds")
-        outputs.add("style.css", b"", "theme")
+        outputs.update(render_shared(publication, all_views))
         findings += _feeds(outputs.files["feed.json"].decode("utf-8"))
     findings += _internal_links(outputs, judged)
     return sorted(set(findings))
@@ -126,7 +122,7 @@ def _issue(
 
     yield from _email_html(issue, email.decode("utf-8"), root)
     text = files.files[f"issues/{issue.slug}/email.txt"].decode("utf-8")
-    if "{{ unsubscribe_url }}" not in text:
+    if UNSUBSCRIBE not in text:
         yield Finding(
             relative(publication.config.templates_dir / "email.txt.j2", root),
             1,
@@ -137,7 +133,7 @@ def _issue(
     sources: list[tuple[str, Markdown]] = [(label, issue.note)]
     sources += [(relative(a.path, root), a.body) for a in issue.articles]
     yield from _markdown(sources, columns)
-    template = (publication.config.templates_dir / "email.mjml.j2").read_text("utf-8")
+    template = read_theme_file(publication.config.templates_dir / EMAIL_TEMPLATE)
     for article in issue.articles:
         name = relative(article.path, root)
         if not article.body.text.strip():
@@ -240,7 +236,7 @@ def _email_html(issue: Issue, source: str, root: Path) -> Iterator[Finding]:
                     "relative-url",
                     f"'{url}' is relative: it cannot work in an email; use an absolute https URL",
                 )
-    unsubscribe = [a for a in tree.iter("a") if a.get("href") == "{{ unsubscribe_url }}"]
+    unsubscribe = [a for a in tree.iter("a") if a.get("href") == UNSUBSCRIBE]
     if not unsubscribe:
         yield Finding(
             label,

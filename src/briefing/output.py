@@ -27,13 +27,7 @@ class Outputs:
         if clean.is_absolute() or ".." in clean.parts or str(clean) != path:
             raise BriefingError(Problem(origin, f"output path '{path}' leaves the site folder"))
         if path in self.files:
-            raise BriefingError(
-                Problem(
-                    origin,
-                    f"would write {path}, which {self._origin[path]} already writes;"
-                    " rename one of them",
-                )
-            )
+            raise _collision(path, origin, self._origin[path])
         self.files[path] = data.encode("utf-8") if isinstance(data, str) else data
         self._origin[path] = origin
 
@@ -43,6 +37,12 @@ class Outputs:
     def update(self, other: Outputs) -> None:
         for path, data in other.files.items():
             self.add(path, data, other.origin(path))
+
+
+def _collision(path: str, origin: str, first: str) -> BriefingError:
+    return BriefingError(
+        Problem(origin, f"would write {path}, which {first} already writes; rename one of them")
+    )
 
 
 @dataclass(frozen=True)
@@ -87,13 +87,7 @@ class Staging:
     def put(self, outputs: Outputs) -> None:
         for path, data in outputs.files.items():
             if path in self.sizes:
-                raise BriefingError(
-                    Problem(
-                        outputs.origin(path),
-                        f"would write {path}, which {self._origin[path]}"
-                        " already writes; rename one of them",
-                    )
-                )
+                raise _collision(path, outputs.origin(path), self._origin[path])
             target = self.folder / path
             try:
                 target.write_bytes(data)

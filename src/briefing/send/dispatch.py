@@ -119,17 +119,12 @@ def dispatch(
             limiter.wait(stop)
             if stop.is_set():  # Ctrl-C while waiting: start nothing new
                 return result
-            try:
-                result = transport.deliver(
-                    sender,
-                    subscriber.email,
-                    template.render_for(subscriber),
-                    handover=lambda: ledger.mark(issue, subscriber.key, SENDING),
-                )
-            except BaseException:
-                if transport.idempotent:  # e.g. a full disk: writing it again is safe
-                    ledger.mark(issue, subscriber.key, QUEUED)
-                raise
+            result = transport.deliver(
+                sender,
+                subscriber.email,
+                template.render_for(subscriber),
+                handover=lambda: ledger.mark(issue, subscriber.key, SENDING),
+            )
             if result.state != "deferred":
                 limiter.ease()
                 return result
