@@ -1,0 +1,101 @@
+"""The `briefing` command group: shared options, progress, the console entry point."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import click
+
+from briefing import __version__
+from briefing.build import Progress
+
+log = logging.getLogger("briefing")
+
+
+@dataclass
+class State:
+    root: Path
+    debug: bool
+
+
+def _interactive() -> bool:
+    return sys.stderr.isatty() and not os.environ.get("CI")
+
+
+@contextmanager
+def progress_bar(description: str) -> Iterator[Progress | None]:
+    """A rich progress bar on a terminal; nothing in CI or when piped."""
+    if not _interactive():
+        yield None
+        return
+    from rich.progress import Progress as RichProgress
+
+    with RichProgress(transient=True) as bar:
+        task = bar.add_task(description, total=None)
+
+        def update(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield update
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--project",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=".",
+    show_default=True,
+    help="Folder holding briefing.toml.",
+)
+@click.option("--debug", is_flag=True, help="Show tracebacks and debug logging.")
+@click.version_option(__version__, prog_name="briefing")
+@click.pass_context
+def cli(ctx: click.Context, project: Path, debug: bool) -> None:
+    """briefing: plain-file newsletters, published as email, web pages and feeds.
+
+    \b
+    Example:
+      briefing build            # render site/ from issues/
+      briefing --project ~/news build --out /tmp/site
+    """
+    # Only our own logger goes to debug: markdown-it alone would print thousands of lines.
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
+    log.setLevel(logging.DEBUG if debug else logging.WARNING)
+    ctx.obj = State(project.resolve(), debug)
+
+
+def shown_path(path: Path, root: Path) -> str:
+    try:
+        return str(path.relative_to(root)) + "/"
+    except ValueError:
+        return str(path) + "/"
+
+
+def main() -> None:
+    """Console entry point: user errors are one line; anything else too, unless --debug."""
+    debug = "--debug" in sys.argv[1:]
+    try:
+        code = cli.main(prog_name="briefing", standalone_mode=False)
+        sys.exit(code if isinstance(code, int) else 0)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except OSError as exc:
+        if debug:
+            raise
+        click.echo(f"error: {exc.filename or ''}: {exc.strerror or exc}", err=True)
+        sys.exit(1)
+    except Exception as exc:
+        if debug:
+            raise
+        click.echo(f"error: {type(exc).__name__}: {exc} (run with --debug for details)", err=True)
+        sys.exit(1)

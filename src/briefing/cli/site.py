@@ -1,0 +1,238 @@
+"""Editor commands: init, new, import, build, check, preview."""
+
+from __future__ import annotations
+
+import csv
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import click
+
+from briefing.build import build, load
+from briefing.cli.app import State, cli, progress_bar, shown_path
+from briefing.config import Config
+from briefing.errors import BriefingError, ContentError
+
+
+@cli.command("init")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--title", default="My Briefing", show_default=True, help="Publication name.")
+@click.option(
+    "--base-url",
+    default="https://news.example.com/",
+    show_default=True,
+    help="Where site/ will be published.",
+)
+@click.option("--timezone", default="UTC", show_default=True, help="IANA zone for dates.")
+def init_command(directory: Path, title: str, base_url: str, timezone: str) -> None:
+    """Create a new publication in DIRECTORY that builds at once.
+
+    Writes briefing.toml (with comments), the default theme in templates/, one
+    sample issue, subscribers.csv, outbox/ and a .gitignore. Never overwrites.
+
+    \b
+    Example:
+      briefing init my-letter --title "The Weekly" --base-url https://weekly.example.org/
+      cd my-letter && briefing build
+    """
+    from briefing.scaffold import init_project
+
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise click.BadParameter(
+            f"unknown time zone '{timezone}'", param_hint="--timezone"
+        ) from None
+    today = datetime.now(ZoneInfo(timezone)).date()
+    made = init_project(directory.resolve(), title, base_url, timezone, today)
+    click.echo(f"Created {len(made)} files in {directory}/. Next: cd {directory} && briefing build")
+
+
+@cli.command("new")
+@click.argument("title")
+@click.option(
+    "--date",
+    "day",
+    type=click.DateTime(["%Y-%m-%d"]),
+    help="Issue date (default: today in the publication's time zone).",
+)
+@click.option("--from-issue", metavar="SLUG", help="Copy edition, tags and article layout.")
+@click.pass_obj
+def new_command(state: State, title: str, day: datetime | None, from_issue: str | None) -> None:
+    """Scaffold the next issue (next number, slug from TITLE) and print its folder.
+
+    \b
+    Example:
+      briefing new "Tariffs, one month on" --date 2025-07-01 --from-issue trump-xi-call
+    """
+    from briefing.scaffold import new_issue
+
+    folder = new_issue(state.root, title, day.date() if day else None, from_issue=from_issue)
+    click.echo(shown_path(folder, state.root))
+
+
+@cli.command("import")
+@click.argument(
+    "files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+@click.option("--into", metavar="SLUG", help="Append to this issue (default: a new issue).")
+@click.pass_obj
+def import_command(state: State, files: tuple[Path, ...], into: str | None) -> None:
+    """Turn raw articles (plain text or HTML pages) into article files of an issue.
+
+    Reads each FILE without running or fetching anything in it, keeps the
+    structure (headline, source, byline, dateline, dek, key points, subheadings,
+    quotes), drops scraped debris and reports what it dropped or could not place.
+
+    \b
+    Example:
+      briefing import story.txt page.html --into trump-xi-call
+      briefing import story.txt            # a new issue titled after the headline
+    """
+    from briefing.scaffold import new_issue
+    from briefing.sources.importer import import_article, write_article
+
+    articles = [import_article(path, str(path)) for path in files]  # all read before writing
+    if into:
+        issue = load(state.root).issue(into)
+        if issue is None:
+            raise ContentError(f"--into: no issue with the slug '{into}'")
+        folder = issue.folder
+    else:
+        first = articles[0]
+        day = first.published.date() if first.published else None
+        folder = new_issue(state.root, first.headline, day, with_story=False)
+    for path, article in zip(files, articles, strict=True):
+        written = write_article(article, folder)
+        click.echo(shown_path(written, state.root).rstrip("/"))
+        for note in article.notes:
+            click.echo(f"  {path.name}: {note}", err=True)
+
+
+@cli.command("build")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Output folder (default: site/ in the project).",
+)
+@click.option(
+    "--jobs",
+    "-j",
+    type=click.IntRange(min=0),
+    default=0,
+    help="Parallel render processes (0 = one per core).",
+)
+@click.option(
+    "--clean",
+    is_flag=True,
+    help="Also remove files in the output folder that the build did not write.",
+)
+@click.pass_obj
+def build_command(state: State, out: Path | None, jobs: int, clean: bool) -> None:
+    """Render every issue: email HTML and text, web archive, RSS, Atom and JSON Feed.
+
+    \b
+    Example:
+      briefing build --out public --jobs 2
+    """
+    started = time.perf_counter()
+    with progress_bar("Rendering issues") as progress:
+        result = build(state.root, out.resolve() if out else None, jobs, clean, progress)
+    report = result.report
+    count = len(result.publication.issues)
+    click.echo(
+        f"Built {count} issue{'s' * (count != 1)} into {shown_path(result.out_dir, state.root)}:"
+        f" {report.written} written, {report.unchanged} unchanged, {report.removed} removed"
+        f" in {time.perf_counter() - started:.2f} s"
+    )
+
+
+@cli.command("check")
+@click.argument("slugs", nargs=-1, metavar="[SLUG]...")
+@click.option("--strict", is_flag=True, help="Treat findings as errors (exit 1).")
+@click.pass_obj
+def check_command(state: State, slugs: tuple[str, ...], strict: bool) -> None:
+    """Lint what subscribers and feed readers would suffer from.
+
+    Each finding prints as file:line: rule: message. Exit status: 0 when there is
+    nothing to report, 2 for warnings, 1 with --strict (findings are errors).
+
+    \b
+    Example:
+      briefing check trump-xi-call
+      briefing check --strict      # in CI, before send
+    """
+    from briefing.check import check
+
+    publication = load(state.root)
+    unknown = [s for s in slugs if publication.issue(s) is None]
+    if unknown:
+        raise ContentError(f"no issue with the slug '{unknown[0]}'")
+    findings = check(publication, slugs, _subscriber_columns(publication.config))
+    level = "error" if strict else "warning"
+    for finding in findings:
+        click.echo(f"{finding} [{level}]")
+    checked = len(slugs) or len(publication.issues)
+    click.echo(
+        f"Checked {checked} issue{'s' * (checked != 1)}: {len(findings)} finding"
+        f"{'s' * (len(findings) != 1)}.",
+        err=True,
+    )
+    if findings:
+        sys.exit(1 if strict else 2)
+
+
+def _subscriber_columns(config: Config) -> set[str] | None:
+    path = config.root / config.send.subscribers
+    if not path.is_file():
+        return None
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        return {c.strip() for c in next(csv.reader(handle), [])}
+
+
+@cli.command("preview")
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=8000,
+    show_default=True,
+    help="Port on 127.0.0.1 (0: any free port).",
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Site folder to build into and serve (default: site/).",
+)
+@click.pass_obj
+def preview_command(state: State, port: int, out: Path | None) -> None:
+    """Serve the site on 127.0.0.1, rebuild on every change, reload the browser.
+
+    The page at / shows each issue's email at 600 and 375 px in light and dark
+    mode, its plain text, web page, feed entry and check findings.
+
+    \b
+    Example:
+      briefing preview --port 8000     # then open http://127.0.0.1:8000/
+    """
+    from briefing.preview import serve
+
+    site = (out or state.root / "site").resolve()
+    try:
+        server, preview = serve(state.root, site, port, lambda line: click.echo(line, err=True))
+    except OSError as exc:
+        raise BriefingError(
+            f"cannot listen on 127.0.0.1:{port}: {exc.strerror}; choose another --port"
+        ) from None
+    click.echo(
+        f"Previewing on http://127.0.0.1:{server.server_address[1]}/ (Ctrl-C to stop)", err=True
+    )
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        preview.stop.set()
+        server.server_close()
