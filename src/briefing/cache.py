@@ -25,8 +25,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from briefing.atomic import atomic_write
 from briefing.model import Issue
-from briefing.output import atomic_write
 
 log = logging.getLogger("briefing")
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import shutil
-import threading
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from briefing.atomic import atomic_write as atomic_write  # re-exported: send/ imports it here
+from briefing.atomic import replace
+from briefing.atomic import sync_folder as sync_folder  # re-exported: send/ imports it here
 from briefing.errors import BriefingError, Problem
 
 MANIFEST = ".briefing-manifest"
@@ -105,7 +106,7 @@ class Staging:
                 unchanged += 1
                 continue
             target.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(staged, target)
+            replace(staged, target)
             written += 1
         self.discard()
 
@@ -138,46 +139,6 @@ def _same_file(target: Path, staged: Path, size: int) -> bool:
     except FileNotFoundError:
         return False
     return target.read_bytes() == staged.read_bytes()
-
-
-def atomic_write(target: Path, data: bytes, durable: bool = False, sync_dir: bool = True) -> None:
-    """Write via a temporary file and rename; with durable, fsync the file first and the
-    folder after (unless sync_dir is False: the caller then calls sync_folder itself).
-
-    The temporary name is fixed per process and thread (mkstemp's random names cost
-    twice the time over thousands of files); O_EXCL still refuses a clash.
-    """
-    tmp = target.parent / f".{target.name}.{os.getpid()}.{threading.get_ident()}.tmp"
-    try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-    except FileNotFoundError:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-    except FileExistsError:  # left by a killed process that had our pid
-        tmp.unlink()
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            if durable:
-                handle.flush()
-                os.fsync(handle.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    if durable and sync_dir:
-        sync_folder(target.parent)
-
-
-def sync_folder(folder: Path) -> None:
-    """fsync a folder, so the renames made in it survive a power cut."""
-    dir_fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
 
 
 def _remove_empty_dirs(root: Path) -> None:
