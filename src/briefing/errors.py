@@ -1,8 +1,8 @@
 """Errors a user can act on.
 
 Every error names where the problem is (file, line or field) and what to do.
-They subclass click.ClickException so the CLI prints them as one line each and
-exits 1 without a traceback.
+They are plain exceptions: the CLI (briefing.cli.app) prints each problem as one
+``error:`` line and exits with ``exit_code``, without a traceback.
 """
 
 from __future__ import annotations
@@ -10,8 +10,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-
-import click
 
 
 @dataclass(frozen=True)
@@ -30,7 +28,7 @@ class Problem:
         return f"{where}: {self.message}"
 
 
-class BriefingError(click.ClickException):
+class BriefingError(Exception):
     """Base class: a user error, printed as one line per problem, exit code 1."""
 
     exit_code = 1
@@ -39,10 +37,12 @@ class BriefingError(click.ClickException):
         if isinstance(problems, Problem | str):
             problems = [problems] if isinstance(problems, Problem) else [Problem("", problems)]
         self.problems: list[Problem] = list(problems)
-        super().__init__("\n".join(_line(p) for p in self.problems))
+        self.message = "\n".join(_line(p) for p in self.problems)
+        super().__init__(self.message)
 
-    def show(self, file: object = None) -> None:
-        click.echo(f"error: {self.format_message()}".replace("\n", "\nerror: "), err=True)
+    def lines(self) -> list[str]:
+        """What the CLI prints: one ``error:`` line per problem."""
+        return [f"error: {line}" for line in self.message.split("\n")]
 
 
 def _line(problem: Problem) -> str:

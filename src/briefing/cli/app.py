@@ -9,11 +9,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO, Any
 
 import click
 
 from briefing import __version__
 from briefing.build import Progress
+from briefing.errors import BriefingError
 
 log = logging.getLogger("briefing")
 
@@ -45,7 +47,32 @@ def progress_bar(description: str) -> Iterator[Progress | None]:
         yield update
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class UserError(click.ClickException):
+    """A BriefingError carried through click: shown as its ``error:`` lines, no traceback."""
+
+    def __init__(self, error: BriefingError) -> None:
+        super().__init__(error.message)
+        self.error = error
+        self.exit_code = error.exit_code
+
+    def show(self, file: IO[Any] | None = None) -> None:
+        click.echo("\n".join(self.error.lines()), err=True)
+
+
+class Group(click.Group):
+    """The command group: a user error from any command leaves as a UserError.
+
+    Mapping here rather than only in main() keeps click's CliRunner (which tests
+    use) seeing what a user sees: the same lines and exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except BriefingError as exc:
+            raise UserError(exc) from exc
+
+
+@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--project",
     type=click.Path(file_okay=False, path_type=Path),
@@ -88,6 +115,9 @@ def main() -> None:
         sys.exit(130)
     except click.ClickException as exc:
         exc.show()
+        sys.exit(exc.exit_code)
+    except BriefingError as exc:  # raised outside a command, e.g. by a result callback
+        click.echo("\n".join(exc.lines()), err=True)
         sys.exit(exc.exit_code)
     except OSError as exc:
         if debug:
