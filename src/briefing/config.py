@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 
 from briefing.errors import ConfigError, Problem
 from briefing.options import (
+    Key,
     Section,
     address,
     at_least,
@@ -239,10 +240,15 @@ SECTIONS: dict[str, type[Section]] = {
 }
 
 
-def choices(dotted: str) -> tuple[str, ...]:
-    """The allowed values of a key such as 'smtp.security', for the CLI's options."""
+def key(dotted: str) -> Key:
+    """The declaration of a key such as 'smtp.security', for the CLI's options."""
     section, _, name = dotted.partition(".")
-    return next(k.option.choices for k in keys(SECTIONS[section]) if k.name == name)
+    return next(k for k in keys(SECTIONS[section]) if k.name == name)
+
+
+def choices(dotted: str) -> tuple[str, ...]:
+    """The allowed values of a key such as 'smtp.security'."""
+    return key(dotted).option.choices
 
 
 def load_config(root: Path) -> Config:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +15,7 @@ import click
 
 from briefing import __version__
 from briefing.build import Progress
+from briefing.config import key
 from briefing.errors import BriefingError
 
 log = logging.getLogger("briefing")
@@ -95,6 +96,23 @@ def cli(ctx: click.Context, project: Path, debug: bool) -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
     log.setLevel(logging.DEBUG if debug else logging.WARNING)
     ctx.obj = State(project.resolve(), debug)
+
+
+def checked_as(
+    dotted: str, fix: Callable[[str], str] = str
+) -> Callable[[click.Context, click.Parameter, str | None], str | None]:
+    """An option callback checking a value by the rule of the briefing.toml key it becomes."""
+
+    def callback(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+        if value is None:
+            return None
+        value = fix(value)
+        _, message = key(dotted).read(value)
+        if message:
+            raise click.BadParameter(message)
+        return value
+
+    return callback
 
 
 def shown_path(path: Path, root: Path) -> str:

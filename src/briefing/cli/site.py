@@ -7,13 +7,13 @@ import sys
 import time
 from datetime import datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 import click
 
 from briefing.build import build, load
-from briefing.cli.app import State, cli, progress_bar, shown_path
-from briefing.config import Config
+from briefing.cli.app import State, checked_as, cli, progress_bar, shown_path
+from briefing.config import Config, key
 from briefing.errors import BriefingError, ContentError
 
 
@@ -24,14 +24,25 @@ from briefing.errors import BriefingError, ContentError
     "--base-url",
     default="https://news.example.com/",
     show_default=True,
-    help="Where site/ will be published.",
+    callback=checked_as("publication.base_url", fix=lambda url: url.rstrip("/") + "/"),
+    help=key("publication.base_url").option.help,
 )
-@click.option("--timezone", default="UTC", show_default=True, help="IANA zone for dates.")
-def init_command(directory: Path, title: str, base_url: str, timezone: str) -> None:
+@click.option(
+    "--timezone",
+    default="UTC",
+    show_default=True,
+    callback=checked_as("publication.timezone"),
+    help=key("publication.timezone").option.help,
+)
+@click.option("--with-theme", is_flag=True, help="Also copy the whole packaged theme.")
+def init_command(
+    directory: Path, title: str, base_url: str, timezone: str, with_theme: bool
+) -> None:
     """Create a new publication in DIRECTORY that builds at once.
 
-    Writes briefing.toml (with comments), the default theme in templates/, one
-    sample issue, subscribers.csv, outbox/ and a .gitignore. Never overwrites.
+    Writes briefing.toml (with comments), templates/ (a README only: the packaged
+    theme serves every file, see `briefing theme`), one sample issue,
+    subscribers.csv, outbox/ and a .gitignore. Never overwrites.
 
     \b
     Example:
@@ -40,14 +51,8 @@ def init_command(directory: Path, title: str, base_url: str, timezone: str) -> N
     """
     from briefing.scaffold import init_project
 
-    try:
-        ZoneInfo(timezone)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise click.BadParameter(
-            f"unknown time zone '{timezone}'", param_hint="--timezone"
-        ) from None
     today = datetime.now(ZoneInfo(timezone)).date()
-    made = init_project(directory.resolve(), title, base_url, timezone, today)
+    made = init_project(directory.resolve(), title, base_url, timezone, today, with_theme)
     click.echo(f"Created {len(made)} files in {directory}/. Next: cd {directory} && briefing build")
 
 
