@@ -24,6 +24,7 @@ import briefing.render.email as email
 from briefing.build import load
 from briefing.model import Publication
 from briefing.render.context import IssueView
+from briefing.render.theme import Theme
 
 INLINERS = ("css-inline", "premailer")
 
@@ -55,13 +56,13 @@ def capture(publication: Publication, view: IssueView) -> dict[str, Any]:
         seen["mjml"], seen["mjml_args"] = source, args
         return mjml_to_html(source, *args)
 
-    def spy_inline(html: str, css: str, inliner: str) -> str:
+    def spy_inline(html: str, css: str, inliner: str, *args: Any) -> str:
         seen["html"], seen["css"] = html, css
-        return inline_css(html, css, inliner)
+        return inline_css(html, css, inliner, *args)
 
     email.mjml_to_html, email.inline_css = spy_mjml, spy_inline
     try:
-        seen["email"] = email.render_email(publication, view)
+        seen["email"] = email.render_email(publication, view, Theme.load(publication.config))
     finally:
         email.mjml_to_html, email.inline_css = mjml_to_html, inline_css
     return seen
@@ -101,7 +102,8 @@ def main() -> None:
             sizes.append(f"{len(email.inline_css(html, css, inliner).encode()) / 1024:.0f}")
         for inliner in INLINERS:
             variant = with_inliner(publication, inliner)
-            call = lambda p=variant, i=issue: email.render_email(p, IssueView(i, base))  # noqa: E731
+            theme = Theme.load(variant.config)
+            call = lambda p=variant, i=issue, t=theme: email.render_email(p, IssueView(i, base), t)  # noqa: E731
             row.append(ms(timed(call, args.seconds)))
         rows.append([*row, " / ".join(sizes)])
 

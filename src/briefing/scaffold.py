@@ -11,16 +11,21 @@ from zoneinfo import ZoneInfo
 
 from briefing.config import CONFIG_NAME, load_config
 from briefing.errors import BriefingError, ContentError, Problem, relative
+from briefing.render.theme import PACKAGED
 from briefing.sources import load_publication
 from briefing.sources.issues import ISSUES_DIR, slugify
 
 PACKAGE = Path(__file__).resolve().parent
-THEME = PACKAGE / "theme"
 STARTER = PACKAGE / "starter"
 
 
-def init_project(target: Path, title: str, base_url: str, timezone: str, today: date) -> list[Path]:
-    """Create a publication in target; refuse to overwrite anything. Returns the files made."""
+def init_project(
+    target: Path, title: str, base_url: str, timezone: str, today: date, theme: bool = False
+) -> list[Path]:
+    """Create a publication in target; refuse to overwrite anything. Returns the files made.
+
+    Its templates/ holds a README only: the packaged theme serves every file until one
+    is ejected (theme=True copies them all)."""
     if not base_url.endswith("/"):
         base_url += "/"
     domain = urlsplit(base_url).hostname or "example.com"
@@ -41,9 +46,10 @@ def init_project(target: Path, title: str, base_url: str, timezone: str, today: 
         target / ISSUES_DIR / folder / "issue.md": _fill("issue.md", values),
         target / ISSUES_DIR / folder / "01-welcome.md": _fill("01-welcome.md", values),
     }
-    for source in sorted(THEME.rglob("*")):
+    planned[target / "templates" / "README.md"] = (STARTER / "templates-README.md").read_bytes()
+    for source in sorted(PACKAGED.rglob("*")) if theme else ():
         if source.is_file():
-            planned[target / "templates" / source.relative_to(THEME)] = source.read_bytes()
+            planned[target / "templates" / source.relative_to(PACKAGED)] = source.read_bytes()
     existing = [p for p in planned if p.exists()]
     if existing:
         shown = ", ".join(relative(p, target) for p in existing[:3])

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
 from pathlib import Path
 
 from briefing.errors import Problem
@@ -22,17 +21,3 @@ def read_text(path: Path, label: str, problems: list[Problem]) -> str | None:
             )
         )
         return None
-
-
-def read_theme_file(path: Path) -> str:
-    """A theme file's text, cached until the file changes (preview rebuilds in one process)."""
-    try:
-        stat = path.stat()
-    except FileNotFoundError:
-        return ""
-    return _read(path, stat.st_mtime_ns, stat.st_size)
-
-
-@lru_cache(maxsize=64)
-def _read(path: Path, mtime_ns: int, size: int) -> str:
-    return path.read_text(encoding="utf-8")

@@ -8,39 +8,32 @@ from __future__ import annotations
 
 import logging
 import re
-from functools import cache
 from urllib.parse import unquote
 
 import css_inline
 import mjml
 
-from briefing.errors import Problem, RenderError, relative
+from briefing.errors import Problem, RenderError
 from briefing.model import Publication
 from briefing.render.context import IssueView
-from briefing.render.templates import render
-from briefing.textfile import read_theme_file
+from briefing.render.theme import Theme, digest
 
 TEMPLATE = "email.mjml.j2"
 STYLESHEET = "email.css"
 
 
-def render_email(publication: Publication, view: IssueView) -> str:
+def render_email(publication: Publication, view: IssueView, theme: Theme) -> str:
     config = publication.config
-    folder = config.templates_dir
-    source = render(
-        folder,
+    source = theme.render(
         TEMPLATE,
-        config.root,
         pub=config.publication,
         issue=view.issue,
         view=view,
         reason=config.email.reason.format(title=config.publication.title),
         postal_address=config.email.postal_address,
     )
-    html = mjml_to_html(
-        source, relative(folder / TEMPLATE, config.root), read_theme_file(folder / TEMPLATE)
-    )
-    return inline_css(html, read_theme_file(folder / STYLESHEET), config.email.inliner)
+    html = mjml_to_html(source, theme.label(theme.path(TEMPLATE)), theme.read(TEMPLATE))
+    return inline_css(html, theme.read(STYLESHEET), config.email.inliner, theme)
 
 
 _POSITION = re.compile(r"at position (\d+)")
@@ -93,13 +86,18 @@ def _template_line(template: str, text: str) -> int | None:
     return None
 
 
-def inline_css(html: str, css: str, inliner: str) -> str:
+def inline_css(html: str, css: str, inliner: str, theme: Theme | None = None) -> str:
+    """Inline css into html; a css-inline inliner is kept in theme's bounded cache."""
     if inliner == "premailer":
         return _premailer(html, css)
-    return _css_inline(html, css)
+    if theme is None:
+        engine = _css_inliner(css)
+    else:
+        engine = theme.cached(("css-inline", digest(css)), lambda: _css_inliner(css))
+    result: str = engine.inline(html)
+    return result
 
 
-@cache
 def _css_inliner(css: str) -> css_inline.CSSInliner:
     # Inline only our stylesheet; keep MJML's <style> blocks (responsive columns,
     # dark mode) as they are, and never fetch anything.
@@ -110,11 +108,6 @@ def _css_inliner(css: str) -> css_inline.CSSInliner:
         load_remote_stylesheets=False,
         extra_css=css,
     )
-
-
-def _css_inline(html: str, css: str) -> str:
-    result: str = _css_inliner(css).inline(html)
-    return result
 
 
 _STYLE_TAG = re.compile(r"<style(?=[\s>])")

@@ -1,16 +1,21 @@
-"""The Jinja2 environment for a theme folder, with template errors mapped to user errors."""
+"""The Jinja2 adapter: an environment over theme layers, with template errors mapped to
+user errors that name the template file and line."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from datetime import datetime
-from functools import cache
 from pathlib import Path
 from typing import Any
 
 import jinja2
 
-from briefing.errors import BriefingError, Problem, RenderError, relative
+from briefing.errors import BriefingError, Problem, RenderError
 from briefing.merge import placeholder
+
+# `{% extends "default/web/base.html.j2" %}` reaches the packaged file even when the
+# publication overrides that very name, so an override can change one block only.
+DEFAULT_PREFIX = "default"
 
 
 def _long_date(value: datetime) -> str:
@@ -18,10 +23,16 @@ def _long_date(value: datetime) -> str:
     return f"{value.strftime('%B')} {value.day}, {value.year}"
 
 
-@cache
-def environment(folder: Path) -> jinja2.Environment:
+def environment(folders: Sequence[Path], packaged: Path) -> jinja2.Environment:
+    """Templates are looked up in folders in order (the publication's first)."""
+    loader = jinja2.ChoiceLoader(
+        [
+            *(jinja2.FileSystemLoader(folder) for folder in folders),
+            jinja2.PrefixLoader({DEFAULT_PREFIX: jinja2.FileSystemLoader(packaged)}),
+        ]
+    )
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(folder),
+        loader=loader,
         autoescape=jinja2.select_autoescape(
             enabled_extensions=("html", "mjml", "xml", "html.j2", "mjml.j2"),
             default_for_string=True,
@@ -36,40 +47,47 @@ def environment(folder: Path) -> jinja2.Environment:
     return env
 
 
-def render(folder: Path, name: str, project: Path, **context: Any) -> str:
-    """Render a theme template; syntax and runtime errors name the template and line."""
-    label = relative(folder / name, project)
+def render(
+    env: jinja2.Environment,
+    name: str,
+    label: Callable[[Path], str],
+    folders: Sequence[Path],
+    context: dict[str, Any],
+) -> str:
+    """Render a template; syntax and runtime errors name the template file and line.
+
+    label shows a theme file as the user knows it; folders are the theme's layers."""
     try:
-        return environment(folder).get_template(name).render(**context)
+        return env.get_template(name).render(**context)
     except jinja2.TemplateSyntaxError as exc:
-        where = relative(Path(exc.filename), project) if exc.filename else label
+        where = label(Path(exc.filename)) if exc.filename else name
         raise RenderError(
             Problem(where, f"template syntax error: {exc.message}", line=exc.lineno)
         ) from None
     except jinja2.TemplateNotFound as exc:
+        shown = ", ".join(label(folder) + "/" for folder in folders)
         raise RenderError(
-            Problem(label, f"template '{exc.name}' not found in {relative(folder, project)}/")
+            Problem(name, f"template '{exc.name}' not found in the theme ({shown})")
         ) from None
     except BriefingError:
         raise
     except Exception as exc:  # UndefinedError, or a filter given the wrong type
-        file, line = _template_frame(exc, folder)
+        file, line = _template_frame(exc, folders)
         message = exc.message if isinstance(exc, jinja2.UndefinedError) else f"{exc}"
         raise RenderError(
-            Problem(
-                relative(file, project) if file else label, f"template error: {message}", line=line
-            )
+            Problem(label(file) if file else name, f"template error: {message}", line=line)
         ) from exc
 
 
-def _template_frame(exc: BaseException, folder: Path) -> tuple[Path | None, int | None]:
-    """File and line of the innermost traceback frame that belongs to a template in folder
+def _template_frame(exc: BaseException, folders: Sequence[Path]) -> tuple[Path | None, int | None]:
+    """File and line of the innermost traceback frame that belongs to a theme template
     (Jinja rewrites template frames to carry the template's own file and line)."""
     found: tuple[Path | None, int | None] = (None, None)
+    prefixes = tuple(str(folder) for folder in folders)
     tb = exc.__traceback__
     while tb is not None:
         filename = tb.tb_frame.f_code.co_filename
-        if filename.startswith(str(folder)):
+        if filename.startswith(prefixes):
             found = (Path(filename), tb.tb_lineno)
         tb = tb.tb_next
     return found

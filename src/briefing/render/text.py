@@ -1,4 +1,4 @@
-"""The plain-text twin, rendered from the model through templates/email.txt.j2."""
+"""The plain-text twin, rendered from the model through the theme's email.txt.j2."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from briefing.merge import placeholder
 from briefing.model import Publication
 from briefing.render.context import IssueView
 from briefing.render.markdown import TextRenderer
-from briefing.render.templates import render
+from briefing.render.theme import Theme
 
 TEMPLATE = "email.txt.j2"
 WIDTH = 72
@@ -25,7 +25,7 @@ class TextArticle:
     source_url: str
 
 
-def render_text(publication: Publication, view: IssueView) -> str:
+def render_text(publication: Publication, view: IssueView, theme: Theme) -> str:
     config = publication.config
     text = TextRenderer(WIDTH, view.url)
     note = text.render(view.note_tokens)  # first, so its links are numbered first
@@ -46,10 +46,8 @@ def render_text(publication: Publication, view: IssueView) -> str:
                 source_url=article.source_url,
             )
         )
-    result = render(
-        config.templates_dir,
+    result = theme.render(
         TEMPLATE,
-        config.root,
         pub=config.publication,
         issue=view.issue,
         view=view,
