@@ -1,0 +1,1 @@
+"""The audience: subscribers, their statuses and history, in one SQLite store."""

@@ -1,0 +1,44 @@
+"""Opening a publication's audience store: where it is, and moving the CSV files in once."""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+
+from briefing.audience.store import Store, utc_now
+from briefing.audience.transfer import migrate
+from briefing.config import Config
+from briefing.errors import BriefingError, Problem, relative
+
+log = logging.getLogger("briefing")
+
+
+def store_path(config: Config) -> Path:
+    return config.root / config.audience.store
+
+
+def open_store(config: Config, clock: Callable[[], datetime] = utc_now) -> Store:
+    """The store, created on first use; the first opening imports the publication's
+    subscribers and suppressions CSV files (send.subscribers, send.suppressions)."""
+    path = store_path(config)
+    label = relative(path, config.root)
+    try:
+        store = Store(path, clock)
+    except (sqlite3.Error, OSError) as exc:
+        raise BriefingError(Problem(label, f"cannot open the audience store: {exc}")) from None
+    try:
+        done = migrate(
+            store,
+            config.root / config.send.subscribers,
+            config.root / config.send.suppressions,
+            config.root,
+        )
+    except BaseException:
+        store.close()
+        raise
+    if done:
+        log.warning("moved the audience into %s: %s", label, done)
+    return store

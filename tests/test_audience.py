@@ -1,0 +1,197 @@
+"""The audience store and `briefing audience`: statuses, history, import rules, erasure,
+migration of the CSV files, and concurrent writers in separate processes."""
+
+from __future__ import annotations
+
+import csv
+import io
+import sqlite3
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from click.testing import CliRunner, Result
+
+from briefing.audience.store import ACTIVE, PENDING, UNSUBSCRIBED, Store
+from briefing.audience.transfer import import_rows
+from briefing.cli import cli
+
+
+def _run(root: Path, *args: str) -> Result:
+    return CliRunner().invoke(cli, ["--project", str(root), *args])
+
+
+def _store(root: Path) -> Store:
+    return Store(root / ".briefing/audience.db")
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = datetime(2026, 1, 31, 12, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def test_first_use_moves_the_csv_files_into_the_store(example: Path) -> None:
+    (example / "suppressions.csv").write_text("email,reason\nLINUS@example.com,complained\n")
+    result = _run(example, "audience", "list")
+    assert result.exit_code == 0, result.output
+    lines = dict(line.split("\t")[:2] for line in result.stdout.splitlines())
+    assert lines["ada@example.com"] == ACTIVE
+    assert lines["linus@example.com"] == "complained"  # suppression ignores case
+    with _store(example) as store:
+        assert store.get("ada@example.com").fields == {"city": "London"}  # type: ignore[union-attr]
+        consent = store.get("ada@example.com").consent_detail  # type: ignore[union-attr]
+        assert consent == "migrated from subscribers.csv"
+    # Once only: a later edit of the CSV is not silently re-read.
+    (example / "subscribers.csv").write_text("email\nnew@example.com\n")
+    assert "new@example.com" not in _run(example, "audience", "list").stdout
+
+
+def test_import_is_idempotent_and_never_reactivates_unless_asked(example: Path) -> None:
+    source = example / "members.csv"
+    source.write_text(
+        "Email Address,First Name,Plan\nada@EXAMPLE.com,Ada L,gold\nzoe@example.org,Zoe,\n"
+    )
+    args = ["audience", "import", str(source), "--map", "Email Address=email"]
+    args += ["--map", "First Name=name"]
+    first = _run(example, *args)
+    assert "1 added, 1 updated" in first.stdout, first.output
+    assert "0 added, 0 updated, 2 unchanged" in _run(example, *args).stdout
+    with _store(example) as store:
+        store.change("zoe@example.org", UNSUBSCRIBED, "one-click")
+    kept = _run(example, *args)
+    assert "1 unsubscribed left alone (pass --reactivate" in kept.stdout
+    again = _run(example, *args, "--reactivate")
+    assert "1 reactivated" in again.stdout
+    with _store(example) as store:
+        zoe = store.get("zoe@example.org")
+        assert zoe is not None and zoe.status == ACTIVE
+        assert [e.source for e in store.history("zoe@example.org")] == [
+            "import",
+            "one-click",
+            "import",
+        ]
+        assert store.get("ada@example.com").fields["Plan"] == "gold"  # type: ignore[union-attr]
+
+
+def test_bad_rows_are_all_reported_and_nothing_is_imported(example: Path) -> None:
+    (example / "bad.csv").write_text("email,name\nnot-an-address,A\nok@example.com,B\nx@y,C\n")
+    result = _run(example, "audience", "import", str(example / "bad.csv"))
+    assert result.exit_code == 1
+    assert "bad.csv:2: 'not-an-address' is not an email address" in result.output
+    assert "bad.csv:4:" in result.output and "Traceback" not in result.output
+    assert "ok@example.com" not in _run(example, "audience", "list").stdout
+    missing = _run(example, "audience", "import", str(example / "bad.csv"), "--map", "email=mail")
+    assert "no 'email' column (use --map" in missing.output
+
+
+def test_remove_erases_the_person_and_keeps_them_out_of_imports(example: Path) -> None:
+    assert _run(example, "audience", "remove", "Ada@example.com").exit_code == 0
+    with _store(example) as store:
+        assert store.get("ada@example.com") is None and store.history("ada@example.com") == []
+        rows = store.query("SELECT * FROM erased")
+        assert len(rows) == 1 and "ada" not in str(rows)  # only a hash remains
+    files = (example / ".briefing").glob("audience.db*")  # the WAL too
+    assert not any(b"Lovelace" in path.read_bytes() for path in files)  # secure_delete
+    result = _run(example, "audience", "import", str(example / "subscribers.csv"))
+    assert "1 erased on request, not imported" in result.stdout
+    assert "ada@example.com" not in _run(example, "audience", "list").stdout
+
+
+def test_export_reimports_to_the_same_store(example: Path, tmp_path: Path) -> None:
+    _run(example, "audience", "list")
+    exported = _run(example, "audience", "export", "--status", "active").stdout
+    rows = list(csv.DictReader(io.StringIO(exported)))
+    assert {r["email"] for r in rows} == {
+        "ada@example.com",
+        "grace@example.com",
+        "linus@example.com",
+        "margaret@example.com",
+    }
+    assert rows[0]["consent_source"] == "import" and rows[0]["city"] == "London"
+    (example / "export.csv").write_text(exported)
+    again = _run(example, "audience", "import", str(example / "export.csv"))
+    assert "0 added, 0 updated, 4 unchanged" in again.stdout, again.output
+
+
+def test_stats_count_by_status_and_source_and_month(example: Path) -> None:
+    _run(example, "audience", "list")
+    with _store(example) as store:
+        store.change("ada@example.com", UNSUBSCRIBED, "one-click")
+    out = _run(example, "audience", "stats").stdout
+    assert "active             3   (import 3)" in out
+    assert "unsubscribed       1   (one-click 1)" in out
+    month = datetime.now(UTC).strftime("%Y-%m")
+    assert f"{month}        4      1" in out
+
+
+def test_show_prints_consent_and_history(example: Path) -> None:
+    _run(example, "audience", "list")
+    out = _run(example, "audience", "show", "ada@example.com").stdout
+    assert "consent:" in out and "migrated from subscribers.csv" in out
+    missing = _run(example, "audience", "show", "nobody@example.com")
+    assert missing.exit_code == 1 and "not in the store" in missing.output
+
+
+def test_a_broken_store_is_one_clear_line(example: Path) -> None:
+    (example / ".briefing").mkdir()
+    (example / ".briefing/audience.db").write_text("not a database " * 100)
+    result = _run(example, "audience", "stats")
+    assert result.exit_code == 1
+    assert "audience.db: cannot open the audience store" in result.output
+
+
+def test_sign_up_confirm_and_the_rules_around_them(tmp_path: Path) -> None:
+    clock = Clock()
+    with Store(tmp_path / "a.db", clock) as store:
+        assert store.sign_up("new@Example.org", "New", {}, "from 127.0.0.1")
+        assert store.get("new@example.org").status == PENDING  # type: ignore[union-attr]
+        issued = clock.now.isoformat()
+        clock.now += timedelta(minutes=5)
+        assert store.confirm("new@example.org", issued, "clicked")
+        member = store.get("new@example.org")
+        assert member is not None and member.status == ACTIVE
+        assert member.consent_source == "form" and member.consent_detail == "clicked"
+        assert not store.sign_up("new@example.org", "New", {}, "again")  # active: no mail
+        clock.now += timedelta(minutes=5)
+        store.change("new@example.org", UNSUBSCRIBED, "one-click")
+        # An old confirmation link cannot undo a later unsubscribe.
+        assert not store.confirm("new@example.org", issued, "old link")
+        assert store.sign_up("new@example.org", "New", {}, "back")  # confirm to return
+        assert store.get("new@example.org").status == UNSUBSCRIBED  # type: ignore[union-attr]
+        clock.now += timedelta(minutes=5)
+        assert store.confirm("new@example.org", clock.now.isoformat(), "new link")
+        assert store.is_wanted("NEW@example.org")
+
+
+_WORKER = """
+import sys
+from pathlib import Path
+from briefing.audience.store import Store
+with Store(Path(sys.argv[1])) as store:
+    for i in range(int(sys.argv[2]), int(sys.argv[2]) + 150):
+        store.change(f"p{i}@example.com", "unsubscribed", "one-click", "worker")
+"""
+
+
+def test_concurrent_writers_in_processes_lose_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "a.db"
+    with Store(path) as store:
+        import_rows(store, [(f"p{i}@example.com", "", {}) for i in range(600)], "t", False)
+    workers = [
+        subprocess.Popen([sys.executable, "-c", _WORKER, str(path), str(start)])
+        for start in (0, 150, 300, 450)
+    ]
+    with Store(path) as store:  # a reader meanwhile sees whole transactions only
+        while any(worker.poll() is None for worker in workers):
+            assert sum(store.counts().values()) == 600
+    assert [worker.wait(60) for worker in workers] == [0, 0, 0, 0]
+    with Store(path) as store:
+        assert store.counts() == {UNSUBSCRIBED: 600}
+        events = store.query("SELECT COUNT(*) FROM events WHERE source='one-click'")
+        assert events[0][0] == 600
+    mode = sqlite3.connect(path).execute("PRAGMA journal_mode").fetchone()[0]
+    assert mode == "wal"
