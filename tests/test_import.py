@@ -13,9 +13,7 @@ from markdown_it import MarkdownIt
 
 from briefing.build import build, load
 from briefing.errors import ContentError
-from briefing.model import Article, KeyPoint, Markdown
-from briefing.render.markdown import find_problems, to_html
-from briefing.sources.importer import (
+from briefing.importer import (
     FRONT_MATTER_KEYS,
     ImportedArticle,
     article_markdown,
@@ -23,6 +21,8 @@ from briefing.sources.importer import (
     import_article,
     write_article,
 )
+from briefing.model import Article, KeyPoint, Markdown
+from briefing.render.markdown import find_problems, to_html
 from briefing.sources.issues import ARTICLE_FIELDS
 
 ARTICLES = Path(__file__).resolve().parent / "fixtures" / "articles"

@@ -98,7 +98,7 @@ def import_command(state: State, files: tuple[Path, ...], into: str | None) -> N
       briefing import story.txt            # a new issue titled after the headline
     """
     from briefing.scaffold import new_issue
-    from briefing.sources.importer import import_article, write_article
+    from briefing.importer import import_article, write_article
 
     articles = [import_article(path, str(path)) for path in files]  # all read before writing
     if into:
