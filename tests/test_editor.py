@@ -14,6 +14,8 @@ from click.testing import CliRunner, Result
 
 from briefing.build import build, load
 from briefing.cli import cli
+from briefing.config import load_config
+from briefing.render.theme import eject
 
 BRIEFING = [sys.executable, "-m", "briefing"]
 
@@ -43,13 +45,14 @@ def test_init_creates_a_publication_that_builds_at_once(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     for name in (
         "briefing.toml",
-        "templates/email.mjml.j2",
-        "templates/web/style.css",
+        "templates/README.md",
         "subscribers.csv",
         "outbox/.gitkeep",
         ".gitignore",
     ):
         assert (target / name).is_file(), name
+    # No theme files: the packaged theme serves them until one is ejected.
+    assert [p.name for p in (target / "templates").iterdir()] == ["README.md"]
     assert "/site/" in (target / ".gitignore").read_text()
     toml = (target / "briefing.toml").read_text()
     assert 'title = "The Weekly"' in toml and "# " in toml  # commented
@@ -166,7 +169,7 @@ def test_check_finds_what_readers_would_suffer_from(example: Path) -> None:
 
 
 def test_check_flags_a_missing_unsubscribe_link_and_size(example: Path) -> None:
-    template = example / "templates/email.mjml.j2"
+    (template,) = eject(load_config(example), ["email.mjml.j2"])
     template.write_text(
         template.read_text().replace(
             "<a href=\"{{ merge('unsubscribe_url') }}\">Unsubscribe</a>", "Unsubscribe"
@@ -180,10 +183,11 @@ def test_check_flags_a_missing_unsubscribe_link_and_size(example: Path) -> None:
 
 
 def test_check_finds_broken_internal_links(example: Path) -> None:
-    template = example / "templates/web/issue.html.j2"
+    (template,) = eject(load_config(example), ["web/issue.html.j2"])
     template.write_text(
         template.read_text().replace(
-            '<a href="{{ root }}">All issues</a>', '<a href="{{ root }}archive/">All issues</a>'
+            '<a href="{{ urls.home }}">All issues</a>',
+            '<a href="{{ urls.home }}archive/">All issues</a>',
         )
     )
     result = _run("--project", str(example), "check")

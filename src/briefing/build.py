@@ -2,7 +2,8 @@
 
 Nothing in the site changes until every issue has loaded and rendered (rendered
 files wait in a staging folder), so a failed build leaves the previous site as
-it was.
+it was. The result says which groups of outputs were rendered, so `preview`
+re-checks only those.
 """
 
 from __future__ import annotations
@@ -11,15 +12,23 @@ import logging
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 
 from briefing.cache import BuildCache, digest, file_signature, signature
 from briefing.config import CONFIG_NAME, load_config
-from briefing.errors import relative
-from briefing.model import Publication
-from briefing.output import Outputs, Staging, WriteReport
-from briefing.render.context import IssueView, issue_path, tag_path, views
+from briefing.model import Issue, Publication
+from briefing.output import Staging, WriteReport
+from briefing.render.context import IssueView, views
+from briefing.render.site_files import (
+    SharedGroup,
+    issue_group,
+    listed,
+    neighbours,
+    render_issue_files,
+    shared_groups,
+)
+from briefing.render.theme import Theme
+from briefing.site import Outputs
 from briefing.sources import load_publication
 
 log = logging.getLogger("briefing")
@@ -36,47 +45,27 @@ class BuildResult:
     publication: Publication
     out_dir: Path
     report: WriteReport
+    groups: dict[str, tuple[str, ...]]  # every group of outputs → the site paths it wrote
+    rendered: frozenset[str]  # the groups rendered by this build (the rest were fresh)
 
 
 def load(root: Path) -> Publication:
     return load_publication(load_config(root))
 
 
-def render_issue_files(publication: Publication, all_views: list[IssueView], index: int) -> Outputs:
-    """Every file of one issue: web page, email HTML, plain text, images."""
-    # Renderers are imported on first use: a rebuild with nothing to do needs none.
-    from briefing.render.email import render_email
-    from briefing.render.text import render_text
-    from briefing.render.web import render_issue
-
-    # A view of its own: the HTML it caches is dropped with it, not kept in all_views.
-    view = IssueView(all_views[index].issue, all_views[index].base_url)
-    newer = all_views[index - 1] if index > 0 else None
-    older = all_views[index + 1] if index + 1 < len(all_views) else None
-    issue = view.issue
-    origin = relative(issue.folder, publication.config.root)
-    base = issue_path(issue.slug)
-    outputs = Outputs()
-    outputs.add(base + "index.html", render_issue(publication, view, newer, older), origin)
-    outputs.add(base + "email.html", render_email(publication, view), origin)
-    outputs.add(base + "email.txt", render_text(publication, view), origin)
-    for name in issue.assets:
-        outputs.add(base + name, (issue.folder / name).read_bytes(), origin)
-    return outputs
-
-
 # Worker state for the process pool: set once per worker, not pickled per task.
-_worker: tuple[Publication, list[IssueView]] | None = None
+_worker: tuple[Publication, list[IssueView], Theme] | None = None
 
 
 def _init_worker(publication: Publication) -> None:
     global _worker
-    _worker = (publication, views(publication))
+    # A theme of the worker's own: a Jinja environment does not cross processes.
+    _worker = (publication, views(publication), Theme.load(publication.config))
 
 
 def _render_in_worker(index: int) -> Outputs:
     assert _worker is not None
-    return render_issue_files(_worker[0], _worker[1], index)
+    return render_issue_files(*_worker[:2], index, _worker[2])
 
 
 def _render_issues(
@@ -85,6 +74,7 @@ def _render_issues(
     todo: list[int],
     jobs: int,
     progress: Progress | None,
+    theme: Theme,
 ) -> Iterator[tuple[int, Outputs]]:
     """The files of the issues at indexes todo, as each is done, on all cores when there
     are many."""
@@ -101,80 +91,56 @@ def _render_issues(
                     progress(done, len(todo))
     else:
         for done, index in enumerate(todo, 1):
-            yield index, render_issue_files(publication, all_views, index)
+            yield index, render_issue_files(publication, all_views, index, theme)
             if progress:
                 progress(done, len(todo))
 
 
-def render_shared(publication: Publication, all_views: list[IssueView]) -> Outputs:
-    """The archive index, tag pages, stylesheet and feeds."""
-    outputs = Outputs()
-    for _, _, render in _shared_groups(publication, all_views, None):
-        outputs.update(render())
-    return outputs
+@dataclass
+class _Plan:
+    """What a build renders (stale issues by index, shared groups) and keeps."""
+
+    stale: dict[int, str]  # index in all_views → the key of its files
+    shared: list[tuple[SharedGroup, str]]
+    kept: set[str]  # site paths left as they are
+    names: list[str]  # every group's name
 
 
-SharedGroup = tuple[str, str, Callable[[], Outputs]]
+def _plan(
+    cache: BuildCache, all_views: list[IssueView], groups: list[SharedGroup], target: Path
+) -> _Plan:
+    """Each key digests exactly what its outputs show, so an edit re-renders only the
+    groups it shows up in: an issue's files show its folder and its neighbours' titles;
+    a listing shows a few fields of each issue; the feeds hold the newest issues whole
+    (their folders' signatures stand for their content)."""
+    plan = _Plan({}, [], set(), [])
+    for index, view in enumerate(all_views):
+        name = issue_group(view.issue.slug)
+        key = digest(cache.stamp(view.issue), neighbours(all_views, index))
+        _fresh_or_stale(plan, cache, name, key, target, index)
+    shown: dict[str, str] = {}  # digested once per issue, shared by every group
+
+    def show(issue: Issue) -> str:
+        if issue.slug not in shown:
+            shown[issue.slug] = digest(listed(issue))
+        return shown[issue.slug]
+
+    for group in groups:
+        key = digest([show(i) for i in group.lists], [cache.stamp(i) for i in group.whole])
+        _fresh_or_stale(plan, cache, group.name, key, target, group)
+    return plan
 
 
-def _shared_groups(
-    publication: Publication, all_views: list[IssueView], cache: BuildCache | None
-) -> list[SharedGroup]:
-    """(cache name, key, render) for each group of outputs that lists several issues.
-
-    Each key digests exactly what its pages show, so an edit re-renders only the
-    groups it shows up in: the index and tag pages list issues; the feeds hold
-    the newest ones whole (their folders' signatures stand for their content).
-    """
-    from briefing.render.feeds import render_feeds
-    from briefing.render.web import STYLESHEET, render_index, render_tag
-
-    config = publication.config
-    origin = relative(config.templates_dir, config.root)
-
-    def one(path: str, render: Callable[[], str | bytes]) -> Callable[[], Outputs]:
-        def make() -> Outputs:
-            outputs = Outputs()
-            outputs.add(path, render(), origin)
-            return outputs
-
-        return make
-
-    def feeds() -> Outputs:
-        outputs = Outputs()
-        for name, data in render_feeds(publication, all_views).items():
-            outputs.add(name, data, origin)
-        return outputs
-
-    issues = [v.issue for v in all_views]
-    # What a listing shows of each issue, digested once and shared by every group.
-    shown = {
-        i.slug: digest(i.slug, i.title, i.number, i.date, i.tags, i.summary, i.edition)
-        for i in issues
-    }
-    newest = issues[: config.feeds.max_items]
-    stamps = [cache.issues[i.folder.name][0] for i in newest] if cache else []
-    groups: list[SharedGroup] = [
-        (
-            "index",
-            digest(list(shown.values())),
-            one("index.html", partial(render_index, publication, all_views)),
-        ),
-        (
-            "feeds",
-            digest([shown[i.slug] for i in newest], [i.updated for i in newest], stamps),
-            feeds,
-        ),
-    ]
-    for tag in publication.tags:
-        render = one(tag_path(tag) + "index.html", partial(render_tag, publication, tag, all_views))
-        groups.append(
-            ("tag:" + tag, digest([shown[i.slug] for i in issues if tag in i.tags]), render)
-        )
-    stylesheet = config.templates_dir / STYLESHEET
-    if stylesheet.is_file():
-        groups.append(("style", "", one("style.css", stylesheet.read_bytes)))
-    return groups
+def _fresh_or_stale(
+    plan: _Plan, cache: BuildCache, name: str, key: str, target: Path, job: int | SharedGroup
+) -> None:
+    plan.names.append(name)
+    if fresh := cache.fresh(name, key, target):
+        plan.kept.update(fresh.sizes)
+    elif isinstance(job, int):
+        plan.stale[job] = key
+    else:
+        plan.shared.append((job, key))
 
 
 def build(
@@ -186,65 +152,46 @@ def build(
 ) -> BuildResult:
     """Load, render what changed since the last build (everything with clean), write."""
     config = load_config(root)
+    theme = Theme.load(config)
     target = (out_dir or root / "site").resolve()
+    templates = config.templates_dir
     environment = digest(
         str(root),
         str(target),
         file_signature(root / CONFIG_NAME),
-        signature(config.templates_dir, recursive=True),
+        signature(templates, recursive=True) if templates.is_dir() else (),
         signature(PACKAGE, recursive=True),
     )
     cache = BuildCache(environment) if clean else BuildCache.load(root, environment)
-    signatures = {name: stamp for name, (stamp, _) in cache.issues.items()}
-    publication = load_publication(config, cache.issues)
-    cache.changed |= signatures != {name: stamp for name, (stamp, _) in cache.issues.items()}
+    publication = load_publication(config, cache.reuse)
+    cache.record(publication.issues)
     all_views = views(publication)
-
-    kept: set[str] = set()
-    stale: dict[int, str] = {}
-    for index, view in enumerate(all_views):
-        key = _issue_key(cache, all_views, index)
-        if fresh := cache.fresh("issue:" + view.issue.slug, key, target):
-            kept.update(fresh.sizes)
-        else:
-            stale[index] = key
-    groups = _shared_groups(publication, all_views, cache)
-    shared: list[SharedGroup] = []
-    for name, key, render in groups:
-        if fresh := cache.fresh(name, key, target):
-            kept.update(fresh.sizes)
-        else:
-            shared.append((name, key, render))
+    plan = _plan(cache, all_views, shared_groups(publication, all_views, theme), target)
 
     # Each issue's files go to the staging folder as soon as they are rendered, so
     # memory holds a few issues, not the site; nothing is in place before commit().
     staging = Staging(target)
+    rendered: set[str] = set()
     try:
-        for index, files in _render_issues(publication, all_views, list(stale), jobs, progress):
-            cache.remember(
-                "issue:" + all_views[index].issue.slug, stale[index], files.files.items()
-            )
+        todo = _render_issues(publication, all_views, list(plan.stale), jobs, progress, theme)
+        for index, files in todo:
+            name = issue_group(all_views[index].issue.slug)
+            cache.remember(name, plan.stale[index], files.files.items())
             staging.put(files)
-        for name, key, render in shared:
-            files = render()
-            cache.remember(name, key, files.files.items())
+            rendered.add(name)
+        for group, key in plan.shared:
+            files = group.render()
+            cache.remember(group.name, key, files.files.items())
             staging.put(files)
-        report = staging.commit(clean, kept)
+            rendered.add(group.name)
+        report = staging.commit(clean, plan.kept)
     except BaseException:
         staging.discard()
         raise
-    live = {"issue:" + v.issue.slug for v in all_views}
-    live |= {name for name, _, _ in groups}
-    if set(cache.outputs) - live:  # issues that are gone
-        cache.outputs = {name: files for name, files in cache.outputs.items() if name in live}
+    if set(cache.outputs) - set(plan.names):  # issues that are gone
+        cache.outputs = {name: cache.outputs[name] for name in plan.names}
         cache.changed = True
     cache.save(root)
     log.debug("wrote %d files, %d unchanged", report.written, report.unchanged)
-    return BuildResult(publication, target, report)
-
-
-def _issue_key(cache: BuildCache, all_views: list[IssueView], index: int) -> str:
-    """An issue's files depend on its folder and on its neighbours' titles (page links)."""
-    neighbours = [all_views[i].issue for i in (index - 1, index + 1) if 0 <= i < len(all_views)]
-    issue = all_views[index].issue
-    return digest(cache.issues[issue.folder.name][0], [(n.slug, n.title) for n in neighbours])
+    groups = {name: tuple(cache.outputs[name].sizes) for name in plan.names}
+    return BuildResult(publication, target, report, groups, frozenset(rendered))

@@ -6,7 +6,7 @@ rebuild reads no unchanged source. Three layers:
 - the environment: briefing.toml, the theme, briefing's own code and the output
   folder. Any change there drops the whole cache;
 - each issue folder: its signature maps to the Issue loaded from it, so loading
-  an unchanged issue costs a dictionary lookup;
+  an unchanged issue costs a dictionary lookup (reuse() is the loader's callback);
 - each set of outputs (one issue's files; the shared index, tag pages, feeds and
   stylesheet): a digest of everything they are rendered from, with the size of
   every file written. If the digest matches and the files are still there, the
@@ -31,7 +31,7 @@ from briefing.model import Issue
 log = logging.getLogger("briefing")
 
 CACHE_FILE = Path(".briefing") / "build-cache.pickle"
-_FORMAT = 1
+_FORMAT = 2
 Signature = tuple[tuple[str, int, int], ...]
 
 
@@ -74,6 +74,7 @@ class BuildCache:
     changed: bool = False  # whether save() has anything new to write
     issues: dict[str, tuple[Signature, Issue]] = field(default_factory=dict)
     outputs: dict[str, OutputSet] = field(default_factory=dict)
+    seen: dict[str, Signature] = field(default_factory=dict)  # signatures reuse() took
 
     @classmethod
     def load(cls, root: Path, environment: str) -> BuildCache:
@@ -94,6 +95,23 @@ class BuildCache:
         if self.changed or not (root / CACHE_FILE).exists():
             self.changed = False
             atomic_write(root / CACHE_FILE, pickle.dumps((_FORMAT, self), protocol=5))
+
+    def reuse(self, folder: Path) -> Issue | None:
+        """The Issue an earlier build loaded from folder, if none of its files changed."""
+        stamp = self.seen[folder.name] = signature(folder)
+        hit = self.issues.get(folder.name)
+        return hit[1] if hit and hit[0] == stamp else None
+
+    def record(self, issues: Iterable[Issue]) -> None:
+        """Remember the issues a load returned, under the signatures reuse() took."""
+        loaded = {i.folder.name: (self.seen[i.folder.name], i) for i in issues}
+        if {k: v[0] for k, v in loaded.items()} != {k: v[0] for k, v in self.issues.items()}:
+            self.changed = True
+        self.issues, self.seen = loaded, {}
+
+    def stamp(self, issue: Issue) -> Signature:
+        """The signature of the folder issue was loaded from (after record())."""
+        return self.issues[issue.folder.name][0]
 
     def fresh(self, name: str, key: str, out_dir: Path) -> OutputSet | None:
         """The cached outputs named name, if their key matches and every file is in place."""

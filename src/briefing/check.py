@@ -2,28 +2,30 @@
 
 Checks run on the model and on the outputs rendered in memory, so `check` needs
 no build first and stays fast: only the issues asked for are rendered.
+`check_built` checks groups of outputs a build just wrote, so `preview` re-checks
+only what its rebuild rendered.
 """
 
 from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
 from lxml import html as lxml_html
 
-from briefing.build import render_issue_files, render_shared
 from briefing.errors import relative
 from briefing.merge import names, placeholder
 from briefing.model import Issue, Markdown, Publication
-from briefing.output import Outputs
 from briefing.render.context import IssueView, views
 from briefing.render.email import TEMPLATE as EMAIL_TEMPLATE
-from briefing.render.markdown import references
-from briefing.textfile import read_theme_file
+from briefing.render.scan import references
+from briefing.render.site_files import group_issue, render_issue_files, render_shared
+from briefing.render.theme import Theme
+from briefing.site import EMAIL_HTML, EMAIL_TEXT, JSON_FEED, Outputs, issue_folder
 
 PREHEADER_RANGE = (40, 140)
 SUBJECT_MAX = 70
@@ -53,27 +55,62 @@ def check(
     columns: the subscriber CSV's columns, to flag merge fields nobody can fill.
     """
     all_views = views(publication)
+    theme = Theme.load(publication.config)
     wanted = set(slugs)
     findings: list[Finding] = []
     outputs = Outputs()
     for index, view in enumerate(all_views):
         if wanted and view.issue.slug not in wanted:
             continue
-        files = render_issue_files(publication, all_views, index)
+        files = render_issue_files(publication, all_views, index, theme)
         outputs.update(files)
-        findings += _issue(publication, view, files, columns)
+        findings += _issue(publication, view, files, columns, theme)
     if wanted:
-        judged = tuple(f"issues/{slug}/" for slug in wanted)
+        judged = tuple(issue_folder(slug) for slug in wanted)
     else:
         judged = ("",)
-        outputs.update(render_shared(publication, all_views))
-        findings += _feeds(outputs.files["feed.json"].decode("utf-8"))
-    findings += _internal_links(outputs, judged)
+        outputs.update(render_shared(publication, all_views, theme))
+        findings += _feeds(outputs.files[JSON_FEED.path()].decode("utf-8"))
+    # Links are judged only where every file was rendered: a check of a few issues
+    # cannot tell whether a link to another issue is broken.
+    findings += _internal_links(outputs, lambda t: not t.startswith(judged) or t in outputs.files)
     return sorted(set(findings))
 
 
+def check_built(
+    publication: Publication,
+    out_dir: Path,
+    groups: Mapping[str, Sequence[str]],
+    names: Iterable[str],
+) -> dict[str, list[Finding]]:
+    """Findings for the groups of outputs named, read back from out_dir, where a build
+    just wrote them (groups: every group of the build and its paths; links are judged
+    against all of them)."""
+    theme = Theme.load(publication.config)
+    site = {path for paths in groups.values() for path in paths}
+    base_url = publication.config.publication.base_url
+    found: dict[str, list[Finding]] = {}
+    for name in names:
+        files = Outputs()
+        for path in groups[name]:
+            files.add(path, (out_dir / path).read_bytes(), name)
+        findings = list(_internal_links(files, site.__contains__))
+        slug = group_issue(name)
+        issue = publication.issue(slug) if slug else None
+        if issue is not None:
+            findings += _issue(publication, IssueView(issue, base_url), files, None, theme)
+        if JSON_FEED.path() in files.files:
+            findings += _feeds(files.files[JSON_FEED.path()].decode("utf-8"))
+        found[name] = findings
+    return found
+
+
 def _issue(
-    publication: Publication, view: IssueView, files: Outputs, columns: set[str] | None
+    publication: Publication,
+    view: IssueView,
+    files: Outputs,
+    columns: set[str] | None,
+    theme: Theme,
 ) -> Iterator[Finding]:
     issue = view.issue
     root = publication.config.root
@@ -108,7 +145,7 @@ def _issue(
             f" characters; inboxes cut it after about {SUBJECT_MAX}",
         )
 
-    email = files.files[f"issues/{issue.slug}/email.html"]
+    email = files.files[EMAIL_HTML.path(slug=issue.slug)]
     size = len(email)
     if size > CLIP_MARGIN:
         state = "over" if size > GMAIL_CLIP else "close to"
@@ -121,10 +158,10 @@ def _issue(
         )
 
     yield from _email_html(issue, email.decode("utf-8"), root)
-    text = files.files[f"issues/{issue.slug}/email.txt"].decode("utf-8")
+    text = files.files[EMAIL_TEXT.path(slug=issue.slug)].decode("utf-8")
     if UNSUBSCRIBE not in text:
         yield Finding(
-            relative(publication.config.templates_dir / "email.txt.j2", root),
+            theme.label(theme.path("email.txt.j2")),
             1,
             "unsubscribe",
             "the text part has no {{ unsubscribe_url }}",
@@ -133,7 +170,7 @@ def _issue(
     sources: list[tuple[str, Markdown]] = [(label, issue.note)]
     sources += [(relative(a.path, root), a.body) for a in issue.articles]
     yield from _markdown(sources, columns)
-    template = read_theme_file(publication.config.templates_dir / EMAIL_TEMPLATE)
+    template = theme.read(EMAIL_TEMPLATE)
     for article in issue.articles:
         name = relative(article.path, root)
         if not article.body.text.strip():
@@ -254,12 +291,8 @@ def _feeds(feed: str) -> Iterator[Finding]:
         yield Finding("feed.json", 1, "feed-date", "an entry has no date")
 
 
-def _internal_links(outputs: Outputs, judged: tuple[str, ...]) -> Iterator[Finding]:
-    """Relative links in pages that point at no file the build writes.
-
-    judged: the path prefixes whose every file was rendered ('' for the whole site);
-    a check of a few issues cannot tell whether a link to another issue is broken.
-    """
+def _internal_links(outputs: Outputs, exists: Callable[[str], bool]) -> Iterator[Finding]:
+    """Relative links in pages that point at no file the build writes (exists says)."""
     for path, data in outputs.files.items():
         if not path.endswith(".html") or path.endswith("email.html"):
             continue
@@ -268,7 +301,7 @@ def _internal_links(outputs: Outputs, judged: tuple[str, ...]) -> Iterator[Findi
             target = urljoin("/" + path, url.decode()).lstrip("/")
             if not target or target.endswith("/"):
                 target += "index.html"
-            if target.startswith(judged) and target not in outputs.files:
+            if not exists(target):
                 yield Finding(
                     f"site/{path}",
                     1,

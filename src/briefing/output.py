@@ -1,49 +1,19 @@
-"""Outputs (path → bytes) and the writer: atomic, write-if-changed, stale files removed."""
+"""The site writer: staged, atomic, write-if-changed, stale files removed."""
 
 from __future__ import annotations
 
 import contextlib
 import shutil
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from briefing.atomic import atomic_write as atomic_write  # re-exported: send/ imports it here
 from briefing.atomic import replace
 from briefing.atomic import sync_folder as sync_folder  # re-exported: send/ imports it here
-from briefing.errors import BriefingError, Problem
+from briefing.site import Outputs, collision
 
 MANIFEST = ".briefing-manifest"
 STAGING = ".briefing-staging"
-
-
-class Outputs:
-    """Everything a build produces, keyed by site-relative path; two claims on a path fail."""
-
-    def __init__(self) -> None:
-        self.files: dict[str, bytes] = {}
-        self._origin: dict[str, str] = {}
-
-    def add(self, path: str, data: bytes | str, origin: str) -> None:
-        clean = PurePosixPath(path)
-        if clean.is_absolute() or ".." in clean.parts or str(clean) != path:
-            raise BriefingError(Problem(origin, f"output path '{path}' leaves the site folder"))
-        if path in self.files:
-            raise _collision(path, origin, self._origin[path])
-        self.files[path] = data.encode("utf-8") if isinstance(data, str) else data
-        self._origin[path] = origin
-
-    def origin(self, path: str) -> str:
-        return self._origin[path]
-
-    def update(self, other: Outputs) -> None:
-        for path, data in other.files.items():
-            self.add(path, data, other.origin(path))
-
-
-def _collision(path: str, origin: str, first: str) -> BriefingError:
-    return BriefingError(
-        Problem(origin, f"would write {path}, which {first} already writes; rename one of them")
-    )
 
 
 @dataclass(frozen=True)
@@ -88,7 +58,7 @@ class Staging:
     def put(self, outputs: Outputs) -> None:
         for path, data in outputs.files.items():
             if path in self.sizes:
-                raise _collision(path, outputs.origin(path), self._origin[path])
+                raise collision(path, outputs.origin(path), self._origin[path])
             target = self.folder / path
             try:
                 target.write_bytes(data)

@@ -21,12 +21,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from briefing.build import build, load
-from briefing.check import Finding, check
+from briefing.build import BuildResult, build, load
+from briefing.check import Finding, check_built
 from briefing.config import CONFIG_NAME
 from briefing.errors import BriefingError
 from briefing.model import Publication
-from briefing.render.feeds import JSON_FEED
+from briefing.site import EMAIL_HTML, EMAIL_TEXT, ISSUE_PAGE, JSON_FEED
 
 log = logging.getLogger("briefing")
 
@@ -52,13 +52,14 @@ class Preview:
         self.root, self.site, self.announce = root, site, announce
         self.state = State()
         self.stop = threading.Event()
+        self.checked: dict[str, list[Finding]] = {}  # findings by group of outputs
 
     def rebuild(self) -> None:
         publication: Publication | None
         try:
             result = build(self.root, self.site)
             publication = result.publication
-            findings = check(publication)
+            findings = self._check(result)
             errors: list[str] = []
             report = result.report
             self.announce(
@@ -75,6 +76,14 @@ class Preview:
             self.state.errors = errors
             self.state.version += 1
             self.state.changed.notify_all()
+
+    def _check(self, result: BuildResult) -> list[Finding]:
+        """Check the groups of outputs the build rendered (every group, the first time):
+        the findings of the others still hold, as nothing they come from changed."""
+        todo = [n for n in result.groups if n in result.rendered or n not in self.checked]
+        fresh = check_built(result.publication, result.out_dir, result.groups, todo)
+        self.checked = {n: fresh[n] if n in fresh else self.checked[n] for n in result.groups}
+        return sorted({f for found in self.checked.values() for f in found})
 
     def watch(self) -> None:
         from watchfiles import watch
@@ -216,7 +225,6 @@ def _issue_nav(publication: Publication, current: str) -> str:
 def _issue_panels(
     preview: Preview, publication: Publication, slug: str, findings: list[Finding]
 ) -> Iterator[str]:
-    base = f"issues/{slug}/"
     issue = publication.issue(slug)
     assert issue is not None
     yield f"<h1>{html.escape(issue.title)}</h1>"
@@ -234,22 +242,22 @@ def _issue_panels(
             yield (
                 f"<figure><figcaption>{label}, {width} px</figcaption>"
                 f'<iframe class="email" data-mode="{label.lower()}" width="{width}"'
-                f' src="{prefix}{base}email.html" title="Email, {label}, {width} px">'
+                f' src="{prefix}{EMAIL_HTML.path(slug=slug)}" title="Email, {label}, {width} px">'
                 "</iframe></figure>"
             )
     yield "</div></section>"
-    text_file = preview.site_file(base + "email.txt")
+    text_file = preview.site_file(EMAIL_TEXT.path(slug=slug))
     text = text_file.read_text("utf-8") if text_file else ""
     yield f'<section><h2>Plain text</h2><pre class="text">{html.escape(text)}</pre></section>'
     yield (
-        f'<section><h2>Web page</h2><iframe class="page" src="{SITE}{base}"'
+        f'<section><h2>Web page</h2><iframe class="page" src="{SITE}{ISSUE_PAGE.url(slug=slug)}"'
         ' title="Web page"></iframe></section>'
     )
     yield f"<section><h2>Feed entry</h2>{_feed_entry(preview, slug)}</section>"
 
 
 def _feed_entry(preview: Preview, slug: str) -> str:
-    feed_file = preview.site_file(JSON_FEED)
+    feed_file = preview.site_file(JSON_FEED.path())
     if feed_file is None:
         return "<p>No feed built.</p>"
     items = json.loads(feed_file.read_text("utf-8")).get("items", [])

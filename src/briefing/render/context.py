@@ -15,14 +15,7 @@ from markupsafe import Markup
 
 from briefing.model import Article, Issue, Publication
 from briefing.render.markdown import inline_html, parse, render_tokens
-
-
-def issue_path(slug: str) -> str:
-    return f"issues/{slug}/"
-
-
-def tag_path(tag: str) -> str:
-    return f"tags/{tag}/"
+from briefing.site import ISSUE_PAGE
 
 
 @dataclass(frozen=True)
@@ -66,11 +59,13 @@ class IssueView:
 
     @property
     def url(self) -> str:
-        return self.base_url + issue_path(self.issue.slug)
+        """The issue page's absolute URL."""
+        return ISSUE_PAGE.absolute(self.base_url, slug=self.issue.slug)
 
     @property
     def path(self) -> str:
-        return issue_path(self.issue.slug)
+        """The issue page's URL relative to the site root (themes written before `urls`)."""
+        return ISSUE_PAGE.url(slug=self.issue.slug)
 
     # Email and feeds are read away from the site: every URL in them is absolute.
     @cached_property

@@ -17,14 +17,17 @@ from briefing.config import Config
 from briefing.merge import with_fallbacks
 from briefing.model import Publication
 from briefing.render.context import IssueView
-from briefing.render.templates import render
+from briefing.render.theme import Theme
+from briefing.site import ATOM, INDEX, JSON_FEED, RSS, Output
 
-RSS, ATOM, JSON_FEED = "rss.xml", "atom.xml", "feed.json"
 CONTENT_TEMPLATE = "web/_content.html.j2"
 
 
 def entry_id(config: Config, view: IssueView) -> str:
-    """RFC 4151 tag URI from the domain, the issue date and the slug: never changes."""
+    """RFC 4151 tag URI from the domain, the issue date and the slug: never changes.
+
+    Spelled here, not taken from the site layout: readers key entries by id, so it
+    must stay the same even if the issue pages move."""
     return f"tag:{config.domain},{view.issue.date.date().isoformat()}:issues/{view.issue.slug}"
 
 
@@ -33,12 +36,10 @@ def feed_id(config: Config) -> str:
     return config.publication.base_url
 
 
-def _content(publication: Publication, view: IssueView) -> str:
+def _content(publication: Publication, view: IssueView, theme: Theme) -> str:
     config = publication.config
-    html = render(
-        config.templates_dir,
+    html = theme.render(
         CONTENT_TEMPLATE,
-        config.root,
         pub=config.publication,
         note_html=view.note_html,
         articles=view.articles,
@@ -46,14 +47,16 @@ def _content(publication: Publication, view: IssueView) -> str:
     return with_fallbacks(html).strip()
 
 
-def render_feeds(publication: Publication, views: list[IssueView]) -> dict[str, bytes]:
+def render_feeds(
+    publication: Publication, views: list[IssueView], theme: Theme
+) -> dict[str, bytes]:
     config = publication.config
     latest = views[: config.feeds.max_items]
-    contents = [_content(publication, v) for v in latest]
+    contents = [_content(publication, v, theme) for v in latest]
     return {
-        RSS: _feedgen(config, latest, contents, RSS).rss_str(pretty=True),
-        ATOM: _feedgen(config, latest, contents, ATOM).atom_str(pretty=True),
-        JSON_FEED: _json_feed(config, latest, contents),
+        RSS.path(): _feedgen(config, latest, contents, RSS).rss_str(pretty=True),
+        ATOM.path(): _feedgen(config, latest, contents, ATOM).atom_str(pretty=True),
+        JSON_FEED.path(): _json_feed(config, latest, contents),
     }
 
 
@@ -62,7 +65,7 @@ def _last_updated(views: list[IssueView]) -> datetime | None:
 
 
 def _feedgen(
-    config: Config, views: list[IssueView], contents: list[str], name: str
+    config: Config, views: list[IssueView], contents: list[str], output: Output
 ) -> FeedGenerator:
     pub = config.publication
     fg = FeedGenerator()
@@ -70,11 +73,11 @@ def _feedgen(
     fg.title(pub.title)
     fg.subtitle(pub.description or pub.title)  # RSS <description> is required
     fg.link(
-        href=pub.base_url + name,
+        href=output.absolute(pub.base_url),
         rel="self",
-        type="application/rss+xml" if name == RSS else "application/atom+xml",
+        type="application/rss+xml" if output == RSS else "application/atom+xml",
     )
-    fg.link(href=pub.base_url, rel="alternate", type="text/html")
+    fg.link(href=INDEX.absolute(pub.base_url), rel="alternate", type="text/html")
     fg.language(pub.language)
     fg.generator("briefing", uri="https://pypi.org/project/briefing/")
     if pub.author:
@@ -105,8 +108,8 @@ def _json_feed(config: Config, views: list[IssueView], contents: list[str]) -> b
     feed: dict[str, object] = {
         "version": "https://jsonfeed.org/version/1.1",
         "title": pub.title,
-        "home_page_url": pub.base_url,
-        "feed_url": pub.base_url + JSON_FEED,
+        "home_page_url": INDEX.absolute(pub.base_url),
+        "feed_url": JSON_FEED.absolute(pub.base_url),
         "language": pub.language,
     }
     if pub.description:

@@ -5,34 +5,48 @@ from __future__ import annotations
 from briefing.merge import with_fallbacks
 from briefing.model import Publication
 from briefing.render.context import IssueView
-from briefing.render.templates import render
+from briefing.render.theme import Theme
+from briefing.site import INDEX, ISSUE_PAGE, TAG_PAGE, Urls, to_root
 
 STYLESHEET = "web/style.css"
 
 
-def render_index(publication: Publication, views: list[IssueView]) -> str:
-    return _page(publication, "web/index.html.j2", root="", issue_views=views)
+def render_index(publication: Publication, views: list[IssueView], theme: Theme) -> str:
+    return _page(publication, theme, "web/index.html.j2", INDEX.path(), issue_views=views)
 
 
-def render_tag(publication: Publication, tag: str, views: list[IssueView]) -> str:
+def render_tag(publication: Publication, tag: str, views: list[IssueView], theme: Theme) -> str:
     tagged = [v for v in views if tag in v.issue.tags]
-    return _page(publication, "web/tag.html.j2", root="../../", tag=tag, issue_views=tagged)
+    path = TAG_PAGE.path(tag=tag)
+    return _page(publication, theme, "web/tag.html.j2", path, tag=tag, issue_views=tagged)
 
 
 def render_issue(
-    publication: Publication, view: IssueView, newer: IssueView | None, older: IssueView | None
+    publication: Publication,
+    view: IssueView,
+    newer: IssueView | None,
+    older: IssueView | None,
+    theme: Theme,
 ) -> str:
     """One issue's page; the neighbours (in date order) give the newer/older links."""
-    return _page(
-        publication, "web/issue.html.j2", root="../../", view=view, newer=newer, older=older
-    )
+    path = ISSUE_PAGE.path(slug=view.issue.slug)
+    return _page(publication, theme, "web/issue.html.j2", path, view=view, newer=newer, older=older)
 
 
-def _page(publication: Publication, template: str, root: str, **context: object) -> str:
-    """root: the relative path from the page back to the site root ('' or '../../')."""
-    config = publication.config
-    html = render(
-        config.templates_dir, template, config.root, pub=config.publication, root=root, **context
+def _page(
+    publication: Publication, theme: Theme, template: str, path: str, **context: object
+) -> str:
+    """The page written at path. Its links come from `urls` (relative to the page) and
+    `absolute_urls` (canonical and feed links); `root`, the way back to the site root,
+    stays for themes written before them."""
+    pub = publication.config.publication
+    html = theme.render(
+        template,
+        pub=pub,
+        urls=Urls.page(path),
+        absolute_urls=Urls(pub.base_url),
+        root=to_root(path),
+        **context,
     )
     # Pages have no recipient: merge fields show their fallback.
     return with_fallbacks(html)

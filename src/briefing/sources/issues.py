@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from briefing.cache import Signature, signature
 from briefing.config import Config
 from briefing.errors import ContentError, Problem, relative
 from briefing.model import Article, Image, Issue, KeyPoint, Markdown, Publication
@@ -95,36 +95,32 @@ ARTICLE_FIELDS: dict[str, fm.Reader] = {
 }
 
 
-def load_publication(
-    config: Config, known: dict[str, tuple[Signature, Issue]] | None = None
-) -> Publication:
+# Given an issue folder, the Issue an earlier load made from it if it is still good.
+Reuse = Callable[[Path], Issue | None]
+
+
+def load_publication(config: Config, reuse: Reuse | None = None) -> Publication:
     """Load and validate every issue; raise ContentError listing all problems.
 
-    known maps folder names to (signature, Issue) from an earlier build: a folder
-    whose files have not changed is taken from there instead of being read. It
-    is updated in place to describe this load.
+    reuse (the build cache's) is asked for each folder first: what it returns is
+    taken instead of reading the folder.
     """
     problems: list[Problem] = []
     folder = config.root / ISSUES_DIR
     if not folder.is_dir():
         raise ContentError(Problem(ISSUES_DIR, "folder not found; create it or run `briefing new`"))
     issues: list[Issue] = []
-    seen: dict[str, tuple[Signature, Issue]] = {}
     for path in sorted(folder.iterdir()):
         if not path.is_dir() or path.name.startswith((".", "_")):
             continue
-        stamp = signature(path) if known is not None else ()
-        hit = known.get(path.name) if known is not None else None
-        issue = hit[1] if hit and hit[0] == stamp else _load_issue(path, config.root, problems)
+        issue = reuse(path) if reuse else None
+        if issue is None:
+            issue = _load_issue(path, config.root, problems)
         if issue is not None:
             issues.append(issue)
-            seen[path.name] = (stamp, issue)
     _check_unique(issues, config.root, problems)
     if problems:
         raise ContentError(problems)
-    if known is not None:
-        known.clear()
-        known.update(seen)
     issues.sort(key=lambda i: (i.date, i.number), reverse=True)
     return Publication(config, tuple(issues))
 

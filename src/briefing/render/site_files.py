@@ -1,0 +1,144 @@
+"""The files of the site, rendered in memory: one issue's files, and the shared outputs.
+
+build, check and preview all render through here; paths come from the site
+layout. Outputs are rendered in groups (one issue's files; the index; each tag
+page; the feeds; the stylesheet), and each group says what it shows of the
+model, so the build can tell when a group needs rendering again without
+knowing what its pages hold.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+
+from briefing.errors import relative
+from briefing.model import Issue, Publication
+from briefing.render.context import IssueView
+from briefing.render.theme import Theme
+from briefing.site import (
+    EMAIL_HTML,
+    EMAIL_TEXT,
+    INDEX,
+    ISSUE_ASSET,
+    ISSUE_PAGE,
+    STYLESHEET,
+    TAG_PAGE,
+    Outputs,
+)
+
+_ISSUE = "issue:"  # the group name of one issue's files is this and its slug
+
+
+def issue_group(slug: str) -> str:
+    return _ISSUE + slug
+
+
+def group_issue(name: str) -> str | None:
+    """The slug of the issue whose files the group holds, or None for a shared group."""
+    return name.removeprefix(_ISSUE) if name.startswith(_ISSUE) else None
+
+
+def render_issue_files(
+    publication: Publication, all_views: list[IssueView], index: int, theme: Theme
+) -> Outputs:
+    """Every file of one issue: web page, email HTML, plain text, images."""
+    # Renderers are imported on first use: a rebuild with nothing to do needs none.
+    from briefing.render.email import render_email
+    from briefing.render.text import render_text
+    from briefing.render.web import render_issue
+
+    # A view of its own: the HTML it caches is dropped with it, not kept in all_views.
+    view = IssueView(all_views[index].issue, all_views[index].base_url)
+    newer = all_views[index - 1] if index > 0 else None
+    older = all_views[index + 1] if index + 1 < len(all_views) else None
+    issue = view.issue
+    origin = relative(issue.folder, publication.config.root)
+    slug = issue.slug
+    outputs = Outputs()
+    page = render_issue(publication, view, newer, older, theme)
+    outputs.add(ISSUE_PAGE.path(slug=slug), page, origin)
+    outputs.add(EMAIL_HTML.path(slug=slug), render_email(publication, view, theme), origin)
+    outputs.add(EMAIL_TEXT.path(slug=slug), render_text(publication, view, theme), origin)
+    for name in issue.assets:
+        outputs.add(
+            ISSUE_ASSET.path(slug=slug, name=name), (issue.folder / name).read_bytes(), origin
+        )
+    return outputs
+
+
+def neighbours(all_views: list[IssueView], index: int) -> list[tuple[str, str]]:
+    """What an issue's page shows of other issues: its neighbours' links and titles."""
+    near = [all_views[i].issue for i in (index - 1, index + 1) if 0 <= i < len(all_views)]
+    return [(n.slug, n.title) for n in near]
+
+
+def listed(issue: Issue) -> tuple[object, ...]:
+    """What a listing (the index, a tag page) shows of an issue."""
+    i = issue
+    return (i.slug, i.title, i.number, i.date, i.tags, i.summary, i.edition)
+
+
+@dataclass(frozen=True)
+class SharedGroup:
+    """Outputs that show several issues, rendered together."""
+
+    name: str
+    lists: tuple[Issue, ...]  # issues it shows as listed() says
+    whole: tuple[Issue, ...]  # issues it holds in full (the feeds' newest)
+    render: Callable[[], Outputs]
+
+
+def shared_groups(
+    publication: Publication, all_views: list[IssueView], theme: Theme
+) -> list[SharedGroup]:
+    """The index, the feeds, each tag page and the stylesheet, each a group of its own,
+    so an edit re-renders only the groups it shows up in."""
+    from briefing.render.feeds import render_feeds
+    from briefing.render.web import STYLESHEET as WEB_STYLESHEET
+    from briefing.render.web import render_index, render_tag
+
+    config = publication.config
+    origin = relative(config.templates_dir, config.root)
+
+    def one(path: str, render: Callable[[], str | bytes]) -> Callable[[], Outputs]:
+        def make() -> Outputs:
+            outputs = Outputs()
+            outputs.add(path, render(), origin)
+            return outputs
+
+        return make
+
+    def feeds() -> Outputs:
+        outputs = Outputs()
+        for path, data in render_feeds(publication, all_views, theme).items():
+            outputs.add(path, data, origin)
+        return outputs
+
+    issues = tuple(v.issue for v in all_views)
+    newest = issues[: config.feeds.max_items]
+    groups = [
+        SharedGroup(
+            "index",
+            issues,
+            (),
+            one(INDEX.path(), partial(render_index, publication, all_views, theme)),
+        ),
+        SharedGroup("feeds", newest, newest, feeds),
+    ]
+    for tag in publication.tags:
+        render = partial(render_tag, publication, tag, all_views, theme)
+        tagged = tuple(i for i in issues if tag in i.tags)
+        groups.append(SharedGroup("tag:" + tag, tagged, (), one(TAG_PAGE.path(tag=tag), render)))
+    stylesheet = theme.path(WEB_STYLESHEET)
+    groups.append(SharedGroup("style", (), (), one(STYLESHEET.path(), stylesheet.read_bytes)))
+    return groups
+
+
+def render_shared(publication: Publication, all_views: list[IssueView], theme: Theme) -> Outputs:
+    """The archive index, tag pages, stylesheet and feeds."""
+    outputs = Outputs()
+    for group in shared_groups(publication, all_views, theme):
+        outputs.update(group.render())
+    return outputs
