@@ -16,7 +16,8 @@ trump-xi-call` runs as a whole process, with a fresh ledger each time:
 Rates are N divided by the whole process's wall time (start-up, loading and the
 ledger included); "send phase" is the rate briefing itself reports for delivery.
 The ledger's share is measured in this process at the smallest N: the same
-outbox send through briefing's run_send() with a Ledger subclass that times
+outbox send through briefing's planner and Dispatcher (what SendService.run
+does after preparing the issue) with a Ledger subclass that times
 every ledger call, and with a ledger that records nothing, alternating
 (--ledger-rounds, median). smtp-sink is started and stopped here
 (never the Postfix daemon); a missing Postfix program skips the SMTP part.
@@ -37,6 +38,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -60,9 +62,13 @@ from benchlib import (
 from gen import write_subscribers
 
 from briefing.build import load
-from briefing.send.dispatch import Options
+from briefing.send.audience import Subscriber, read_subscribers
+from briefing.send.dispatch import Dispatcher, Options, Tally
 from briefing.send.ledger import Ledger
-from briefing.send.run import load_audience, make_template, prepare_issue, run_send
+from briefing.send.message import MessageTemplate
+from briefing.send.plan import plan_send
+from briefing.send.prepare import make_template, prepare_issue
+from briefing.send.states import DeliveryState
 from briefing.send.transports import OutboxTransport
 
 SLUG = "trump-xi-call"
@@ -233,7 +239,7 @@ class NullLedger(Ledger):
     def recover(self, issue: str, idempotent: bool) -> int:
         return 0
 
-    def states(self, issue: str) -> dict[str, str]:
+    def states(self, issue: str) -> dict[str, DeliveryState]:
         return {}
 
 
@@ -251,7 +257,7 @@ for _name in _ledger_methods():
 @dataclass
 class LedgerShare:
     n: int
-    with_ledger: list[float] = field(default_factory=list)  # run_send seconds, each round
+    with_ledger: list[float] = field(default_factory=list)  # plan + dispatch seconds, each round
     without: list[float] = field(default_factory=list)  # the same with a NullLedger
     calls: list[dict[str, float]] = field(default_factory=list)  # Ledger method -> seconds
 
@@ -268,14 +274,23 @@ class LedgerShare:
         return (statistics.median(self.with_ledger) - plain) / plain
 
 
+def _send_in_process(
+    template: MessageTemplate, audience: list[Subscriber], ledger: Ledger, folder: Path
+) -> Tally:
+    """SendService.run's plan and dispatch, with the ledger given (nobody suppressed)."""
+    plan = plan_send(SLUG, audience, (), ledger, idempotent=True, resend_unknown=False)
+    make = partial(OutboxTransport, folder)
+    return Dispatcher(SLUG, template, ledger, make, Options(connections=1)).run(plan.to_send)
+
+
 def ledger_share(project: Path, subscribers: Path, n: int, rounds: int) -> LedgerShare:
-    """The same outbox send as the CLI's, through run_send(), with a TimedLedger and with a
+    """The same outbox send as the CLI's, planned and dispatched, with a TimedLedger and with a
     NullLedger, alternating which goes first in each round."""
     publication = load(project)
     config = publication.config
     prepared = prepare_issue(publication, SLUG, project / "site")
     template = make_template(config, prepared, SECRET.encode())
-    audience = load_audience(config, subscribers)
+    audience = read_subscribers(subscribers, project)
     folder = project / "outbox" / SLUG
     found = LedgerShare(n)
     for round_ in range(rounds):
@@ -285,21 +300,11 @@ def ledger_share(project: Path, subscribers: Path, n: int, rounds: int) -> Ledge
             ledger = kind(project / config.send.ledger)
             started = time.perf_counter()
             try:
-                summary = run_send(
-                    config,
-                    SLUG,
-                    template,
-                    audience,
-                    ledger,
-                    lambda: OutboxTransport(folder),
-                    idempotent=True,
-                    options=Options(connections=1),
-                )
+                tally = _send_in_process(template, audience, ledger, folder)
             finally:
                 ledger.close()
-            # Ctrl-C inside run_send finishes the message in flight and returns; stop too.
-            tally = summary.tally
-            if getattr(summary, "interrupted", False) or getattr(tally, "interrupted", False):
+            # Ctrl-C inside the dispatcher finishes the message in flight and returns; stop too.
+            if tally.interrupted:
                 raise KeyboardInterrupt
             if tally.sent != n:
                 raise RuntimeError(f"the in-process send delivered {tally.sent} of {n}")

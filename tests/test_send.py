@@ -14,15 +14,16 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from briefing.build import build, load
+from briefing.build import build
 from briefing.cli import cli
 from briefing.config import load_config
-from briefing.send.audience import Subscriber, normalize, read_subscribers, read_suppressions
-from briefing.send.dispatch import Options
+from briefing.send.audience import normalize, read_subscribers, read_suppressions
+from briefing.send.channel import Relay
 from briefing.send.ledger import Ledger
 from briefing.send.message import verify_unsubscribe_token
-from briefing.send.run import make_template, prepare_issue, run_send
-from briefing.send.transports import OutboxTransport, SmtpSettings, SmtpTransport
+from briefing.send.pacing import Backoff
+from briefing.send.service import SendRequest, SendService, Summary
+from briefing.send.transports import OutboxTransport
 
 from smtp_server import SmtpServer
 
@@ -231,33 +232,23 @@ def test_lines_starting_with_a_dot_survive_transport() -> None:
 
 
 def _library_send(
-    project: Path, rows: list[Subscriber], server: SmtpServer, **options: float
-) -> tuple[Ledger, object]:
-    publication = load(project)
-    config = publication.config
-    prepared = prepare_issue(publication, SLUG, project / "site")
-    template = make_template(config, prepared, SECRET.encode())
-    ledger = Ledger(project / ".briefing" / "ledger.db")
-    settings = SmtpSettings("127.0.0.1", server.port, "none", timeout=5)
-    summary = run_send(
-        config,
-        SLUG,
-        template,
-        rows,
-        ledger,
-        lambda: SmtpTransport(settings),
-        False,
-        Options(backoff=0.01, **options),
-    )  # type: ignore[arg-type]
-    return ledger, summary
+    project: Path, addresses: list[str], server: SmtpServer, rate: float = 0, max_attempts: int = 5
+) -> tuple[Ledger, Summary]:
+    """A send through the service, as another program would call it (no CLI)."""
+    _subscribers(project, "email\n" + "".join(f"{a}\n" for a in addresses))
+    toml = project / "briefing.toml"
+    if max_attempts != 5 and "max_attempts" not in toml.read_text():
+        toml.write_text(toml.read_text() + f"\n[send]\nmax_attempts = {max_attempts}\n")
+    service = SendService(load_config(project), backoff=Backoff(first=0.01))
+    request = SendRequest(
+        SLUG, transport="smtp", relay=Relay("127.0.0.1", server.port, "none"), rate=rate
+    )
+    summary = service.run(request)
+    return Ledger(project / ".briefing" / "ledger.db"), summary
 
 
 def test_temporary_failures_are_retried_and_throttling_slows_down(project: Path) -> None:
-    rows = [
-        Subscriber("tempfail2@example.com"),
-        Subscriber("throttle2@example.com"),
-        Subscriber("ok@example.com"),
-    ]
+    rows = ["tempfail2@example.com", "throttle2@example.com", "ok@example.com"]
     with SmtpServer() as server:
         ledger, _ = _library_send(project, rows, server)
         tries = dict(server.recorder.tries)
@@ -270,7 +261,7 @@ def test_temporary_failures_are_retried_and_throttling_slows_down(project: Path)
 
 
 def test_a_deferral_that_outlasts_the_tries_is_retried_on_the_next_run(project: Path) -> None:
-    rows = [Subscriber("tempfail3@example.com")]
+    rows = ["tempfail3@example.com"]
     with SmtpServer() as server:
         ledger, _ = _library_send(project, rows, server, max_attempts=2)
         assert ledger.counts(SLUG) == {"deferred": 1}
@@ -324,7 +315,7 @@ def test_parallel_connections_deliver_each_recipient_once(project: Path) -> None
 
 
 def test_rate_limit_spaces_messages(project: Path) -> None:
-    rows = [Subscriber(f"r{n}@example.com") for n in range(6)]
+    rows = [f"r{n}@example.com" for n in range(6)]
     with SmtpServer() as server:
         _, summary = _library_send(project, rows, server, rate=20.0)
     assert summary.seconds >= 0.24  # 6 messages at 20/s: five gaps of 50 ms

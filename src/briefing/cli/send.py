@@ -2,68 +2,24 @@
 
 from __future__ import annotations
 
-import os
 import sys
-from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
 
-from briefing.build import load
 from briefing.cli.app import State, cli, progress_bar, shown_path
-from briefing.config import Config, load_config
+from briefing.config import choices
 from briefing.errors import SendError
-from briefing.send.audience import Subscriber, add_suppressions, address_problem
-from briefing.send.dispatch import Options
-from briefing.send.ledger import Ledger
-from briefing.send.run import (
-    Plan,
-    PreparedIssue,
-    Summary,
-    ledger_for,
-    load_audience,
-    make_template,
-    plan_send,
-    prepare_issue,
-    run_send,
-    secret_from_env,
-)
-from briefing.send.transports import OutboxTransport, SmtpSettings, SmtpTransport, Transport
-
-
-def _transport_factory(
-    config: Config,
-    transport: str,
-    slug: str,
-    host: str | None,
-    port: int | None,
-    security: str | None,
-) -> tuple[Callable[[], Transport], bool, str]:
-    """A factory for one transport session, whether resending is safe, and where it goes."""
-    if transport == "outbox":
-        folder = config.root / config.send.outbox / slug
-        OutboxTransport.clear_leftovers(folder)
-        return (lambda: OutboxTransport(folder)), True, shown_path(folder, config.root)
-    smtp = config.smtp
-    settings = SmtpSettings(
-        host=host or smtp.host,
-        port=port or smtp.port,
-        security=security or smtp.security,
-        username=os.environ.get("BRIEFING_SMTP_USER", ""),
-        password=os.environ.get("BRIEFING_SMTP_PASSWORD", ""),
-        allow_insecure_auth=smtp.allow_insecure_auth,
-        ca_file=str(config.root / smtp.ca_file) if smtp.ca_file else "",
-        timeout=smtp.timeout,
-    )
-    where = f"smtp://{settings.host}:{settings.port} ({settings.security})"
-    return (lambda: SmtpTransport(settings)), False, where
+from briefing.send.channel import TRANSPORTS, Relay
+from briefing.send.service import SendRequest, SendService, Summary, TestCopy
 
 
 @cli.command("send")
 @click.argument("slug")
 @click.option(
     "--transport",
-    type=click.Choice(["outbox", "smtp"]),
+    type=click.Choice(TRANSPORTS),
     help="Where messages go (default: send.transport, 'outbox').",
 )
 @click.option(
@@ -75,7 +31,7 @@ def _transport_factory(
 @click.option("--smtp-port", type=click.IntRange(1, 65535), help="SMTP relay port.")
 @click.option(
     "--smtp-security",
-    type=click.Choice(["starttls", "ssl", "none"]),
+    type=click.Choice(choices("smtp.security")),
     help="Connection security (overrides smtp.security).",
 )
 @click.option(
@@ -101,21 +57,7 @@ def _transport_factory(
     help="The built site to check the issue against (default: site/).",
 )
 @click.pass_obj
-def send_command(
-    state: State,
-    slug: str,
-    transport: str | None,
-    subscribers: Path | None,
-    smtp_host: str | None,
-    smtp_port: int | None,
-    smtp_security: str | None,
-    test_to: tuple[str, ...],
-    dry_run: bool,
-    rate: float | None,
-    connections: int | None,
-    resend_unknown: bool,
-    site: Path | None,
-) -> None:
+def send_command(state: State, /, slug: str, **options: Any) -> None:
     """Deliver issue SLUG to every subscriber, exactly once, personalised.
 
     Run it again after a crash or Ctrl-C: what was sent is skipped, temporary
@@ -128,90 +70,42 @@ def send_command(
       briefing send trump-xi-call --to me@example.com --transport smtp
       briefing send trump-xi-call --transport smtp --connections 4 --rate 50
     """
-    publication = load(state.root)
-    config = publication.config
-    prepared = prepare_issue(publication, slug, (site or state.root / "site").resolve())
-    secret = secret_from_env()
-    chosen = transport or config.send.transport
-    # Test copies go to their own outbox folder so they never replace a real message.
-    make_transport, idempotent, where = _transport_factory(
-        config, chosen, slug + ("-test" if test_to else ""), smtp_host, smtp_port, smtp_security
-    )
-    if test_to:
-        _send_test(config, prepared, secret, make_transport, test_to, where)
+    # The option names are SendRequest's field names; the relay's three go together.
+    relay = Relay(options.pop("smtp_host"), options.pop("smtp_port"), options.pop("smtp_security"))
+    request = SendRequest(slug, relay=relay, **options)
+    service = SendService.open(state.root)
+    if request.test_to:
+        where, copies = service.send_test_copies(request)
+        _print_test_copies(copies, where)
         return
-    audience = load_audience(config, subscribers.resolve() if subscribers else None)
-    options = Options(
-        rate=config.send.rate if rate is None else rate,
-        connections=connections or config.send.connections,
-        max_attempts=config.send.max_attempts,
-    )
-    ledger = ledger_for(config)
-    try:
-        if dry_run:
-            plan = plan_send(
-                config, slug, audience, ledger, idempotent, resend_unknown, dry_run=True
-            )
-            _print_plan(plan, len(audience), options, where)
-            return
-        template = make_template(config, prepared, secret)
-        with progress_bar(f"Sending {slug}") as progress:
-            summary = run_send(
-                config,
-                slug,
-                template,
-                audience,
-                ledger,
-                make_transport,
-                idempotent,
-                options,
-                resend_unknown,
-                progress,
-            )
-        _print_summary(summary, slug, where, ledger)
-    finally:
-        ledger.close()
+    if request.dry_run:
+        _print_plan(service.plan(request))
+        return
+    with progress_bar(f"Sending {slug}") as progress:
+        summary = service.run(request, progress)
+    _print_summary(summary, slug)
     if summary.tally.interrupted:
         raise SendError(
             f"interrupted: the message in flight was finished; run `briefing send"
             f" {slug}` again to resume"
         )
-    t = summary.tally
-    if t.failed or t.deferred or t.unknown or summary.plan.unknown:
+    if not summary.complete:
         sys.exit(2)
 
 
-def _send_test(
-    config: Config,
-    prepared: PreparedIssue,
-    secret: bytes,
-    make_transport: Callable[[], Transport],
-    addresses: tuple[str, ...],
-    where: str,
-) -> None:
-    template = make_template(config, prepared, secret, test=True)
-    transport = make_transport()
-    try:
-        for address in addresses:
-            if reason := address_problem(address):
-                raise SendError(f"--to: {reason}")
-            result = transport.deliver(
-                template.sender.envelope_from,
-                address,
-                template.render_for(Subscriber(address)),
-                lambda: None,
-            )
-            click.echo(
-                f"test copy to {address}: {result.state}"
-                f"{f' ({result.code} {result.reply})' if result.code else ''} via {where}"
-            )
-    finally:
-        transport.close()
+def _print_test_copies(copies: list[TestCopy], where: str) -> None:
+    for copy in copies:
+        result = copy.result
+        click.echo(
+            f"test copy to {copy.address}: {result.state}"
+            f"{f' ({result.code} {result.reply})' if result.code else ''} via {where}"
+        )
 
 
-def _print_plan(plan: Plan, listed: int, options: Options, where: str) -> None:
-    click.echo(f"Plan: {len(plan.to_send)} to send via {where}")
-    click.echo(f"  subscribers listed: {listed}")
+def _print_plan(summary: Summary) -> None:
+    plan, options = summary.plan, summary.options
+    click.echo(f"Plan: {len(plan.to_send)} to send via {summary.where}")
+    click.echo(f"  subscribers listed: {summary.listed}")
     click.echo(f"  suppressed:         {plan.suppressed}")
     click.echo(f"  already sent:       {plan.already_sent}")
     click.echo(f"  failed before:      {plan.failed_before} (not retried)")
@@ -222,11 +116,11 @@ def _print_plan(plan: Plan, listed: int, options: Options, where: str) -> None:
     click.echo("Nothing was sent (--dry-run).")
 
 
-def _print_summary(summary: Summary, slug: str, where: str, ledger: Ledger) -> None:
+def _print_summary(summary: Summary, slug: str) -> None:
     t, plan = summary.tally, summary.plan
     rate = t.sent / summary.seconds if summary.seconds > 0 else 0.0
     click.echo(
-        f"Sent {t.sent} via {where} in {summary.seconds:.2f} s ({rate:.0f} messages/s);"
+        f"Sent {t.sent} via {summary.where} in {summary.seconds:.2f} s ({rate:.0f} messages/s);"
         f" skipped {plan.already_sent} already sent, {plan.suppressed} suppressed,"
         f" {plan.failed_before} failed before; failed {t.failed}, deferred {t.deferred},"
         f" unknown {t.unknown + plan.unknown}"
@@ -235,7 +129,7 @@ def _print_summary(summary: Summary, slug: str, where: str, ledger: Ledger) -> N
         click.echo(f"{plan.recovered} message(s) were in flight when a previous run stopped.")
     if t.bounced:
         click.echo(f"Suppressed {len(t.bounced)} address(es) that do not exist (5.1.x).")
-    if t.failed or t.deferred or t.unknown or plan.unknown:
+    if not summary.complete:
         click.echo(
             f"See `briefing status {slug}`; run the same send again to retry deferred messages."
         )
@@ -251,19 +145,14 @@ def status_command(state: State, slug: str) -> None:
     Example:
       briefing status trump-xi-call
     """
-    config = load_config(state.root)
-    ledger = ledger_for(config)
-    try:
-        counts = ledger.counts(slug)
-        if not counts:
-            click.echo(f"{slug}: never sent")
-            return
-        click.echo(f"{slug}: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
-        for row in ledger.problems(slug):
-            code = f" {row.code}" if row.code else ""
-            click.echo(f"  {row.state:<8} {row.recipient}{code} {row.reply or ''}".rstrip())
-    finally:
-        ledger.close()
+    status = SendService.open(state.root).status(slug)
+    if not status.counts:
+        click.echo(f"{slug}: never sent")
+        return
+    click.echo(f"{slug}: " + ", ".join(f"{n} {s}" for s, n in sorted(status.counts.items())))
+    for row in status.problems:
+        code = f" {row.code}" if row.code else ""
+        click.echo(f"  {row.state:<8} {row.recipient}{code} {row.reply or ''}".rstrip())
 
 
 @cli.command("suppress")
@@ -282,13 +171,10 @@ def suppress_command(state: State, addresses: tuple[str, ...], reason: str) -> N
     Example:
       briefing suppress ada@example.com --reason complained
     """
-    config = load_config(state.root)
-    for address in addresses:
-        if problem := address_problem(address):
-            raise SendError(problem)
-    path = config.root / config.send.suppressions
-    added = add_suppressions(path, ((a, reason) for a in addresses))
+    service = SendService.open(state.root)
+    added = service.suppress(addresses, reason)
+    path = service.config.root / service.config.send.suppressions
     click.echo(
-        f"Added {len(added)} address(es) to {shown_path(path, config.root).rstrip('/')}"
+        f"Added {len(added)} address(es) to {shown_path(path, service.config.root).rstrip('/')}"
         f" ({len(addresses) - len(added)} already there)."
     )

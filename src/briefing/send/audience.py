@@ -1,4 +1,4 @@
-"""Subscribers (CSV) and the suppression list.
+"""Subscribers (CSV) and the suppression list, behind the AudienceSource a send reads.
 
 A send refuses to start while any subscriber row is bad: every bad row is
 reported as ``subscribers.csv:LINE: message`` so the editor can fix them all at
@@ -11,9 +11,10 @@ import csv
 import io
 import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from briefing.errors import Problem, SendError, relative
 from briefing.output import atomic_write
@@ -168,3 +169,37 @@ def add_suppressions(path: Path, entries: Iterable[tuple[str, str]]) -> list[str
         writer.writerows(rows)
         atomic_write(path, (old + out.getvalue()).encode("utf-8"), durable=True)
     return added
+
+
+class AudienceSource(Protocol):
+    """Where a send's recipients come from, and who must never get mail."""
+
+    def subscribers(self) -> list[Subscriber]:
+        """Every subscriber once; a SendError listing every bad entry."""
+        ...
+
+    def suppressed(self) -> Collection[str]:
+        """Suppression keys (see suppression_key) of addresses never to mail."""
+        ...
+
+    def suppress(self, entries: Iterable[tuple[str, str]]) -> list[str]:
+        """Suppress (address, reason) pairs; return the addresses newly suppressed."""
+        ...
+
+
+@dataclass(frozen=True)
+class CsvAudience:
+    """The subscribers CSV and the suppressions CSV of a publication."""
+
+    path: Path
+    suppressions_path: Path
+    root: Path  # the project, for file names in messages
+
+    def subscribers(self) -> list[Subscriber]:
+        return read_subscribers(self.path, self.root)
+
+    def suppressed(self) -> Collection[str]:
+        return read_suppressions(self.suppressions_path).keys()
+
+    def suppress(self, entries: Iterable[tuple[str, str]]) -> list[str]:
+        return add_suppressions(self.suppressions_path, entries)

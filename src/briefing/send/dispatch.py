@@ -4,211 +4,244 @@ Each of `connections` worker threads owns one transport session and takes
 recipients from a shared queue. Every delivery is bracketed by ledger commits
 (see ledger.py), so a run stopped at any moment can be resumed by running it
 again. Ctrl-C sets `stop`: workers finish the message in flight and return.
+
+The policy a reader may want to change sits in a few small methods of
+Dispatcher: `retryable` (which results are tried again within the run),
+`backoff_delay` (how long before the next try) and `pace` (a throttling reply
+slows the whole send down, successes ease it back).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
-import random
+import random as _random
 import signal
 import threading
 import time
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from briefing.send.audience import Subscriber
-from briefing.send.ledger import DEFERRED, FAILED, QUEUED, SENDING, SENT, UNKNOWN, Ledger
+from briefing.send.ledger import Ledger, Row
 from briefing.send.message import MessageTemplate
+from briefing.send.pacing import Backoff, Clock, Random, RateLimiter, Sleep
+from briefing.send.states import DeliveryState
 from briefing.send.transports import OutboxTransport, Result, Transport
 
 log = logging.getLogger("briefing")
+
+Progress = Callable[[int, int], None]
 
 
 @dataclass(frozen=True)
 class Options:
     rate: float = 0.0  # messages per second across all connections; 0 = no limit
     connections: int = 1
-    max_attempts: int = 5
-    backoff: float = 1.0  # first retry delay in seconds; doubles each time, with jitter
-    backoff_max: float = 60.0
+    max_attempts: int = 5  # tries per message within one run on temporary (4xx) replies
+    backoff: Backoff = field(default_factory=Backoff)  # the delay between those tries
 
 
 @dataclass
 class Tally:
-    sent: int = 0
-    failed: int = 0
-    deferred: int = 0
-    unknown: int = 0
+    """What one run did, counted by the state each delivery ended in."""
+
+    counts: Counter[DeliveryState] = field(default_factory=Counter)
     bounced: list[str] = field(default_factory=list)
     interrupted: bool = False
 
+    @property
+    def sent(self) -> int:
+        return self.counts[DeliveryState.SENT]
 
-class RateLimiter:
-    """Spaces messages evenly; a throttling reply doubles the spacing, success eases it back."""
+    @property
+    def failed(self) -> int:
+        return self.counts[DeliveryState.FAILED]
 
-    def __init__(self, rate: float) -> None:
-        self.base = 1.0 / rate if rate > 0 else 0.0
-        self.interval = self.base
-        self._next = 0.0
+    @property
+    def deferred(self) -> int:
+        return self.counts[DeliveryState.DEFERRED]
+
+    @property
+    def unknown(self) -> int:
+        return self.counts[DeliveryState.UNKNOWN]
+
+
+class Dispatcher:
+    """One run over a list of recipients. Clock, sleep and randomness are injected:
+    by default the monotonic clock, a sleep that Ctrl-C cuts short, and random.random."""
+
+    def __init__(
+        self,
+        issue: str,
+        template: MessageTemplate,
+        ledger: Ledger,
+        make_transport: Callable[[], Transport],
+        options: Options = Options(),
+        *,
+        stop: threading.Event | None = None,
+        progress: Progress | None = None,
+        clock: Clock = time.monotonic,
+        sleep: Sleep | None = None,
+        random: Random = _random.random,
+    ) -> None:
+        self.issue, self.template, self.ledger = issue, template, ledger
+        self.make_transport, self.options, self.progress = make_transport, options, progress
+        self.stop = stop or threading.Event()
+        self.sleep = sleep or self._interruptible_sleep
+        self.random = random
+        self.limiter = RateLimiter(options.rate, clock, self.sleep)
+        self.tally = Tally()
+        self._work: queue.SimpleQueue[Subscriber] = queue.SimpleQueue()
         self._lock = threading.Lock()
+        self._errors: list[BaseException] = []
+        self._done = self._total = 0
 
-    def wait(self, stop: threading.Event) -> None:
-        with self._lock:
-            now = time.monotonic()
-            slot = max(now, self._next)
-            self._next = slot + self.interval
-        if slot > now:
-            stop.wait(slot - now)
+    def _interruptible_sleep(self, seconds: float) -> None:
+        self.stop.wait(seconds)
 
-    def slow_down(self) -> None:
-        with self._lock:
-            self.interval = min(max(self.interval * 2, 0.05), 10.0)
-            log.info("server asked to slow down: one message every %.2f s", self.interval)
+    # --- policy ---------------------------------------------------------------------------
 
-    def ease(self) -> None:
-        if self.interval > self.base:
-            with self._lock:
-                self.interval = max(self.base, self.interval * 0.95)
+    def retryable(self, result: Result) -> bool:
+        """Only a temporary refusal is tried again in this run. A failure is final; an
+        unknown fate may already be in the recipient's mailbox (see --resend-unknown)."""
+        return result.state == DeliveryState.DEFERRED
 
+    def backoff_delay(self, attempt: int) -> float:
+        return self.options.backoff.delay(attempt, self.random)
 
-Progress = Callable[[int, int], None]
-# A transport's result → the ledger state it leaves.
-_STATES = {"sent": SENT, "failed": FAILED, "unknown": UNKNOWN, "deferred": DEFERRED}
+    def pace(self, result: Result) -> None:
+        """421/451/454 slow the whole send down (every connection shares the limiter)."""
+        if result.throttle:
+            self.limiter.slow_down()
+        elif not self.retryable(result):
+            self.limiter.ease()
 
+    # --- running --------------------------------------------------------------------------
 
-def dispatch(
-    issue: str,
-    template: MessageTemplate,
-    recipients: list[Subscriber],
-    ledger: Ledger,
-    make_transport: Callable[[], Transport],
-    options: Options,
-    stop: threading.Event,
-    progress: Progress | None = None,
-) -> Tally:
-    tally = Tally()
-    work: queue.SimpleQueue[Subscriber] = queue.SimpleQueue()
-    for subscriber in recipients:
-        work.put(subscriber)
-    limiter = RateLimiter(options.rate)
-    lock = threading.Lock()
-    errors: list[BaseException] = []
-    done = 0
-    sender = template.sender.envelope_from
+    def run(self, recipients: list[Subscriber]) -> Tally:
+        """Deliver to every recipient (or until stopped); raise what a worker raised."""
+        for subscriber in recipients:
+            self._work.put(subscriber)
+        self._total = len(recipients)
+        threads = [
+            threading.Thread(target=self._worker, name=f"send-{n}", daemon=True)
+            for n in range(min(self.options.connections, max(1, len(recipients))))
+        ]
+        with _ctrl_c_stops(self):
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+        if self._errors:
+            raise self._errors[0]
+        return self.tally
 
-    def record(subscriber: Subscriber, result: Result) -> None:
-        ledger.mark(issue, subscriber.key, _STATES[result.state], result.code, result.reply)
-        count(subscriber, result)
+    def interrupt(self) -> None:
+        """Stop taking new recipients; each worker finishes the message in flight."""
+        self.tally.interrupted = True
+        self.stop.set()
 
-    def count(subscriber: Subscriber, result: Result) -> None:
-        nonlocal done
-        state = _STATES[result.state]
-        with lock:
-            setattr(tally, state, getattr(tally, state) + 1)
-            if result.bounced:
-                tally.bounced.append(subscriber.email)
-            done += 1
-            if progress:
-                progress(done, len(recipients))
-
-    def deliver(transport: Transport, subscriber: Subscriber) -> Result | None:
-        """The last result for subscriber, or None when stopped before anything was sent."""
-        result: Result | None = None
-        for attempt in range(options.max_attempts):
-            limiter.wait(stop)
-            if stop.is_set():  # Ctrl-C while waiting: start nothing new
-                return result
-            result = transport.deliver(
-                sender,
-                subscriber.email,
-                template.render_for(subscriber),
-                handover=lambda: ledger.mark(issue, subscriber.key, SENDING),
-            )
-            if result.state != "deferred":
-                limiter.ease()
-                return result
-            if result.throttle:
-                limiter.slow_down()
-            log.info("%s: %s %s (try %d)", subscriber.email, result.code, result.reply, attempt + 1)
-            if attempt + 1 < options.max_attempts:
-                delay = min(options.backoff * 2**attempt, options.backoff_max)
-                stop.wait(delay * random.uniform(0.5, 1.5))  # jitter spreads retries apart
-        return result
-
-    def deliver_batch(transport: OutboxTransport, batch: list[Subscriber]) -> None:
-        """Outbox files in batches: each file is made durable, the folder once per batch,
-        and only then does the ledger say sent (two transactions per batch, not two
-        commits and two folder fsyncs per message). A crash leaves the batch `sending`,
-        which the next run writes again: rewriting an outbox file is harmless."""
-        ledger.mark_many(issue, [(s.key, SENDING, None, None) for s in batch])
-        written: list[tuple[Subscriber, Result]] = []
+    def _worker(self) -> None:
+        transport = self.make_transport()
         try:
-            for subscriber in batch:
-                limiter.wait(stop)
-                if stop.is_set():  # Ctrl-C: the rest of the batch stays queued
-                    break
-                message = template.render_for(subscriber)
-                written.append((subscriber, transport.write(subscriber.email, message)))
+            if isinstance(transport, OutboxTransport):
+                while batch := self._take(transport.batch_size):
+                    self._deliver_batch(transport, batch)
+                return
+            while batch := self._take(1):
+                result = self.deliver(transport, batch[0])
+                if result is not None:  # None: stopped first, the row stays queued
+                    self._record(batch[0], result)
+        except BaseException as exc:
+            self._errors.append(exc)
+            self.stop.set()
         finally:
-            if written:
-                transport.sync()
-            rows: list[tuple[str, str, int | None, str | None]] = [
-                (s.key, SENT, None, r.reply) for s, r in written
-            ]
-            rows += [(s.key, QUEUED, None, None) for s in batch[len(written) :]]
-            ledger.mark_many(issue, rows)
-            for subscriber, result in written:
-                count(subscriber, result)
+            transport.close()
 
-    def take(size: int) -> list[Subscriber]:
+    def _take(self, size: int) -> list[Subscriber]:
         batch: list[Subscriber] = []
-        while len(batch) < size and not stop.is_set():
+        while len(batch) < size and not self.stop.is_set():
             try:
-                batch.append(work.get_nowait())
+                batch.append(self._work.get_nowait())
             except queue.Empty:
                 break
         return batch
 
-    def worker() -> None:
-        transport = make_transport()
+    def deliver(self, transport: Transport, subscriber: Subscriber) -> Result | None:
+        """The last result for subscriber, or None when stopped before anything was sent."""
+        result: Result | None = None
+        for attempt in range(self.options.max_attempts):
+            self.limiter.wait()
+            if self.stop.is_set():  # Ctrl-C while waiting: start nothing new
+                return result
+            result = transport.deliver(
+                self.template.sender.envelope_from,
+                subscriber.email,
+                self.template.render_for(subscriber),
+                handover=lambda: self.ledger.mark(
+                    self.issue, subscriber.key, DeliveryState.SENDING
+                ),
+            )
+            self.pace(result)
+            if not self.retryable(result):
+                return result
+            log.info("%s: %s %s (try %d)", subscriber.email, result.code, result.reply, attempt + 1)
+            if attempt + 1 < self.options.max_attempts:
+                self.sleep(self.backoff_delay(attempt))
+        return result
+
+    def _deliver_batch(self, transport: OutboxTransport, batch: list[Subscriber]) -> None:
+        """Outbox files in batches: each file is made durable, the folder once per batch,
+        and only then does the ledger say sent (two transactions per batch, not two
+        commits and two folder fsyncs per message). A crash leaves the batch `sending`,
+        which the next run writes again: rewriting an outbox file is harmless."""
+        self.ledger.mark_many(
+            self.issue, [(s.key, DeliveryState.SENDING, None, None) for s in batch]
+        )
+        written: list[tuple[Subscriber, Result]] = []
         try:
-            if isinstance(transport, OutboxTransport):
-                while batch := take(transport.batch_size):
-                    deliver_batch(transport, batch)
-                return
-            while batch := take(1):
-                result = deliver(transport, batch[0])
-                if result is not None:  # None: stopped first, the row stays queued
-                    record(batch[0], result)
-        except BaseException as exc:
-            errors.append(exc)
-            stop.set()
+            for subscriber in batch:
+                self.limiter.wait()
+                if self.stop.is_set():  # Ctrl-C: the rest of the batch stays queued
+                    break
+                message = self.template.render_for(subscriber)
+                written.append((subscriber, transport.write(subscriber.email, message)))
         finally:
-            transport.close()
+            if written:
+                transport.sync()
+            rows: list[Row] = [(s.key, r.state, None, r.reply) for s, r in written]
+            rows += [(s.key, DeliveryState.QUEUED, None, None) for s in batch[len(written) :]]
+            self.ledger.mark_many(self.issue, rows)
+            for subscriber, result in written:
+                self._count(subscriber, result)
 
-    threads = [
-        threading.Thread(target=worker, name=f"send-{n}", daemon=True)
-        for n in range(min(options.connections, max(1, len(recipients))))
-    ]
+    def _record(self, subscriber: Subscriber, result: Result) -> None:
+        self.ledger.mark(self.issue, subscriber.key, result.state, result.code, result.reply)
+        self._count(subscriber, result)
 
-    def interrupt(signum: int, frame: object) -> None:
-        # Ctrl-C: stop taking new recipients; each worker finishes the message in flight.
-        # (A KeyboardInterrupt inside Thread.join() would leave the thread unjoinable
-        # before Python 3.13, so the main thread must never be interrupted there.)
-        tally.interrupted = True
-        stop.set()
+    def _count(self, subscriber: Subscriber, result: Result) -> None:
+        with self._lock:
+            self.tally.counts[result.state] += 1
+            if result.bounced:
+                self.tally.bounced.append(subscriber.email)
+            self._done += 1
+            if self.progress:
+                self.progress(self._done, self._total)
 
-    in_main = threading.current_thread() is threading.main_thread()
-    previous = signal.signal(signal.SIGINT, interrupt) if in_main else None
+
+@contextlib.contextmanager
+def _ctrl_c_stops(dispatcher: Dispatcher) -> Iterator[None]:
+    """While workers run, Ctrl-C interrupts the dispatcher instead of the main thread.
+    (A KeyboardInterrupt inside Thread.join() would leave the thread unjoinable before
+    Python 3.13, so the main thread must never be interrupted there.)"""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: dispatcher.interrupt())
     try:
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        yield
     finally:
-        if in_main:
-            signal.signal(signal.SIGINT, previous)
-    if errors:
-        raise errors[0]
-    return tally
+        signal.signal(signal.SIGINT, previous)

@@ -21,14 +21,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-QUEUED, SENDING, SENT, DEFERRED, FAILED, UNKNOWN = (
-    "queued",
-    "sending",
-    "sent",
-    "deferred",
-    "failed",
-    "unknown",
-)
+from briefing.config import Config
+from briefing.errors import Problem, SendError, relative
+from briefing.send.states import DeliveryState
+
+QUEUED, SENDING = DeliveryState.QUEUED, DeliveryState.SENDING
+FAILED, DEFERRED, UNKNOWN = DeliveryState.FAILED, DeliveryState.DEFERRED, DeliveryState.UNKNOWN
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS deliveries (
@@ -44,10 +42,14 @@ CREATE TABLE IF NOT EXISTS deliveries (
 """
 
 
+# (recipient, state, code, reply): one row of a batch update.
+Row = tuple[str, DeliveryState, int | None, str | None]
+
+
 @dataclass(frozen=True)
 class Delivery:
     recipient: str
-    state: str
+    state: DeliveryState
     code: int | None
     reply: str | None
     attempts: int
@@ -76,12 +78,18 @@ class Ledger:
         with self._lock:
             self._db.close()
 
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def recover(self, issue: str, idempotent: bool) -> int:
         """Rows a killed run left in `sending`: unknown, or queued again when resending is safe."""
         with self._lock:
             cursor = self._db.execute(
                 "UPDATE deliveries SET state=?, updated=? WHERE issue=? AND state=?",
-                (QUEUED if idempotent else UNKNOWN, _now(), issue, SENDING),
+                ((QUEUED if idempotent else UNKNOWN).value, _now(), issue, SENDING.value),
             )
             return cursor.rowcount
 
@@ -93,22 +101,22 @@ class Ledger:
             self._db.executemany(
                 "INSERT OR IGNORE INTO deliveries (issue, recipient, state, updated)"
                 " VALUES (?, ?, ?, ?)",
-                ((issue, r, QUEUED, now) for r in recipients),
+                ((issue, r, QUEUED.value, now) for r in recipients),
             )
             self._db.execute("COMMIT")
 
-    def states(self, issue: str) -> dict[str, str]:
+    def states(self, issue: str) -> dict[str, DeliveryState]:
         with self._lock:
             rows = self._db.execute(
                 "SELECT recipient, state FROM deliveries WHERE issue=?", (issue,)
             )
-            return dict(rows.fetchall())
+            return {recipient: DeliveryState(state) for recipient, state in rows.fetchall()}
 
     def mark(
         self,
         issue: str,
         recipient: str,
-        state: str,
+        state: DeliveryState,
         code: int | None = None,
         reply: str | None = None,
     ) -> None:
@@ -117,10 +125,10 @@ class Ledger:
             self._db.execute(
                 "UPDATE deliveries SET state=?, code=?, reply=?, attempts=attempts+?, updated=?"
                 " WHERE issue=? AND recipient=?",
-                (state, code, reply, attempt, _now(), issue, recipient),
+                (state.value, code, reply, attempt, _now(), issue, recipient),
             )
 
-    def mark_many(self, issue: str, rows: list[tuple[str, str, int | None, str | None]]) -> None:
+    def mark_many(self, issue: str, rows: list[Row]) -> None:
         """(recipient, state, code, reply) for many rows, in one transaction."""
         now = _now()
         with self._lock:
@@ -129,18 +137,18 @@ class Ledger:
                 "UPDATE deliveries SET state=?, code=?, reply=?, attempts=attempts+?, updated=?"
                 " WHERE issue=? AND recipient=?",
                 [
-                    (state, code, reply, int(state == SENDING), now, issue, recipient)
+                    (state.value, code, reply, int(state == SENDING), now, issue, recipient)
                     for recipient, state, code, reply in rows
                 ],
             )
             self._db.execute("COMMIT")
 
-    def counts(self, issue: str) -> dict[str, int]:
+    def counts(self, issue: str) -> dict[DeliveryState, int]:
         with self._lock:
             rows = self._db.execute(
                 "SELECT state, COUNT(*) FROM deliveries WHERE issue=? GROUP BY state", (issue,)
             )
-            return dict(rows.fetchall())
+            return {DeliveryState(state): n for state, n in rows.fetchall()}
 
     def problems(self, issue: str) -> list[Delivery]:
         """Deliveries that did not (or may not have) gone through, oldest first."""
@@ -148,6 +156,20 @@ class Ledger:
             rows = self._db.execute(
                 "SELECT recipient, state, code, reply, attempts, updated FROM deliveries"
                 " WHERE issue=? AND state IN (?, ?, ?) ORDER BY updated, recipient",
-                (issue, FAILED, DEFERRED, UNKNOWN),
+                (issue, FAILED.value, DEFERRED.value, UNKNOWN.value),
             )
-            return [Delivery(*row) for row in rows.fetchall()]
+            return [
+                Delivery(recipient, DeliveryState(state), code, reply, attempts, updated)
+                for recipient, state, code, reply, attempts, updated in rows.fetchall()
+            ]
+
+
+def open_ledger(config: Config) -> Ledger:
+    """The publication's ledger; a ledger that cannot be opened is a user error."""
+    path = config.root / config.send.ledger
+    try:
+        return Ledger(path)
+    except Exception as exc:  # sqlite3.Error, OSError
+        raise SendError(
+            Problem(relative(path, config.root), f"cannot open the ledger: {exc}")
+        ) from None

@@ -15,12 +15,13 @@ import re
 import smtplib
 import ssl
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
 from briefing.errors import SendError
 from briefing.output import atomic_write, sync_folder
+from briefing.send.states import DeliveryState
 
 log = logging.getLogger("briefing")
 
@@ -29,7 +30,7 @@ Handover = Callable[[], None]
 
 @dataclass(frozen=True)
 class Result:
-    state: str  # "sent", "deferred" (temporary), "failed" (permanent), "unknown"
+    state: DeliveryState  # sent, deferred (temporary), failed (permanent) or unknown
     code: int | None = None
     reply: str = ""
     throttle: bool = False  # the server asked us to slow down
@@ -37,7 +38,7 @@ class Result:
     @property
     def bounced(self) -> bool:
         """RFC 3463 5.1.x: the address itself is bad; never send to it again."""
-        return self.state == "failed" and bool(re.match(r"5\.1\.\d", self.reply))
+        return self.state == DeliveryState.FAILED and bool(re.match(r"5\.1\.\d", self.reply))
 
 
 class Transport(Protocol):
@@ -95,7 +96,7 @@ class OutboxTransport:
                     " or fix permissions, then run the same command again"
                 ) from None
             raise
-        return Result("sent", reply=path.name)
+        return Result(DeliveryState.SENT, reply=path.name)
 
     def sync(self) -> None:
         sync_folder(self.folder)
@@ -110,7 +111,7 @@ class SmtpSettings:
     port: int
     security: str  # "starttls", "ssl" or "none"
     username: str = ""
-    password: str = ""
+    password: str = field(default="", repr=False)  # never in a log or a traceback
     allow_insecure_auth: bool = False
     ca_file: str = ""  # extra CA to trust, e.g. a relay's self-signed certificate
     timeout: float = 30.0
@@ -210,7 +211,8 @@ class SmtpTransport:
             self._drop()
             # Lost after the message went out, the server may have queued it (RFC 1047):
             # only a human can tell, so it is not retried on its own.
-            return Result("unknown" if handed_over else "deferred", None, f"connection lost: {exc}")
+            state = DeliveryState.UNKNOWN if handed_over else DeliveryState.DEFERRED
+            return Result(state, None, f"connection lost: {exc}")
 
     def _transaction(
         self, smtp: smtplib.SMTP, sender: str, recipient: str, message: bytes, handover: Handover
@@ -229,7 +231,7 @@ class SmtpTransport:
         code, reply = smtp.data(message)
         if code != 250:
             return self._refused(smtp, code, reply, rset=False)
-        return Result("sent", code, reply.decode("utf-8", "replace"))
+        return Result(DeliveryState.SENT, code, reply.decode("utf-8", "replace"))
 
     def _pipelined(
         self, smtp: smtplib.SMTP, sender: str, recipient: str, message: bytes, handover: Handover
@@ -252,7 +254,7 @@ class SmtpTransport:
         code, reply = smtp.getreply()
         if code != 250:
             return self._refused(smtp, code, reply, rset=False)
-        return Result("sent", code, reply.decode("utf-8", "replace"))
+        return Result(DeliveryState.SENT, code, reply.decode("utf-8", "replace"))
 
     def _refused(self, smtp: smtplib.SMTP, code: int, reply: bytes, rset: bool = True) -> Result:
         text = reply.decode("utf-8", "replace")
@@ -264,8 +266,8 @@ class SmtpTransport:
             except smtplib.SMTPException:
                 self._drop()
         if 400 <= code < 500 or code < 200:
-            return Result("deferred", code, text, throttle=code in THROTTLE_CODES)
-        return Result("failed", code, text)
+            return Result(DeliveryState.DEFERRED, code, text, throttle=code in THROTTLE_CODES)
+        return Result(DeliveryState.FAILED, code, text)
 
     def _drop(self) -> None:
         if self._smtp is not None:

@@ -1,0 +1,230 @@
+"""The send service: plan, run and test copies of one issue, usable without the CLI.
+
+A SendRequest says what the caller wants (plain, frozen values: it can be built
+from command-line options, a schedule or a test); SendService does it against
+one publication. The steps of a send, in order:
+
+    prepare  render the issue and insist it matches the built site; the secret
+    channel  the transport (outbox or SMTP) and whether resending is harmless
+    audience subscribers and suppressions (an AudienceSource)
+    plan     who gets it now, from the ledger
+    dispatch deliver (Dispatcher), then suppress addresses that bounced (5.1.x)
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from briefing.config import Config, load_config
+from briefing.errors import SendError
+from briefing.model import Publication
+from briefing.send.audience import AudienceSource, CsvAudience, Subscriber, address_problem
+from briefing.send.channel import Channel, Relay, open_channel
+from briefing.send.credentials import Credentials
+from briefing.send.dispatch import Dispatcher, Options, Progress, Tally
+from briefing.send.ledger import Delivery, open_ledger
+from briefing.send.message import MessageTemplate
+from briefing.send.pacing import Backoff
+from briefing.send.plan import Plan, plan_send
+from briefing.send.prepare import make_template, prepare_issue
+from briefing.send.states import DeliveryState
+from briefing.send.transports import Result
+from briefing.sources import load_publication
+
+
+@dataclass(frozen=True)
+class SendRequest:
+    """One send as asked for. None means: as briefing.toml says."""
+
+    slug: str
+    transport: str | None = None  # 'outbox' or 'smtp'
+    relay: Relay = field(default_factory=Relay)  # overrides of [smtp] host, port, security
+    subscribers: Path | None = None  # another subscribers file for this send
+    rate: float | None = None  # messages per second at most (0: no limit)
+    connections: int | None = None
+    dry_run: bool = False  # run() only plans: nothing is sent, the ledger is untouched
+    test_to: tuple[str, ...] = ()  # for send_test_copies(): the addresses
+    resend_unknown: bool = False  # also resend what a crash left of unknown fate
+    site: Path | None = None  # the built site the issue is checked against
+
+
+@dataclass(frozen=True)
+class Summary:
+    """What run() did (with dry_run, what it would do: the tally stays empty)."""
+
+    plan: Plan
+    tally: Tally
+    seconds: float
+    where: str  # the channel, for people
+    listed: int  # subscribers in the audience, suppressed ones included
+    options: Options
+
+    @property
+    def complete(self) -> bool:
+        """Everyone planned got it, and nobody was left of unknown fate."""
+        t = self.tally
+        return not (t.failed or t.deferred or t.unknown or self.plan.unknown)
+
+
+@dataclass(frozen=True)
+class TestCopy:
+    address: str
+    result: Result
+
+
+@dataclass(frozen=True)
+class Status:
+    counts: dict[DeliveryState, int]
+    problems: list[Delivery] = field(default_factory=list)
+
+
+AudienceOpener = Callable[[Config, SendRequest], AudienceSource]
+
+
+def csv_audience(config: Config, request: SendRequest) -> AudienceSource:
+    """The CSV files of [send], or the request's own subscribers file."""
+    path = request.subscribers.resolve() if request.subscribers else None
+    return CsvAudience(
+        path or config.root / config.send.subscribers,
+        config.root / config.send.suppressions,
+        config.root,
+    )
+
+
+class SendService:
+    """Sends of one publication. Credentials default to the environment's."""
+
+    def __init__(
+        self,
+        config: Config,
+        credentials: Credentials | None = None,
+        *,
+        audience: AudienceOpener = csv_audience,
+        backoff: Backoff | None = None,
+    ) -> None:
+        self.config = config
+        self.credentials = credentials or Credentials.from_env()
+        self.open_audience = audience
+        self.backoff = backoff or Backoff()
+        self._publication: Publication | None = None
+
+    @classmethod
+    def open(cls, root: Path) -> SendService:
+        return cls(load_config(root))
+
+    @property
+    def publication(self) -> Publication:
+        """Loaded on first use: status and suppress need only the configuration."""
+        if self._publication is None:
+            self._publication = load_publication(self.config)
+        return self._publication
+
+    # --- operations -----------------------------------------------------------------------
+
+    def plan(self, request: SendRequest) -> Summary:
+        """What run() would do now; sends nothing and leaves the ledger as it is."""
+        _, channel = self._prepare(request)
+        audience = self.open_audience(self.config, request)
+        subscribers = audience.subscribers()
+        with open_ledger(self.config) as ledger:
+            plan = plan_send(
+                request.slug,
+                subscribers,
+                audience.suppressed(),
+                ledger,
+                channel.idempotent,
+                request.resend_unknown,
+                dry_run=True,
+            )
+        return Summary(plan, Tally(), 0.0, channel.where, len(subscribers), self.options(request))
+
+    def run(
+        self,
+        request: SendRequest,
+        progress: Progress | None = None,
+        stop: threading.Event | None = None,
+    ) -> Summary:
+        """Deliver the issue to everyone the plan names; resumable after any stop."""
+        if request.dry_run:
+            return self.plan(request)
+        template, channel = self._prepare(request)
+        audience = self.open_audience(self.config, request)
+        subscribers = audience.subscribers()
+        options = self.options(request)
+        with open_ledger(self.config) as ledger:
+            plan = plan_send(
+                request.slug,
+                subscribers,
+                audience.suppressed(),
+                ledger,
+                channel.idempotent,
+                request.resend_unknown,
+            )
+            dispatcher = Dispatcher(
+                request.slug, template, ledger, channel.make, options, stop=stop, progress=progress
+            )
+            started = time.perf_counter()
+            tally = dispatcher.run(plan.to_send)
+            seconds = time.perf_counter() - started
+        if tally.bounced:
+            audience.suppress((address, "bounced") for address in tally.bounced)
+        return Summary(plan, tally, seconds, channel.where, len(subscribers), options)
+
+    def send_test_copies(self, request: SendRequest) -> tuple[str, list[TestCopy]]:
+        """A marked copy ([TEST] subject) to each of request.test_to, outside the ledger;
+        in the outbox they go to <slug>-test/ so they never replace a real message.
+        Returns where they went and each copy's result."""
+        template, channel = self._prepare(request, test=True)
+        for address in request.test_to:
+            if reason := address_problem(address):
+                raise SendError(f"--to: {reason}")
+        transport = channel.make()
+        copies: list[TestCopy] = []
+        try:
+            for address in request.test_to:
+                message = template.render_for(Subscriber(address))
+                result = transport.deliver(
+                    template.sender.envelope_from, address, message, lambda: None
+                )
+                copies.append(TestCopy(address, result))
+        finally:
+            transport.close()
+        return channel.where, copies
+
+    def status(self, slug: str) -> Status:
+        with open_ledger(self.config) as ledger:
+            return Status(ledger.counts(slug), ledger.problems(slug))
+
+    def suppress(self, addresses: tuple[str, ...], reason: str) -> list[str]:
+        """Never send to addresses again; returns those not suppressed before."""
+        for address in addresses:
+            if problem := address_problem(address):
+                raise SendError(problem)
+        audience = self.open_audience(self.config, SendRequest(slug=""))
+        return audience.suppress((address, reason) for address in addresses)
+
+    # --- steps ----------------------------------------------------------------------------
+
+    def options(self, request: SendRequest) -> Options:
+        send = self.config.send
+        return Options(
+            rate=send.rate if request.rate is None else request.rate,
+            connections=request.connections or send.connections,
+            max_attempts=send.max_attempts,
+            backoff=self.backoff,
+        )
+
+    def _prepare(self, request: SendRequest, test: bool = False) -> tuple[MessageTemplate, Channel]:
+        """The issue checked against the built site, the secret, and the channel, in the
+        order a user fixes them."""
+        site = (request.site or self.config.root / "site").resolve()
+        prepared = prepare_issue(self.publication, request.slug, site)
+        secret = self.credentials.secret()
+        kind = request.transport or self.config.send.transport
+        folder = request.slug + ("-test" if test else "")
+        channel = open_channel(self.config, kind, folder, request.relay, self.credentials)
+        return make_template(self.config, prepared, secret, test=test), channel
