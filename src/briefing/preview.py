@@ -27,6 +27,7 @@ from briefing.config import CONFIG_NAME
 from briefing.errors import BriefingError
 from briefing.model import Publication
 from briefing.site import EMAIL_HTML, EMAIL_TEXT, ISSUE_PAGE, JSON_FEED
+from briefing.sources.issues import ISSUES_DIR
 
 log = logging.getLogger("briefing")
 
@@ -88,7 +89,7 @@ class Preview:
     def watch(self) -> None:
         from watchfiles import watch
 
-        paths = [p for p in (self.root / "issues", self.root / CONFIG_NAME) if p.exists()]
+        paths = [p for p in (self.root / ISSUES_DIR, self.root / CONFIG_NAME) if p.exists()]
         if theme := self._templates():
             paths.append(theme)
         for _changes in watch(*paths, stop_event=self.stop, debounce=200):
