@@ -26,6 +26,7 @@ import pytest
 from click.testing import CliRunner
 
 from briefing.cli import cli
+from briefing.render.theme import PACKAGED
 
 XI = "issues/2025-06-03-trump-xi-call"
 TARIFF = "issues/2025-06-10-tariff-timeline"
@@ -103,7 +104,12 @@ class Project:
         return self.root / "site"
 
     def read(self, rel: str) -> str:
-        return (self.root / rel).read_text(encoding="utf-8")
+        path = self.root / rel
+        if rel.startswith("templates/") and not path.exists():
+            # A theme file the example takes from the package: edit a copy, as
+            # `briefing theme eject` makes one.
+            path = PACKAGED / rel.removeprefix("templates/")
+        return path.read_text(encoding="utf-8")
 
     def write(self, rel: str, data: str | bytes) -> None:
         path = self.root / rel

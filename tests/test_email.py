@@ -12,6 +12,7 @@ from briefing.config import load_config
 from briefing.render.context import views
 from briefing.render.email import inline_css, mjml_to_html, render_email
 from briefing.render.text import render_text
+from briefing.render.theme import Theme
 from briefing.sources import load_publication
 
 
@@ -24,7 +25,8 @@ def _emails(root: Path, inliner: str | None = None) -> dict[str, str]:
         )
         publication = load_publication(load_config(root))
         assert publication.config.email.inliner == inliner
-    return {v.issue.slug: render_email(publication, v) for v in views(publication)}
+    theme = Theme.load(publication.config)
+    return {v.issue.slug: render_email(publication, v, theme) for v in views(publication)}
 
 
 @pytest.fixture(params=["css-inline", "premailer"])
@@ -135,7 +137,8 @@ def test_inliners_agree_on_what_they_inline() -> None:
 @pytest.fixture
 def texts(example: Path) -> dict[str, str]:
     publication = load(example)
-    return {v.issue.slug: render_text(publication, v) for v in views(publication)}
+    theme = Theme.load(publication.config)
+    return {v.issue.slug: render_text(publication, v, theme) for v in views(publication)}
 
 
 def test_text_is_wrapped_at_72_columns(texts: dict[str, str]) -> None:
