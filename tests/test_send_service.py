@@ -1,0 +1,129 @@
+"""The send service used as a library: a request in, a summary out, no CLI, no environment."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Collection, Iterable
+from pathlib import Path
+
+import pytest
+
+from briefing.build import build
+from briefing.config import load_config
+from briefing.errors import SendError
+from briefing.send.audience import Subscriber, suppression_key
+from briefing.send.channel import Relay
+from briefing.send.credentials import Credentials
+from briefing.send.pacing import Backoff
+from briefing.send.service import SendRequest, SendService
+from briefing.send.states import DeliveryState
+
+from smtp_server import SmtpServer
+
+SLUG = "trump-xi-call"
+CREDENTIALS = Credentials(unsubscribe_secret="service-secret-0123456789")
+SRC = Path(__file__).resolve().parent.parent / "src" / "briefing"
+
+
+class MemoryAudience:
+    """An audience source that is not a CSV file (as the audience store will be)."""
+
+    def __init__(self, addresses: list[str], suppressed: dict[str, str]) -> None:
+        self.people = [Subscriber(a, a.split("@")[0].title()) for a in addresses]
+        self.suppressions = dict(suppressed)
+
+    def subscribers(self) -> list[Subscriber]:
+        return list(self.people)
+
+    def suppressed(self) -> Collection[str]:
+        return self.suppressions.keys()
+
+    def suppress(self, entries: Iterable[tuple[str, str]]) -> list[str]:
+        added = [a for a, _ in entries if suppression_key(a) not in self.suppressions]
+        self.suppressions.update({suppression_key(a): "bounced" for a in added})
+        return added
+
+
+@pytest.fixture
+def project(example: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    # The service takes its credentials as given: the environment is not consulted.
+    for name in ("BRIEFING_UNSUBSCRIBE_SECRET", "BRIEFING_SMTP_USER", "BRIEFING_SMTP_PASSWORD"):
+        monkeypatch.delenv(name, raising=False)
+    build(example, jobs=1)
+    return example
+
+
+def _service(project: Path, audience: MemoryAudience) -> SendService:
+    return SendService(
+        load_config(project),
+        CREDENTIALS,
+        audience=lambda config, request: audience,
+        backoff=Backoff(first=0.01),
+    )
+
+
+def test_a_send_reads_any_audience_source_and_honours_its_suppressions(project: Path) -> None:
+    audience = MemoryAudience(
+        ["ada@example.com", "bob@example.com", "cy@example.com"], {"bob@example.com": "manual"}
+    )
+    service = _service(project, audience)
+    plan = service.plan(SendRequest(SLUG))
+    assert [s.email for s in plan.plan.to_send] == ["ada@example.com", "cy@example.com"]
+    assert service.status(SLUG).counts == {}, "planning leaves the ledger alone"
+    summary = service.run(SendRequest(SLUG))
+    assert summary.complete and summary.tally.sent == 2 and summary.plan.suppressed == 1
+    assert len(list((project / "outbox" / SLUG).glob("*.eml"))) == 2
+    assert service.status(SLUG).counts == {DeliveryState.SENT: 2}
+    again = service.run(SendRequest(SLUG))
+    assert again.tally.sent == 0 and again.plan.already_sent == 2
+
+
+def test_bounces_go_back_to_the_audience_source_as_suppressions(project: Path) -> None:
+    audience = MemoryAudience(["bounce@example.com", "ok@example.com"], {})
+    service = _service(project, audience)
+    with SmtpServer() as server:
+        relay = Relay("127.0.0.1", server.port, "none")
+        summary = service.run(SendRequest(SLUG, transport="smtp", relay=relay))
+        assert [m.rcpt_tos for m in server.recorder.messages] == [["ok@example.com"]]
+    assert not summary.complete and summary.tally.failed == 1
+    assert audience.suppressions == {"bounce@example.com": "bounced"}
+    problems = service.status(SLUG).problems
+    assert [(p.recipient, p.state, p.code) for p in problems] == [
+        ("bounce@example.com", DeliveryState.FAILED, 550)
+    ]
+
+
+def test_test_copies_refuse_a_bad_address_before_sending_any(project: Path) -> None:
+    service = _service(project, MemoryAudience([], {}))
+    with SmtpServer() as server:
+        relay = Relay("127.0.0.1", server.port, "none")
+        request = SendRequest(SLUG, transport="smtp", relay=relay, test_to=("me@example.com",))
+        where, copies = service.send_test_copies(request)
+        assert [(c.address, c.result.state) for c in copies] == [
+            ("me@example.com", DeliveryState.SENT)
+        ]
+        assert where == f"smtp://127.0.0.1:{server.port} (none)"
+        bad = dataclasses.replace(request, test_to=("me@example.com", "not an address"))
+        with pytest.raises(SendError, match="--to: 'not an address'"):
+            service.send_test_copies(bad)
+        assert len(server.recorder.messages) == 1
+    assert service.status(SLUG).counts == {}
+
+
+def test_without_a_secret_nothing_is_sent(project: Path) -> None:
+    service = SendService(load_config(project), Credentials())
+    with pytest.raises(SendError, match="BRIEFING_UNSUBSCRIBE_SECRET"):
+        service.run(SendRequest(SLUG))
+    assert not (project / "outbox" / SLUG).exists()
+
+
+def test_requests_are_frozen_and_the_environment_is_read_in_one_place() -> None:
+    request = SendRequest(SLUG)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        request.rate = 5  # type: ignore[misc]
+    readers = sorted(
+        str(path.relative_to(SRC))
+        for path in [*(SRC / "send").glob("*.py"), SRC / "cli" / "send.py"]
+        if any(word in path.read_text(encoding="utf-8") for word in ("os.environ", "getenv"))
+    )
+    assert readers == ["send/credentials.py"]
