@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from datetime import date, datetime, time
 from pathlib import Path
 from string import Template
@@ -11,7 +10,9 @@ from zoneinfo import ZoneInfo
 
 from briefing.config import CONFIG_NAME, load_config
 from briefing.errors import BriefingError, ContentError, Problem, relative
+from briefing.model import Article, Issue
 from briefing.render.theme import PACKAGED
+from briefing.schema import ARTICLE_FIELDS, ISSUE_FIELDS, Field
 from briefing.sources import load_publication
 from briefing.sources.issues import ISSUES_DIR, slugify
 
@@ -100,58 +101,50 @@ def new_issue(
     template = publication.issue(from_issue) if from_issue else None
     if from_issue and template is None:
         raise BriefingError(f"--from-issue: no issue with the slug '{from_issue}'")
-    edition = template.edition if template else ""
-    tags = ", ".join(template.tags) if template else ""
-    header = [
-        "---",
-        f"title: {_quote(title)}",
-        f"date: {moment.isoformat()}",
-        f"number: {number}",
-        f"edition: {_quote(edition)}" if edition else "edition: ",
-        'preheader: ""',
-        f"tags: [{tags}]",
-        "---",
-        "Hello {{ name | reader }}, the editor's note goes here.",
-        "",
-    ]
+    values = {"title": _quote(title), "date": moment.isoformat(), "number": str(number)}
+    header = _front_matter(ISSUE_FIELDS, values | _carried(ISSUE_FIELDS, template))
+    header += ["Hello {{ name | reader }}, the editor's note goes here.", ""]
     folder.mkdir(parents=True)
-    (folder / "issue.md").write_text("\n".join(header), encoding="utf-8")
+    _write(folder / "issue.md", header)
     if template:
         for article in template.articles:
-            _copy_article_skeleton(article.path, folder / article.path.name)
+            lasting = _front_matter(ARTICLE_FIELDS, _carried(ARTICLE_FIELDS, article))
+            _write(folder / article.path.name, [*lasting, "The story, in Markdown.", ""])
     elif with_story:
-        (folder / "01-story.md").write_text(_STORY, encoding="utf-8")
+        story = _front_matter(ARTICLE_FIELDS, {})
+        _write(folder / "01-story.md", [*story, _STORY_BODY, ""])
     return folder
 
 
-_STORY = """---
-headline: "Headline of the first story"
-source: ""
-source_url: ""
-byline: ""
-dateline: ""
-dek: ""
-key_points:
-  - label: First point
-    text: What the reader should take away.
----
-The story, in Markdown. Use `## ` for subheadings and `> ` for quotes.
-"""
+_STORY_BODY = "The story, in Markdown. Use `## ` for subheadings and `> ` for quotes."
 
 
-def _copy_article_skeleton(source: Path, target: Path) -> None:
-    """The front matter's keys and lasting values (source, byline), with an empty body."""
-    text = source.read_text(encoding="utf-8")
-    front = text.split("\n---", 1)[0]
-    kept = [
-        line
-        for line in front.split("\n")[1:]
-        if re.match(r"(source|byline|edition|dateline|key_points_title):", line)
+def _front_matter(fields: tuple[Field, ...], values: dict[str, str]) -> list[str]:
+    """A skeleton's front matter: the values given, else each field's skeleton value."""
+    written = [(f.name, values.get(f.name, f.skeleton)) for f in fields]
+    # A block value (a list of key points) starts on the next line: no space after the colon.
+    lines = [
+        f"{name}:{'' if value[:1] == chr(10) else ' '}{value}"
+        for name, value in written
+        if value is not None
     ]
-    body = "\n".join(
-        ["---", 'headline: "Headline"', *kept, 'dek: ""', "---", "The story, in Markdown.", ""]
-    )
-    target.write_text(body, encoding="utf-8")
+    return ["---", *lines, "---"]
+
+
+def _carried(fields: tuple[Field, ...], earlier: Issue | Article | None) -> dict[str, str]:
+    """The lasting values (edition, tags, source, byline…) of an earlier issue or article."""
+    found: dict[str, str] = {}
+    for field in fields:
+        value = getattr(earlier, field.name, None) if field.carried else None
+        if isinstance(value, tuple) and value:
+            found[field.name] = f"[{', '.join(value)}]"
+        elif isinstance(value, str) and value:
+            found[field.name] = _quote(value)
+    return found
+
+
+def _write(path: Path, lines: list[str]) -> None:
+    path.write_text("\n".join(lines), encoding="utf-8")
 
 
 def _quote(value: str) -> str:

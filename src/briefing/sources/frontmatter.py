@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -20,6 +20,8 @@ from urllib.parse import urlsplit
 import yaml
 
 from briefing.errors import Problem
+from briefing.model import Image, KeyPoint
+from briefing.schema import IMAGE_FIELDS, KEY_POINT_FIELDS, Field, Kind
 from briefing.textfile import read_text
 
 
@@ -128,35 +130,45 @@ class FieldError(ValueError):
 
 
 class Fields:
-    """Reads declared fields from a Document, collecting problems with their lines."""
+    """Reads a Document's front matter by its declared fields, collecting problems with lines."""
 
-    def __init__(self, doc: Document, schema: dict[str, Reader], problems: list[Problem]):
-        self.doc, self.schema, self.problems = doc, schema, problems
+    def __init__(self, doc: Document, declared: tuple[Field, ...], problems: list[Problem]):
+        self.doc, self.problems = doc, problems
+        self.declared = {f.name: f for f in declared}
         self.suggested: set[str] = set()  # keys a typo was taken for: not also "required"
         for key in doc.fields:
-            if key not in schema:
-                hint = difflib.get_close_matches(key, list(schema), n=1)
+            if key not in self.declared:
+                hint = difflib.get_close_matches(key, list(self.declared), n=1)
                 self.suggested.update(hint)
-                tip = f"did you mean '{hint[0]}'?" if hint else f"allowed: {', '.join(schema)}"
+                tip = (
+                    f"did you mean '{hint[0]}'?" if hint else f"allowed: {', '.join(self.declared)}"
+                )
                 self.error(key, f"unknown key; {tip}")
 
     def error(self, key: str, message: str, line: int | None = None) -> None:
         line = line or self.doc.key_lines.get(key, 2)
         self.problems.append(Problem(self.doc.label, message, line=line, field=key))
 
-    def get(self, key: str, default: Any = None, required: bool = False) -> Any:
+    def get(self, key: str) -> Any:
+        """The field's value, or None when it is absent, empty or wrong (with a problem)."""
+        field = self.declared[key]
         node = self.doc.fields.get(key)
         if node is None or (isinstance(node, yaml.ScalarNode) and node.value.strip() == ""):
-            if required and key not in self.suggested:
+            if field.required and key not in self.suggested:
                 self.problems.append(
                     Problem(self.doc.label, f"is required; add a '{key}:' line", line=1, field=key)
                 )
-            return default
+            return None
         try:
-            return self.schema[key](node)
+            return READERS[field.kind](node)
         except FieldError as exc:
             self.error(key, str(exc), line=exc.line or node.start_mark.line + 2)
-            return default
+            return None
+
+    def values(self) -> dict[str, Any]:
+        """Every declared field that has a good value, in declaration order."""
+        read = {key: self.get(key) for key in self.declared}
+        return {key: value for key, value in read.items() if value is not None}
 
 
 def text(node: yaml.Node) -> str:
@@ -204,9 +216,9 @@ def text_list(node: yaml.Node) -> tuple[str, ...]:
     return tuple(text(item) for item in node.value)
 
 
-def mapping(
-    node: yaml.Node, keys: Mapping[str, Reader], required: tuple[str, ...]
-) -> dict[str, Any]:
+def mapping(node: yaml.Node, declared: tuple[Field, ...]) -> dict[str, Any]:
+    """A nested mapping such as an image, read by its declared fields."""
+    keys = {f.name: f for f in declared}
     if not isinstance(node, yaml.MappingNode):
         raise FieldError(f"must have the keys {', '.join(keys)}", node)
     out: dict[str, Any] = {}
@@ -216,8 +228,50 @@ def mapping(
             hint = difflib.get_close_matches(key, list(keys), n=1)
             tip = f"; did you mean '{hint[0]}'?" if hint else ""
             raise FieldError(f"unknown key '{key}'{tip}", key_node)
-        out[key] = keys[key](value_node)
-    for key in required:
-        if not out.get(key):
-            raise FieldError(f"'{key}' is required", node)
+        out[key] = READERS[keys[key].kind](value_node)
+    for field in declared:
+        if field.required and not out.get(field.name):
+            raise FieldError(f"'{field.name}' is required", node)
     return out
+
+
+SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+
+
+def slug(node: yaml.Node) -> str:
+    value = text(node)
+    if not SLUG.match(value):
+        raise FieldError(
+            f"'{value}' is not a slug: use lowercase letters, digits and single hyphens"
+        )
+    return value
+
+
+def tags(node: yaml.Node) -> tuple[str, ...]:
+    found = text_list(node)
+    for tag in found:
+        if not SLUG.match(tag):
+            raise FieldError(f"tag '{tag}' may only hold lowercase letters, digits and hyphens")
+    return found
+
+
+def key_points(node: yaml.Node) -> tuple[KeyPoint, ...]:
+    if not isinstance(node, yaml.SequenceNode):
+        raise FieldError("must be a list of '- label: …' / 'text: …' items")
+    return tuple(KeyPoint(**mapping(item, KEY_POINT_FIELDS)) for item in node.value)
+
+
+def image(node: yaml.Node) -> Image:
+    return Image(**mapping(node, IMAGE_FIELDS))
+
+
+READERS: dict[Kind, Reader] = {
+    Kind.TEXT: text,
+    Kind.INTEGER: integer,
+    Kind.TIMESTAMP: timestamp,
+    Kind.URL: url,
+    Kind.SLUG: slug,
+    Kind.TAGS: tags,
+    Kind.KEY_POINTS: key_points,
+    Kind.IMAGE: image,
+}

@@ -10,21 +10,19 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Callable
-from functools import partial
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from briefing.config import Config
 from briefing.errors import ContentError, Problem, relative
-from briefing.model import Article, Image, Issue, KeyPoint, Markdown, Publication
-from briefing.render.markdown import find_problems, refused_html
+from briefing.model import Article, Image, Issue, Markdown, Publication
+from briefing.render.html_policy import refused_html
+from briefing.render.scan import find_problems
+from briefing.schema import ARTICLE_FIELDS, ISSUE_FIELDS
 from briefing.sources import frontmatter as fm
 
 ISSUES_DIR = "issues"
 _FOLDER = re.compile(r"^(\d{4}-\d{2}-\d{2})-(.+)$")
-_SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 _ARTICLE = re.compile(r"^(\d{2,3})-([a-z0-9]+(?:-[a-z0-9]+)*)\.md$")
 
 
@@ -40,59 +38,6 @@ def slugify(text: str, fallback: str = "issue") -> str:
     words = re.findall(r"[a-z0-9]+", re.sub(r"['’]", "", ascii_text.lower()))
     kept = [w for w in words if w not in _SLUG_STOPWORDS] or words
     return "-".join(kept[:6])[:60].strip("-") or fallback
-
-
-def _slug(node: yaml.Node) -> str:
-    value = fm.text(node)
-    if not _SLUG.match(value):
-        raise fm.FieldError(
-            f"'{value}' is not a slug: use lowercase letters, digits and single hyphens"
-        )
-    return value
-
-
-def _tags(node: yaml.Node) -> tuple[str, ...]:
-    tags = fm.text_list(node)
-    for tag in tags:
-        if not _SLUG.match(tag):
-            raise fm.FieldError(f"tag '{tag}' may only hold lowercase letters, digits and hyphens")
-    return tags
-
-
-def _key_points(node: yaml.Node) -> tuple[KeyPoint, ...]:
-    if not isinstance(node, yaml.SequenceNode):
-        raise fm.FieldError("must be a list of '- label: …' / 'text: …' items")
-    read = partial(fm.mapping, keys={"label": fm.text, "text": fm.text}, required=("label", "text"))
-    return tuple(KeyPoint(**read(item)) for item in node.value)
-
-
-def _image(node: yaml.Node) -> Image:
-    keys = {"src": fm.text, "alt": fm.text, "caption": fm.text}
-    return Image(**fm.mapping(node, keys, required=("src",)))
-
-
-ISSUE_FIELDS: dict[str, fm.Reader] = {
-    "title": fm.text,
-    "date": fm.timestamp,
-    "number": fm.integer,
-    "edition": fm.text,
-    "preheader": fm.text,
-    "tags": _tags,
-    "updated": fm.timestamp,
-    "slug": _slug,
-}
-ARTICLE_FIELDS: dict[str, fm.Reader] = {
-    "headline": fm.text,
-    "source": fm.text,
-    "source_url": fm.url,
-    "byline": fm.text,
-    "dateline": fm.text,
-    "edition": fm.text,
-    "dek": fm.text,
-    "key_points_title": fm.text,
-    "key_points": _key_points,
-    "image": _image,
-}
 
 
 # Given an issue folder, the Issue an earlier load made from it if it is still good.
@@ -180,9 +125,10 @@ def _load_header(
     if doc is None:
         return None
     read = fm.Fields(doc, ISSUE_FIELDS, problems)
-    date = read.get("date", required=True)
-    slug = read.get("slug") or match.group(2)
-    if "slug" not in doc.fields and not _SLUG.match(slug):
+    values = read.values()
+    date = values.get("date")
+    slug = values.get("slug") or match.group(2)
+    if "slug" not in doc.fields and not fm.SLUG.match(slug):
         problems.append(
             Problem(
                 relative(index.parent, root),
@@ -196,15 +142,9 @@ def _load_header(
             f"{date.date()} does not match the folder's date {match.group(1)};"
             " rename the folder or fix the date",
         )
-    return {
+    return values | {
         "slug": slug,
-        "title": read.get("title", required=True),
-        "date": date,
-        "number": read.get("number", required=True),
-        "updated": read.get("updated") or date,
-        "edition": read.get("edition") or "",
-        "preheader": read.get("preheader") or "",
-        "tags": read.get("tags") or (),
+        "updated": values.get("updated") or date,
         "note": Markdown(doc.body, index, doc.body_line),
     }
 
@@ -237,8 +177,7 @@ def _load_article(
     if doc is None:
         return None
     read = fm.Fields(doc, ARTICLE_FIELDS, problems)
-    values = {k: read.get(k) for k in ARTICLE_FIELDS if k in doc.fields and k != "headline"}
-    headline = read.get("headline", required=True)
+    values = read.values()
     # The dek and key points are inline Markdown too: the same raw-HTML rule applies.
     inline = [("dek", values.get("dek") or "")]
     inline += [("key_points", f"{p.label} {p.text}") for p in values.get("key_points") or ()]
@@ -256,13 +195,7 @@ def _load_article(
         )
     if len(problems) > count:
         return None
-    values["headline"] = headline
-    return Article(
-        slug=slug,
-        path=path,
-        body=body,
-        **{k: v for k, v in values.items() if v is not None},
-    )
+    return Article(slug=slug, path=path, body=body, **values)
 
 
 def _check_markdown(

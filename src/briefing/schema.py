@@ -1,0 +1,102 @@
+"""The fields of an issue and of an article, declared once.
+
+The loader (briefing.sources) reads front matter by these declarations: unknown
+keys get a "did you mean", required ones must be there, and each value is read by
+the reader of its kind. `briefing new` writes skeletons from them, the importer
+writes its keys in their order, and tests hold the model, the starter files and
+the README's issue format to them.
+
+Each field names a model attribute of the same name (briefing.model.Issue or
+Article; KeyPoint and Image for the nested ones).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+
+class Kind(Enum):
+    """How a value is written; the loader has one reader per kind."""
+
+    TEXT = "text on one line"
+    INTEGER = "a whole number"
+    TIMESTAMP = "an ISO 8601 date-time with a UTC offset or Z"
+    URL = "an absolute http(s) URL"
+    SLUG = "lowercase letters, digits and single hyphens"
+    TAGS = "a list of slugs, like [trade, china]"
+    KEY_POINTS = "a list of '- label: …' / 'text: …' items"
+    IMAGE = "a mapping with src, alt and caption"
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    kind: Kind
+    help: str
+    required: bool = False
+    # The YAML value `briefing new` writes for it; None: the skeleton leaves it out.
+    skeleton: str | None = None
+    # `briefing new --from-issue` copies the earlier issue's value (its lasting fields).
+    carried: bool = False
+
+
+def _required(name: str, kind: Kind, help: str) -> Field:
+    return Field(name, kind, help, required=True, skeleton='""')
+
+
+ISSUE_FIELDS: tuple[Field, ...] = (
+    _required("title", Kind.TEXT, "Subject line, page title and feed entry title."),
+    _required("date", Kind.TIMESTAMP, "Publication time; its day must match the folder's date."),
+    _required("number", Kind.INTEGER, "Issue number, unique across issues."),
+    Field("edition", Kind.TEXT, "Edition name, e.g. Morning Edition.", skeleton='""', carried=True),
+    Field("preheader", Kind.TEXT, "The inbox preview line (40–140 characters).", skeleton='""'),
+    Field("tags", Kind.TAGS, "Tags; one page per tag.", skeleton="[]", carried=True),
+    Field("updated", Kind.TIMESTAMP, "Last change, for the feeds (default: date)."),
+    Field("slug", Kind.SLUG, "Overrides the slug in the folder's name."),
+)
+
+ARTICLE_FIELDS: tuple[Field, ...] = (
+    Field(
+        "headline",
+        Kind.TEXT,
+        "The article's headline.",
+        required=True,
+        skeleton='"Headline of the story"',
+    ),
+    Field("source", Kind.TEXT, "Name of the source.", skeleton='""', carried=True),
+    Field("source_url", Kind.URL, "Address of the original article.", skeleton='""'),
+    Field("byline", Kind.TEXT, "Author(s).", skeleton='""', carried=True),
+    Field("dateline", Kind.TEXT, "Place line, e.g. WASHINGTON.", skeleton='""', carried=True),
+    Field("edition", Kind.TEXT, "Edition name shown with the article.", carried=True),
+    Field(
+        "dek",
+        Kind.TEXT,
+        "One-sentence summary under the headline (inline Markdown).",
+        skeleton='""',
+    ),
+    Field("key_points_title", Kind.TEXT, "Heading over the key points.", carried=True),
+    Field(
+        "key_points",
+        Kind.KEY_POINTS,
+        "Key points, each a label and a text (inline Markdown).",
+        skeleton="\n  - label: First point\n    text: What the reader should take away.",
+    ),
+    Field("image", Kind.IMAGE, "Lead image beside the file, shown under the dek."),
+)
+
+KEY_POINT_FIELDS: tuple[Field, ...] = (
+    Field("label", Kind.TEXT, "A short label, shown bold.", required=True),
+    Field("text", Kind.TEXT, "The point itself.", required=True),
+)
+
+IMAGE_FIELDS: tuple[Field, ...] = (
+    Field("src", Kind.TEXT, "Image file name, beside the Markdown file.", required=True),
+    Field("alt", Kind.TEXT, "Text alternative; always describe the image."),
+    Field("caption", Kind.TEXT, "Caption shown under the image."),
+)
+
+
+def names(fields: tuple[Field, ...]) -> tuple[str, ...]:
+    """The keys in the order files write them."""
+    return tuple(f.name for f in fields)
