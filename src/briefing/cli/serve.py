@@ -1,0 +1,40 @@
+"""`briefing serve`: run the subscriber service."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from briefing.cli.app import State, cli
+from briefing.config import load_config
+from briefing.serve.server import make_service, serve
+
+
+@cli.command("serve")
+@click.option("--bind", metavar="HOST:PORT", help="Where to listen (default: service.bind).")
+@click.option("--threads", type=click.IntRange(min=1), help="Worker threads (service.threads).")
+@click.pass_obj
+def serve_command(state: State, bind: str | None, threads: int | None) -> None:
+    """Run the subscriber service: one-click unsubscribe, sign-up and confirmation.
+
+    Listens on loopback unless told otherwise; put it behind a reverse proxy
+    for the public (see the README). Needs BRIEFING_UNSUBSCRIBE_SECRET, the
+    same one `briefing send` signs unsubscribe links with.
+
+    \b
+    Example:
+      briefing serve
+      briefing serve --bind 127.0.0.1:9000 --threads 4
+    """
+    config = load_config(state.root)
+    service = make_service(config)
+
+    def ready(url: str) -> None:
+        click.echo(f"Subscriber service for {config.publication.title} on {url} (Ctrl-C stops)")
+        sys.stdout.flush()
+
+    try:
+        serve(service, bind or config.service.bind, threads or config.service.threads, ready)
+    except KeyboardInterrupt:
+        click.echo("Stopped.")

@@ -1,0 +1,58 @@
+"""`briefing serve`: the service under waitress, a production WSGI server in pure Python."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+from briefing.audience.access import open_store
+from briefing.config import Config, load_config
+from briefing.render.theme import Theme
+from briefing.send.credentials import Credentials
+from briefing.serve.app import SubscriberService
+from briefing.serve.mail import Mailer
+from briefing.serve.pages import Pages
+
+log = logging.getLogger("briefing")
+
+
+def make_service(config: Config, credentials: Credentials | None = None) -> SubscriberService:
+    """The WSGI application for one publication (secret from the environment)."""
+    credentials = credentials or Credentials.from_env()
+    secret = credentials.secret()
+    open_store(config).close()  # create it (and move the CSV files in) before serving
+    theme = Theme.load(config)
+    return SubscriberService(
+        config, Pages(config, theme), secret, Mailer(config, theme, credentials)
+    )
+
+
+def application_for(project: Path) -> SubscriberService:
+    return make_service(load_config(project.resolve()))
+
+
+def serve(
+    service: SubscriberService, bind: str, threads: int, ready: Callable[[str], None]
+) -> None:
+    """Serve until interrupted; ready(url) is called once the socket listens."""
+    from waitress import create_server
+
+    host, _, port = bind.rpartition(":")
+    server = create_server(
+        service,
+        host=host.strip("[]"),
+        port=int(port),
+        threads=threads,
+        ident="briefing",
+        clear_untrusted_proxy_headers=False,  # the app reads X-Forwarded-For itself
+        connection_limit=1000,
+        channel_timeout=30,
+    )
+    shown = f"[{host.strip('[]')}]" if ":" in host.strip("[]") else host
+    ready(f"http://{shown}:{server.effective_port}/")
+    try:
+        server.run()
+    finally:
+        server.close()
+        service.close()
