@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from briefing.config import Config
+from briefing.config import Config, choices
 from briefing.errors import relative
 from briefing.send.credentials import Credentials
 from briefing.send.transports import OutboxTransport, SmtpSettings, SmtpTransport, Transport
 
-TRANSPORTS = ("outbox", "smtp")
+TRANSPORTS = choices("send.transport")  # declared once, with send.transport
 
 
 @dataclass(frozen=True)
