@@ -142,6 +142,11 @@ def test_list_shows_each_file_and_its_layer(example: Path) -> None:
     assert rows["email.css"] == "briefing/theme/ (packaged)"
     assert set(REQUIRED) <= set(rows)
     assert "README.md" not in rows  # a note for people, not a theme file
+    shutil.copy(PACKAGED / "email.css", example / "templates" / "email.css")
+    again = _run("--project", str(example), "theme", "list").output
+    rows = {line.split()[0]: line.split(None, 1)[1] for line in again.splitlines()}
+    assert rows["email.css"] == "templates/ (same as packaged: can be deleted)"
+    assert rows["web/base.html.j2"] == "templates/"
 
 
 def test_init_writes_no_theme_unless_asked(tmp_path: Path) -> None:

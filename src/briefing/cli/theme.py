@@ -28,6 +28,9 @@ def theme_group() -> None:
 def list_command(state: State) -> None:
     """Show each theme file and the layer it comes from (yours or the package's).
 
+    A file of yours identical to the packaged one is marked: deleting it changes
+    nothing today and lets later theme fixes reach you.
+
     \b
     Example:
       briefing theme list
@@ -40,7 +43,13 @@ def list_command(state: State) -> None:
     files = theme.files()
     width = max(len(name) for name, _ in files)
     for name, layer in files:
-        where = f"{folder}/" if layer.name == "publication" else f"{PACKAGED_LABEL}/ (packaged)"
+        if layer.name == "packaged":
+            where = f"{PACKAGED_LABEL}/ (packaged)"
+        elif theme.same_as_packaged(name):
+            # Typical of a publication made before layers: delete it to get theme fixes.
+            where = f"{folder}/ (same as packaged: can be deleted)"
+        else:
+            where = f"{folder}/"
         click.echo(f"{name:<{width}}  {where}")
 
 

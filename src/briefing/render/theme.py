@@ -142,6 +142,14 @@ class Theme:
         stat = path.stat()
         return self._texts.get((path, stat.st_mtime_ns, stat.st_size), lambda: _decode(self, path))
 
+    def same_as_packaged(self, name: str) -> bool:
+        """Whether the file serving name has the packaged file's exact bytes."""
+        packaged = self.layers[-1].folder / name
+        path = self.find(name)
+        return (
+            path is not None and packaged.is_file() and path.read_bytes() == packaged.read_bytes()
+        )
+
     def cached(self, key: Hashable, make: Callable[[], T]) -> T:
         """An object built from theme content (key it by a digest of that content)."""
         return self._objects.get(key, make)
