@@ -24,7 +24,8 @@ if TYPE_CHECKING:
 
 PACKAGED = Path(__file__).resolve().parent.parent / "theme"
 PACKAGED_LABEL = "briefing/theme"  # how messages name the packaged layer
-# Every file the renderers use. The package has them all; a publication may override any.
+# Every file the renderers and `briefing serve` use. The package has them all; a
+# publication may override any.
 REQUIRED = (
     "email.mjml.j2",
     "email.css",
@@ -36,6 +37,10 @@ REQUIRED = (
     "web/_content.html.j2",
     "web/_list.html.j2",
     "web/style.css",
+    "web/_signup.html.j2",
+    "service/page.html.j2",
+    "service/confirm.html.j2",
+    "service/confirm.txt.j2",
 )
 # A blank stylesheet would ship every email (or page) unstyled without a word.
 NOT_BLANK = ("email.css", "web/style.css")
