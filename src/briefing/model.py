@@ -1,4 +1,8 @@
-"""The validated publication: immutable, built by briefing.sources, read by the renderers."""
+"""The validated publication: immutable, built by briefing.sources, read by the renderers.
+
+The front-matter fields of Issue, Article, KeyPoint and Image are declared in
+briefing.schema (kind, required, help); a test keeps these classes in step with it.
+"""
 
 from __future__ import annotations
 
