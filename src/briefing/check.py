@@ -114,8 +114,18 @@ def _issue(
 ) -> Iterator[Finding]:
     issue = view.issue
     root = publication.config.root
+    label = relative(issue.folder / "issue.md", root)
+    yield from _header(issue, label)
+    yield from _emails(issue, files, label, root, theme)
+    sources: list[tuple[str, Markdown]] = [(label, issue.note)]
+    sources += [(relative(a.path, root), a.body) for a in issue.articles]
+    yield from _markdown(sources, columns)
+    yield from _articles(issue, root, theme)
+
+
+def _header(issue: Issue, label: str) -> Iterator[Finding]:
+    """What inboxes show before the email is opened: the subject and the preheader."""
     index = issue.folder / "issue.md"
-    label = relative(index, root)
 
     def at(key: str) -> int:
         return _key_line(index, key)
@@ -145,6 +155,10 @@ def _issue(
             f" characters; inboxes cut it after about {SUBJECT_MAX}",
         )
 
+
+def _emails(
+    issue: Issue, files: Outputs, label: str, root: Path, theme: Theme
+) -> Iterator[Finding]:
     email = files.files[EMAIL_HTML.path(slug=issue.slug)]
     size = len(email)
     if size > CLIP_MARGIN:
@@ -167,9 +181,8 @@ def _issue(
             "the text part has no {{ unsubscribe_url }}",
         )
 
-    sources: list[tuple[str, Markdown]] = [(label, issue.note)]
-    sources += [(relative(a.path, root), a.body) for a in issue.articles]
-    yield from _markdown(sources, columns)
+
+def _articles(issue: Issue, root: Path, theme: Theme) -> Iterator[Finding]:
     template = theme.read(EMAIL_TEMPLATE)
     for article in issue.articles:
         name = relative(article.path, root)
