@@ -7,7 +7,7 @@ declarations and a test holds it to them; the CLI takes its choices from here.
 Validation collects every problem and reports it as
 ``briefing.toml: section.key: message``.
 
-A new section is a dataclass of options plus one line in SECTIONS.
+A new section is a dataclass of options plus one line in Config.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, get_type_hints
 from urllib.parse import urlsplit
 
 from briefing.errors import ConfigError, Problem
@@ -227,16 +227,9 @@ class Config:
         return urlsplit(self.publication.base_url).hostname or ""
 
 
+# Section name → its class, in file order: every field of Config but the root.
 SECTIONS: dict[str, type[Section]] = {
-    "publication": PublicationConfig,
-    "email": EmailConfig,
-    "feeds": FeedsConfig,
-    "theme": ThemeConfig,
-    "send": SendConfig,
-    "smtp": SmtpConfig,
-    "dkim": DkimConfig,
-    "audience": AudienceConfig,
-    "service": ServiceConfig,
+    name: kind for name, kind in get_type_hints(Config).items() if name != "root"
 }
 
 
