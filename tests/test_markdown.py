@@ -5,7 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from briefing.model import Markdown
-from briefing.render.markdown import TextRenderer, find_problems, to_html
+from briefing.render.markdown import to_html
+from briefing.render.plaintext import TextRenderer
+from briefing.render.scan import find_problems
 
 
 def test_relative_links_and_images_become_absolute() -> None:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from briefing.merge import placeholder
 from briefing.model import Publication
 from briefing.render.context import IssueView
-from briefing.render.markdown import TextRenderer
+from briefing.render.plaintext import TextRenderer
 from briefing.render.theme import Theme
 
 TEMPLATE = "email.txt.j2"
