@@ -90,3 +90,41 @@ def test_raw_html_in_dek_and_key_points_is_refused(fixture_pub: Path) -> None:
     label = "issues/2025-01-07-first-light/01-the-lamp.md"
     assert f"{label}:8: dek: raw <script> element; remove it" in lines[0]
     assert any(line.startswith(f"{label}:10: key_points: raw HTML with an on*=") for line in lines)
+
+
+def test_a_typo_of_a_required_key_is_one_problem_not_two(fixture_pub: Path) -> None:
+    """'titel' is reported with its "did you mean"; 'title' is not also reported missing."""
+    from briefing.errors import ContentError
+
+    issue_md = fixture_pub / "issues" / "2025-01-14-second-wind" / "issue.md"
+    issue_md.write_text(issue_md.read_text().replace("title:", "titel:", 1))
+    try:
+        load(fixture_pub)
+    except ContentError as exc:
+        lines = [str(p) for p in exc.problems]
+    else:
+        raise AssertionError("loaded")
+    assert lines == [
+        "issues/2025-01-14-second-wind/issue.md:2: titel: unknown key; did you mean 'title'?"
+    ]
+
+
+def test_each_value_is_read_by_its_kind(fixture_pub: Path) -> None:
+    """number is a whole number, source_url an absolute URL, key points need both keys."""
+    from briefing.errors import ContentError
+
+    folder = fixture_pub / "issues" / "2025-01-07-first-light"
+    issue_md = folder / "issue.md"
+    issue_md.write_text(issue_md.read_text().replace("number: 1", "number: one", 1))
+    article = folder / "01-the-lamp.md"
+    text = article.read_text().replace("  - label: Storm Damage\n", "  - lable: Storm Damage\n")
+    article.write_text(text.replace("source_url: https://", "source_url: ftp://", 1))
+    try:
+        load(fixture_pub)
+    except ContentError as exc:
+        lines = [str(p) for p in exc.problems]
+    else:
+        raise AssertionError("loaded")
+    assert any(": number: must be a whole number, not 'one'" in line for line in lines), lines
+    assert any(": source_url: 'ftp://" in line for line in lines), lines
+    assert any(": key_points: unknown key 'lable'; did you mean 'label'?" in line for line in lines)
