@@ -11,7 +11,7 @@ import csv
 import io
 import logging
 import re
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -71,30 +71,9 @@ class Subscriber:
 def read_subscribers(path: Path, project: Path) -> list[Subscriber]:
     """Every valid subscriber once, in file order; SendError listing every bad row."""
     label = relative(path, project)
-    if not path.is_file():
-        raise SendError(
-            Problem(
-                label,
-                "subscribers file not found; create it (a CSV with an"
-                " 'email' column) or pass --subscribers FILE",
-            )
-        )
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError:
-        raise SendError(Problem(label, "is not UTF-8 text; save it as UTF-8")) from None
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    reader = csv.reader(io.StringIO(_read_text(path, label), newline=""), strict=True)
+    header = _header(reader, label)
     problems: list[Problem] = []
-    try:
-        header = [h.strip() for h in next(reader)]
-    except StopIteration:
-        raise SendError(Problem(label, "is empty; the first row must name the columns")) from None
-    except csv.Error as exc:
-        raise SendError(Problem(label, f"bad CSV: {exc}", line=1)) from None
-    if "email" not in header:
-        raise SendError(Problem(label, "the header row has no 'email' column", line=1))
-    if len(set(header)) != len(header) or "" in header:
-        raise SendError(Problem(label, "column names must be unique and not empty", line=1))
     subscribers: dict[str, Subscriber] = {}
     while True:
         line = reader.line_num + 1  # where the record starts; a quoted field may span lines
@@ -107,31 +86,58 @@ def read_subscribers(path: Path, project: Path) -> list[Subscriber]:
             continue
         if not row or all(not cell.strip() for cell in row):
             continue
-        if len(row) != len(header):
-            problems.append(
-                Problem(
-                    label,
-                    f"has {len(row)} fields, the header has {len(header)}; add the missing column",
-                    line=line,
-                )
-            )
-            continue
-        values = {k: v.strip() for k, v in zip(header, row, strict=True)}
-        # CR or LF in any field could inject headers; refuse rather than clean.
-        if bad := [k for k, v in values.items() if "\r" in v or "\n" in v]:
-            problems.append(Problem(label, f"line break inside the '{bad[0]}' field", line=line))
-            continue
-        if reason := address_problem(values["email"]):
-            problems.append(Problem(label, reason, line=line))
-            continue
-        subscriber = Subscriber(values["email"], values.get("name", ""), values)
-        if subscriber.key in subscribers:
-            log.warning("%s:%d: %s is listed twice; sending once", label, line, values["email"])
-            continue
-        subscribers[subscriber.key] = subscriber
+        subscriber = _subscriber(header, row)
+        if isinstance(subscriber, str):
+            problems.append(Problem(label, subscriber, line=line))
+        elif subscriber.key in subscribers:
+            log.warning("%s:%d: %s is listed twice; sending once", label, line, subscriber.email)
+        else:
+            subscribers[subscriber.key] = subscriber
     if problems:
         raise SendError([*problems, Problem(label, "fix these rows; nothing was sent")])
     return list(subscribers.values())
+
+
+def _read_text(path: Path, label: str) -> str:
+    if not path.is_file():
+        raise SendError(
+            Problem(
+                label,
+                "subscribers file not found; create it (a CSV with an"
+                " 'email' column) or pass --subscribers FILE",
+            )
+        )
+    try:
+        return path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        raise SendError(Problem(label, "is not UTF-8 text; save it as UTF-8")) from None
+
+
+def _header(reader: Iterator[list[str]], label: str) -> list[str]:
+    try:
+        header = [h.strip() for h in next(reader)]
+    except StopIteration:
+        raise SendError(Problem(label, "is empty; the first row must name the columns")) from None
+    except csv.Error as exc:
+        raise SendError(Problem(label, f"bad CSV: {exc}", line=1)) from None
+    if "email" not in header:
+        raise SendError(Problem(label, "the header row has no 'email' column", line=1))
+    if len(set(header)) != len(header) or "" in header:
+        raise SendError(Problem(label, "column names must be unique and not empty", line=1))
+    return header
+
+
+def _subscriber(header: list[str], row: list[str]) -> Subscriber | str:
+    """The subscriber a row describes, or what is wrong with the row."""
+    if len(row) != len(header):
+        return f"has {len(row)} fields, the header has {len(header)}; add the missing column"
+    values = {k: v.strip() for k, v in zip(header, row, strict=True)}
+    # CR or LF in any field could inject headers; refuse rather than clean.
+    if bad := [k for k, v in values.items() if "\r" in v or "\n" in v]:
+        return f"line break inside the '{bad[0]}' field"
+    if reason := address_problem(values["email"]):
+        return reason
+    return Subscriber(values["email"], values.get("name", ""), values)
 
 
 SUPPRESSION_HEADER = ["email", "reason"]

@@ -178,7 +178,7 @@ class Dispatcher:
             if self.stop.is_set():  # Ctrl-C while waiting: start nothing new
                 return result
             result = transport.deliver(
-                self.template.sender.envelope_from,
+                self.template.envelope_from(subscriber),
                 subscriber.email,
                 self.template.render_for(subscriber),
                 handover=lambda: self.ledger.mark(

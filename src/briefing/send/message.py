@@ -157,6 +157,7 @@ class MessageTemplate:
         # '=_' cannot occur in quoted-printable text, so the boundary never collides.
         self.boundary = f"=_briefing_{boundary_seed}"
         name, address = parseaddr(sender.from_header)
+        self._envelope_from = address  # parsed once: parseaddr costs ~50 µs a call
         fixed = [_header("From", _address(name, address))]
         if sender.reply_to:
             fixed.append(_header("Reply-To", sender.reply_to))
@@ -176,6 +177,11 @@ class MessageTemplate:
         self.text_head = part.format(b=self.boundary, t="text/plain").encode()
         self.html_head = CRLF + part.format(b=self.boundary, t="text/html").encode()
         self.closing = f"\r\n--{self.boundary}--\r\n".encode()
+
+    def envelope_from(self, subscriber: Subscriber) -> str:
+        """The SMTP envelope sender (MAIL FROM, where bounces go) for this recipient:
+        today the From address for everyone; a per-recipient return path goes here."""
+        return self._envelope_from
 
     def unsubscribe_url(self, address: str) -> str:
         token = unsubscribe_token(self.secret, self.sender.list_id, address)

@@ -9,6 +9,12 @@ one publication. The steps of a send, in order:
     audience subscribers and suppressions (an AudienceSource)
     plan     who gets it now, from the ledger
     dispatch deliver (Dispatcher), then suppress addresses that bounced (5.1.x)
+
+Each later feature has one place: a pre-send gate runs in `_prepare`; a
+per-issue lock wraps the ledger block of `run`; an audience store is another
+AudienceOpener; a per-recipient return path (VERP) is
+MessageTemplate.envelope_from; a scheduled send stores a SendRequest and calls
+`run` when it is due.
 """
 
 from __future__ import annotations
@@ -186,10 +192,10 @@ class SendService:
         copies: list[TestCopy] = []
         try:
             for address in request.test_to:
-                message = template.render_for(Subscriber(address))
-                result = transport.deliver(
-                    template.sender.envelope_from, address, message, lambda: None
-                )
+                subscriber = Subscriber(address)
+                message = template.render_for(subscriber)
+                sender = template.envelope_from(subscriber)
+                result = transport.deliver(sender, address, message, lambda: None)
                 copies.append(TestCopy(address, result))
         finally:
             transport.close()
