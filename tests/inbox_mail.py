@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import string
-from email.utils import format_datetime
 from datetime import UTC, datetime
+from email.utils import format_datetime
 from pathlib import Path
 
 from briefing.inbox.verp import verp_address, verp_token

@@ -61,6 +61,9 @@ class Event:
     issue: str | None = None
     code: str = ""
     detail: str = ""
+    # The address came from a signed token (VERP or unsubscribe): we mailed it, so it
+    # is suppressed even when the audience store does not list it (a one-off list).
+    signed: bool = False
 
 
 @dataclass(frozen=True)
@@ -195,12 +198,14 @@ def _unsubscribe_owner(original: Message | None, ctx: Context) -> str | None:
     return ctx.verify_unsubscribe(match.group(1).replace("%3D", "=")) if match else None
 
 
-def _bounce_event(address: str, issue: str | None, code: str, detail: str) -> Event | None:
+def _bounce_event(
+    address: str, issue: str | None, code: str, detail: str, signed: bool
+) -> Event | None:
     level = severity(code)
     if level is Severity.NONE:
         return None
     kind = Kind.BOUNCED if level is Severity.HARD else Kind.SOFT_BOUNCED
-    return Event(kind, address, issue, code, detail)
+    return Event(kind, address, issue, code, detail, signed)
 
 
 def _dsn(msg: Message, ctx: Context, text: str) -> Verdict:
@@ -224,7 +229,8 @@ def _dsn(msg: Message, ctx: Context, text: str) -> Verdict:
         # Checked even when VERP names the subscriber: a garbled report is not trusted.
         if not _valid(status.address):
             return Verdict(Kind.MALFORMED, "delivery report's recipient is not a valid address")
-        if event := _bounce_event(owner or status.address, issue, status.code, status.diagnostic):
+        address = owner or status.address
+        if event := _bounce_event(address, issue, status.code, status.diagnostic, bool(owner)):
             events.append(event)
     return _verdict(events, "delivery report")
 
@@ -257,16 +263,18 @@ def _complaint(msg: Message, ctx: Context, text: str) -> Verdict:
     original = returned_headers(msg)
     known = _verp(msg, ctx, original)
     issue = known[0] if known else _issue(original, text, ctx)
+    signed = (known[1] if known else None) or _unsubscribe_owner(original, ctx)
     address = (
-        (known[1] if known else None)
-        or _unsubscribe_owner(original, ctx)
+        signed
         or report.original_rcpt_to
         or (parseaddr(str(original.get("To", "")))[1] if original is not None else "")
     )
     if not _valid(address):
         return Verdict(Kind.MALFORMED, "complaint names no recipient we can identify")
     agent = f" from {report.user_agent}" if report.user_agent else ""
-    event = Event(Kind.COMPLAINED, address, issue, report.feedback_type, agent.strip())
+    event = Event(
+        Kind.COMPLAINED, address, issue, report.feedback_type, agent.strip(), bool(signed)
+    )
     return Verdict(Kind.COMPLAINED, f"complaint ({report.feedback_type}){agent}", (event,))
 
 
@@ -298,6 +306,7 @@ def _code_near(text: str, address: str, permanent: bool) -> str:
 
 def _legacy_bounce(msg: Message, ctx: Context, raw_text: str) -> Verdict:
     """A non-standard bounce: flufl.bounce finds the failed addresses, we find the code."""
+    _prune(msg)
     temporary, permanent = all_failures(msg)
     text = _body_text(msg)
     original = returned_headers(msg)
@@ -311,13 +320,30 @@ def _legacy_bounce(msg: Message, ctx: Context, raw_text: str) -> Verdict:
             target = known[1] if known else address
             if not _valid(target):
                 continue
-            if event := _bounce_event(target, issue, code, " ".join(text.split())[:200]):
+            summary = " ".join(text.split())[:200]
+            if event := _bounce_event(target, issue, code, summary, bool(known)):
                 events.append(event)
     if not events:
         if _auto_reply(msg):
             return Verdict(Kind.AUTO_REPLY, "an automatic reply (RFC 3834)")
         return Verdict(Kind.MALFORMED, "looks like a bounce but names no failed recipient")
     return _verdict(events, "bounce")
+
+
+_TEXT_LIMIT = 256 * 1024
+
+
+def _prune(msg: Message) -> None:
+    """Drop attachments and cut long text before the heuristics, which read every line
+    of every part: a 20 MB attachment costs them minutes and can hold no bounce."""
+    for part in msg.walk():
+        if part.is_multipart():
+            continue
+        payload = part.get_payload()
+        if part.get_content_maintype() not in ("text", "message"):
+            part.set_payload("")
+        elif isinstance(payload, str) and len(payload) > _TEXT_LIMIT:
+            part.set_payload(payload[:_TEXT_LIMIT])
 
 
 def _auto_reply(msg: Message) -> bool:
@@ -362,5 +388,5 @@ def _unsubscribe(msg: Message, ctx: Context) -> Verdict:
     if not _valid(address):
         return Verdict(Kind.MALFORMED, "unsubscribe request without a valid sender address")
     how = "signed token" if token_owner else "From address"
-    event = Event(Kind.UNSUBSCRIBED, address, None, "mailto", how)
+    event = Event(Kind.UNSUBSCRIBED, address, None, "mailto", how, bool(token_owner))
     return Verdict(Kind.UNSUBSCRIBED, f"unsubscribe request (by {how})", (event,))

@@ -1,0 +1,141 @@
+"""One `briefing inbox` run: read every message, classify, record, apply, move.
+
+Per message: skip it if recorded before; classify; record it and apply its
+events in one transaction (see state for why that survives a crash); then move
+it if it was acted on and a folder is named.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+
+from briefing.inbox.apply import Policy, applier
+from briefing.inbox.classify import ACTIONS, Context, Kind, Verdict, classify
+from briefing.inbox.sources import Mail, Source, header_of
+from briefing.inbox.state import Applier, InboxState, message_key
+from briefing.inbox.verp import VerpIndex
+
+log = logging.getLogger("briefing")
+Clock = Callable[[], datetime]
+
+
+@dataclass(frozen=True)
+class Options:
+    move_to: str = ""  # folder for messages acted on; '' leaves them in place
+    policy: Policy = field(default_factory=Policy)
+    max_size: int = 10 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Handled:
+    """What became of one message, for the report."""
+
+    ref: str
+    kind: Kind
+    note: str
+    outcomes: tuple[tuple[str, str, str], ...]  # (kind, address, outcome)
+    before: bool  # processed by an earlier run
+
+
+@dataclass
+class Report:
+    handled: list[Handled] = field(default_factory=list)
+
+    def counts(self) -> Counter[str]:
+        """Events by kind for messages new to this run, plus messages left alone."""
+        counts: Counter[str] = Counter()
+        for item in self.handled:
+            if item.before:
+                counts["already processed"] += 1
+            elif item.outcomes:
+                counts.update(kind for kind, _, _ in item.outcomes)
+            else:
+                counts[item.kind.value] += 1
+        return counts
+
+
+def message_time(data: bytes, now: datetime) -> datetime:
+    """When a bounce happened: its Date, unless missing, unreadable or in the future."""
+    for line in header_of(data).decode("latin-1").splitlines():
+        if line.lower().startswith("date:"):
+            try:
+                when = parsedate_to_datetime(line[5:].strip())
+            except (TypeError, ValueError, IndexError):
+                return now
+            if when.tzinfo is None or when > now:
+                return now
+            return when.astimezone(UTC)
+    return now
+
+
+def ledger_deliveries(path: Path) -> Iterator[tuple[str, str]]:
+    """Every (issue, recipient) in the send ledger, read-only; none when there is no ledger."""
+    if not path.is_file():
+        return
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        yield from db.execute("SELECT issue, recipient FROM deliveries")
+    except sqlite3.Error as exc:
+        log.warning("%s: cannot read deliveries for VERP tokens: %s", path, exc)
+    finally:
+        db.close()
+
+
+def lazy_resolver(secret: bytes, ledger: Path) -> Callable[[str], tuple[str, str] | None]:
+    """Token → (issue, recipient), the index built on first use."""
+    index: list[VerpIndex] = []
+
+    def resolve(token: str) -> tuple[str, str] | None:
+        if not index:
+            index.append(VerpIndex(secret, ledger_deliveries(ledger)))
+        return index[0].resolve(token)
+
+    return resolve
+
+
+def run_inbox(
+    source: Source,
+    state: InboxState,
+    ctx: Context,
+    options: Options,
+    clock: Clock = lambda: datetime.now(UTC),
+) -> Report:
+    report = Report()
+    apply = applier(state.store, options.policy)
+    try:
+        for mail in source.messages():
+            item = _handle(mail, state, apply, ctx, clock)
+            report.handled.append(item)
+            if options.move_to and item.kind in ACTIONS:
+                source.move(mail.ref, options.move_to)
+    finally:
+        source.close()
+    return report
+
+
+def _handle(mail: Mail, state: InboxState, apply: Applier, ctx: Context, clock: Clock) -> Handled:
+    key, message_id = message_key(mail.data)
+    seen = state.find(key)
+    if seen is not None:
+        return Handled(mail.ref, seen.kind, seen.note, (), before=True)
+    now = clock()
+    verdict = _verdict(mail, ctx)
+    done = state.commit(key, message_id, verdict, message_time(mail.data, now), now, apply)
+    if done is None:  # another run got there first
+        return Handled(mail.ref, verdict.kind, verdict.note, (), before=True)
+    outcomes = tuple((e.kind.value, e.address, outcome) for e, outcome in done)
+    return Handled(mail.ref, verdict.kind, verdict.note, outcomes, before=False)
+
+
+def _verdict(mail: Mail, ctx: Context) -> Verdict:
+    if mail.header_only:
+        size = f"{mail.size / 1_048_576:.1f} MB"
+        return Verdict(Kind.IGNORED, f"{size}: too large for a bounce or complaint; not read")
+    return classify(mail.data, ctx)

@@ -1,0 +1,169 @@
+"""The inbox's reading of real-world-shaped bounces, complaints and unsubscribes."""
+
+from __future__ import annotations
+
+import base64
+import email.policy
+import os
+from email.message import EmailMessage
+
+import pytest
+
+from briefing.inbox.classify import Context, Kind, classify
+from briefing.inbox.rules import Severity, code_from_reply, severity
+from briefing.inbox.verp import VerpIndex, find_tokens, verp_address, verp_token
+from briefing.send.message import verify_unsubscribe_token
+from inbox_mail import (
+    BOUNCES,
+    DOMAIN,
+    EXPECTED,
+    LIST_ID,
+    SECRET,
+    UNSUBSCRIBE_URL,
+    render,
+)
+
+ISSUE = "trade-talks"
+RCPT = "ada.lovelace@example.org"
+
+
+def context(deliveries: list[tuple[str, str]] | None = None) -> Context:
+    index = VerpIndex(SECRET, deliveries if deliveries is not None else [(ISSUE, RCPT)])
+    return Context(
+        BOUNCES,
+        DOMAIN,
+        UNSUBSCRIBE_URL,
+        index.resolve,
+        lambda token: verify_unsubscribe_token(SECRET, LIST_ID, token),
+    )
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_fixture_kind_and_subscriber(name: str) -> None:
+    verdict = classify(render(name, RCPT, ISSUE, 1), context())
+    assert verdict.kind.value == EXPECTED[name], verdict.note
+    if verdict.kind in (Kind.BOUNCED, Kind.SOFT_BOUNCED, Kind.COMPLAINED, Kind.UNSUBSCRIBED):
+        assert [e.address for e in verdict.events] == [RCPT]
+        assert all(e.kind is verdict.kind for e in verdict.events)
+    else:
+        assert verdict.events == ()
+    if verdict.kind in (Kind.BOUNCED, Kind.SOFT_BOUNCED, Kind.COMPLAINED):
+        assert verdict.events[0].issue == ISSUE
+
+
+@pytest.mark.parametrize("name", sorted(n for n in EXPECTED if n.startswith("malformed")))
+def test_malformed_never_names_anyone(name: str) -> None:
+    """With or without a VERP token that resolves, a malformed report changes nobody."""
+    for ctx in (context(), Context()):
+        verdict = classify(render(name, RCPT, ISSUE, 1), ctx)
+        assert verdict.kind is Kind.MALFORMED
+        assert verdict.events == ()
+        assert "\n" not in verdict.note and verdict.note
+
+
+def test_bounce_without_verp_uses_the_report_recipient() -> None:
+    """No [bounces] address: the DSN's Original-Recipient names the subscriber."""
+    verdict = classify(render("postfix-hard", RCPT, ISSUE, 1), Context(domain=DOMAIN))
+    assert verdict.kind is Kind.BOUNCED
+    event = verdict.events[0]
+    assert (event.address, event.issue, event.code, event.signed) == (RCPT, ISSUE, "5.1.1", False)
+
+
+def test_verp_names_the_subscriber_when_forwarding_rewrote_the_address() -> None:
+    raw = render("gmail-hard", RCPT, ISSUE, 1).replace(
+        f"Final-Recipient: rfc822; {RCPT}".encode(),
+        b"Final-Recipient: rfc822; fwd@elsewhere.example",
+    )
+    verdict = classify(raw, context())
+    assert [(e.address, e.signed) for e in verdict.events] == [(RCPT, True)]
+
+
+def test_forged_verp_token_is_not_trusted() -> None:
+    """A token made with another secret resolves to nobody: the report's own address is
+    used, unsigned (so the store only changes someone it already lists)."""
+    raw = render("qmail", RCPT, ISSUE, 1, secret=b"another-secret-456789")
+    verdict = classify(raw, context())
+    assert [(e.address, e.signed) for e in verdict.events] == [(RCPT, False)]
+
+
+def test_unsubscribe_token_beats_the_from_address() -> None:
+    verdict = classify(render("unsubscribe-token", RCPT, ISSUE, 1), context())
+    assert [(e.address, e.signed) for e in verdict.events] == [(RCPT, True)]
+    forged = render("unsubscribe-token", RCPT, ISSUE, 1).replace(b"unsubscribe ", b"unsubscribe x")
+    verdict = classify(forged, context())
+    assert [e.address for e in verdict.events] == ["forwarded-alias@mail.alias.example"]
+
+
+def test_complaint_found_through_the_unsubscribe_link_when_yahoo_redacts() -> None:
+    """No VERP index (nothing in the ledger): the List-Unsubscribe token of the reported
+    message still names the subscriber, not the redacted Original-Rcpt-To."""
+    verdict = classify(render("yahoo-arf", RCPT, ISSUE, 1), context(deliveries=[]))
+    assert [(e.kind, e.address) for e in verdict.events] == [(Kind.COMPLAINED, RCPT)]
+
+
+def test_human_mentioning_unsubscribe_is_not_unsubscribed() -> None:
+    msg = EmailMessage(policy=email.policy.SMTP)
+    msg["From"] = RCPT
+    msg["Subject"] = "Re: unsubscribe link broken?"
+    msg.set_content("The unsubscribe link in the footer did not work for me.")
+    assert classify(msg.as_bytes(), context()).kind is Kind.IGNORED
+
+
+def big_message(megabytes: int = 20) -> bytes:
+    """A bounce-shaped message carrying a large attachment, built without the slow
+    pure-Python encoders."""
+    data = base64.encodebytes(os.urandom(megabytes * 1024 * 1024))
+    return (
+        b"From: MAILER-DAEMON@mx.example.net\nSubject: Undelivered Mail Returned to Sender\n"
+        b"Message-ID: <big.1@mx.example.net>\nMIME-Version: 1.0\n"
+        b'Content-Type: multipart/mixed; boundary="b1"\n\n--b1\n'
+        b"Content-Type: text/plain\n\nYour message could not be delivered.\n--b1\n"
+        b"Content-Type: application/octet-stream\nContent-Transfer-Encoding: base64\n\n"
+        + data
+        + b"--b1--\n"
+    )
+
+
+def test_big_attachment_is_read_without_trouble() -> None:
+    """A 20 MB attachment (from a reader, or a bounce returning it all) is classified
+    on its structure: nobody is suppressed and nothing raises."""
+    verdict = classify(big_message(), context())
+    assert verdict.kind is Kind.MALFORMED
+    assert verdict.events == ()
+
+
+@pytest.mark.parametrize(
+    ("code", "level"),
+    [
+        ("5.1.1", Severity.HARD),
+        ("5.1.10", Severity.HARD),
+        ("5.2.1", Severity.HARD),
+        ("5.5.0", Severity.HARD),
+        ("5.2.2", Severity.SOFT),
+        ("5.7.1", Severity.SOFT),
+        ("4.2.2", Severity.SOFT),
+        ("4.4.1", Severity.SOFT),
+        ("2.0.0", Severity.NONE),
+    ],
+)
+def test_rfc3463_rules(code: str, level: Severity) -> None:
+    assert severity(code) is level
+
+
+def test_codes_from_replies() -> None:
+    assert code_from_reply("smtp; 550-5.1.1 The email account") == "5.1.1"
+    assert code_from_reply("host said: 550 No such user here") == "5.0.0"
+    assert code_from_reply("451 Try again") == "4.0.0"
+    assert code_from_reply("connection timed out") is None
+
+
+def test_verp_tokens() -> None:
+    token = verp_token(SECRET, ISSUE, RCPT)
+    address = verp_address(BOUNCES, token)
+    assert len(address.split("@")[0]) <= 64  # RFC 5321 4.5.3.1.1
+    assert address == f"bounces+{token}@briefing.example.com"
+    assert find_tokens(f"To: <{address.upper()}>", BOUNCES) == [token]
+    assert find_tokens(f"To: <{address}>", "other@briefing.example.com") == []
+    assert verp_token(SECRET, "other-issue", RCPT) != token
+    assert verp_token(b"another-secret-456789", ISSUE, RCPT) != token
+    assert VerpIndex(SECRET, [(ISSUE, RCPT)]).resolve(token.upper()) == (ISSUE, RCPT)
