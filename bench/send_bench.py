@@ -419,6 +419,30 @@ def print_ledger(share: LedgerShare) -> None:
     )
 
 
+def smtp_runs(
+    project: Path,
+    csv: Path,
+    env: dict[str, str],
+    n: int,
+    c: int,
+    runs: int,
+    size: int,
+    source: str,
+    port: int,
+) -> list[Run]:
+    """briefing send over SMTP to smtp-sink with c connections, then smtp-source the same."""
+    print(f"{n} subscribers: SMTP, {c} connection(s) ...", flush=True)
+    smtp = ["--smtp-host", "127.0.0.1", "--smtp-port", str(port)]
+    smtp += ["--smtp-security", "none", "--connections", str(c)]
+    m, rate, _ = send_runs(project, csv, env, n, runs, "smtp", *smtp)
+    print(f"{n} messages of {size} bytes: smtp-source, {c} connection(s) ...")
+    cmd = [source, "-d", "-s", str(c), "-m", str(n), "-l", str(size)]
+    cmd += ["-f", "news@briefing.example.com", "-t", "reader@example.com"]
+    cmd += ["-M", "localhost", f"127.0.0.1:{port}"]
+    found = [check(measure(cmd), "smtp-source") for _ in range(runs)]
+    return [Run(n, "smtp", c, m, rate), Run(n, "smtp-source", c, median_of(found), None)]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--subscribers", default="10000,100000", help="list sizes, comma-separated")
@@ -460,18 +484,8 @@ def main() -> None:
             runs.append(Run(n, "outbox", 1, m, rate))
             print(f"  average message: {size} bytes")
 
-            for c in connections if port else []:
-                print(f"{n} subscribers: SMTP, {c} connection(s) ...", flush=True)
-                smtp = ["--smtp-host", "127.0.0.1", "--smtp-port", str(port)]
-                smtp += ["--smtp-security", "none", "--connections", str(c)]
-                m, rate, _ = send_runs(project, csv, env, n, args.runs, "smtp", *smtp)
-                runs.append(Run(n, "smtp", c, m, rate))
-                print(f"{n} messages of {size} bytes: smtp-source, {c} connection(s) ...")
-                cmd = [source, "-d", "-s", str(c), "-m", str(n), "-l", str(size)]
-                cmd += ["-f", "news@briefing.example.com", "-t", "reader@example.com"]
-                cmd += ["-M", "localhost", f"127.0.0.1:{port}"]
-                found = [check(measure(cmd), "smtp-source") for _ in range(args.runs)]
-                runs.append(Run(n, "smtp-source", c, median_of(found), None))
+            for c in connections if port and source else []:
+                runs += smtp_runs(project, csv, env, n, c, args.runs, size, source, port)
 
         print(f"\n{sizes[0]} subscribers: the ledger's share, in process ...", flush=True)
         csv = tmp / f"subscribers-{sizes[0]}.csv"
