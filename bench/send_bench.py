@@ -484,8 +484,9 @@ def main() -> None:
             runs.append(Run(n, "outbox", 1, m, rate))
             print(f"  average message: {size} bytes")
 
-            for c in connections if port and source else []:
-                runs += smtp_runs(project, csv, env, n, c, args.runs, size, source, port)
+            if port and source:
+                for c in connections:
+                    runs += smtp_runs(project, csv, env, n, c, args.runs, size, source, port)
 
         print(f"\n{sizes[0]} subscribers: the ledger's share, in process ...", flush=True)
         csv = tmp / f"subscribers-{sizes[0]}.csv"
