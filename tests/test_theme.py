@@ -15,6 +15,8 @@ from briefing.config import load_config
 from briefing.errors import BriefingError, ConfigError
 from briefing.render.context import views
 from briefing.render.email import render_email
+from briefing.render.templates import COMPILED
+from briefing.render.text import render_text
 from briefing.render.theme import PACKAGED, REQUIRED, Layer, Theme, packaged_names
 
 
@@ -201,3 +203,16 @@ def test_an_error_inside_a_packaged_template_names_the_packaged_file(bare: Path)
     )
     with pytest.raises(BriefingError, match=rf"^briefing/theme/web/_list\.html\.j2:{line}: "):
         build(bare, bare / "site", jobs=1)
+
+
+def test_compiled_templates_are_shared_between_themes_but_never_stale(bare: Path) -> None:
+    """A rebuild's new theme reuses compiled templates, checked against their source."""
+    publication = load(bare)
+    view = views(publication)[0]
+    template = bare / "templates" / "email.txt.j2"
+    template.write_text("first {{ issue.number }}\n{{ unsubscribe_url }}\n")
+    assert render_text(publication, view, Theme.load(publication.config)).startswith("first")
+    assert COMPILED.entries
+    template.write_text("again {{ issue.number }}\n{{ unsubscribe_url }}\n")  # same size
+    assert render_text(publication, view, Theme.load(publication.config)).startswith("again")
+    assert len(COMPILED.entries) <= COMPILED.MAX
