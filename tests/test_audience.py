@@ -154,7 +154,8 @@ def test_sign_up_confirm_and_the_rules_around_them(tmp_path: Path) -> None:
         assert store.confirm("new@example.org", issued, "clicked")
         member = store.get("new@example.org")
         assert member is not None and member.status == ACTIVE
-        assert member.consent_source == "form" and member.consent_detail == "clicked"
+        assert member.consent_source == "form"
+        assert member.consent_detail == "from 127.0.0.1 at 2026-01-31T12:00:00Z; clicked"
         assert not store.sign_up("new@example.org", "New", {}, "again")  # active: no mail
         clock.now += timedelta(minutes=5)
         store.change("new@example.org", UNSUBSCRIBED, "one-click")

@@ -331,8 +331,14 @@ class Store:
             if member.status == PENDING or (
                 member.status == UNSUBSCRIBED and member.status_at < issued_at
             ):
-                consent = Consent("form", detail)
-                return self.apply(address, ACTIVE, "confirm", detail, consent)
+                asked = self._db.execute(
+                    "SELECT at, detail FROM events WHERE key=? AND source='form'"
+                    " ORDER BY id DESC LIMIT 1",
+                    (member.key,),
+                ).fetchone()
+                # The consent record: the request and its confirmation, each with its time.
+                record = f"{asked[1]} at {asked[0][:19]}Z; {detail}" if asked else detail
+                return self.apply(address, ACTIVE, "confirm", detail, Consent("form", record))
             return False
 
     def erase(self, address: str) -> bool:

@@ -215,7 +215,7 @@ class SubscriberService:
 
     def on_subscribe(self, request: Request) -> Response:
         if request.method == "GET":
-            return self.page(request, "subscribe", signup_action="", signup_values={})
+            return self.page(request, "subscribe")
         if not self.per_client.allow(self.client(request)):
             return self.error(request, 429, "Too many requests", _SLOW_DOWN)
         values, problem = _form(request, self.config.service.fields)
@@ -224,7 +224,6 @@ class SubscriberService:
                 request,
                 "subscribe",
                 400,
-                signup_action="",
                 signup_values=values,
                 signup_error=problem,
             )

@@ -50,17 +50,22 @@ class Pages:
     def render(self, page: str, to_root: str, **context: object) -> str:
         """One page; to_root is the relative way from its URL to the service's root."""
         urls = self.urls(to_root)
-        return self.theme.render(
-            PAGE,
-            pub=self.config.publication,
-            urls=urls,
-            absolute_urls=urls,
-            root=to_root,
-            page=page,
-            heading=context.pop("heading", None) or HEADINGS.get(page, "Error"),
-            signup_fields=self.config.service.fields,
-            **context,
-        )
+        values: dict[str, object] = {
+            "pub": self.config.publication,
+            "urls": urls,
+            "absolute_urls": urls,
+            "root": to_root,
+            "page": page,
+            "heading": HEADINGS.get(page, "Error"),
+            "masked": "",
+            "action": "",
+            "message": "",
+            "signup_action": "",
+            "signup_values": {},
+            "signup_error": "",
+            "signup_fields": self.config.service.fields,
+        }
+        return self.theme.render(PAGE, **(values | context))
 
     def stylesheet(self) -> str:
         return self.theme.read("web/style.css")

@@ -55,6 +55,18 @@ def make_token(
 
 def read_token(secret: bytes, purpose: str, list_id: str, token: str, now: float) -> Claim | None:
     """The claim of a token made for purpose with this secret and still valid, else None."""
+    claim = _genuine(secret, purpose, list_id, token)
+    # A minute of leeway for clocks of two machines sharing the secret.
+    return claim if claim and claim.issued <= now + 60 and now < claim.expires else None
+
+
+def is_expired(secret: bytes, purpose: str, list_id: str, token: str, now: float) -> bool:
+    """Whether token is genuine but past its expiry (to say so, not just "invalid")."""
+    claim = _genuine(secret, purpose, list_id, token)
+    return claim is not None and now >= claim.expires
+
+
+def _genuine(secret: bytes, purpose: str, list_id: str, token: str) -> Claim | None:
     parts = token.split(".")
     if len(parts) != 5 or parts[0] != purpose:
         return None
@@ -62,17 +74,9 @@ def read_token(secret: bytes, purpose: str, list_id: str, token: str, now: float
     if not hmac.compare_digest(_mac(secret, purpose, list_id, body), parts[4]):
         return None
     try:
-        address = _unb64(parts[1]).decode()
-        issued, expires = int(parts[2], 36), int(parts[3], 36)
+        return Claim(_unb64(parts[1]).decode(), int(parts[2], 36), int(parts[3], 36))
     except (ValueError, UnicodeDecodeError):
         return None
-    return Claim(address, issued, expires) if issued <= now + 60 and now < expires else None
-
-
-def is_expired(secret: bytes, purpose: str, list_id: str, token: str, now: float) -> bool:
-    """Whether token is genuine but past its expiry (to say so, not just "invalid")."""
-    claim = read_token(secret, purpose, list_id, token, 0)
-    return claim is not None and now >= claim.expires
 
 
 def _base36(number: int) -> str:

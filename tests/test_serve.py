@@ -1,0 +1,263 @@
+"""The subscriber service over real HTTP: `briefing serve` as a subprocess on loopback."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import re
+import time
+from collections.abc import Iterator
+from email.message import EmailMessage
+from pathlib import Path
+
+import pytest
+
+from briefing.audience.store import ACTIVE, PENDING, UNSUBSCRIBED, Store
+from briefing.send.message import unsubscribe_token
+from briefing.serve.tokens import CONFIRM, RESUBSCRIBE, make_token
+
+from service_process import LIST_ID, SECRET, Service
+
+SERVICE = """
+[service]
+url = "https://list.example.com/"
+trusted_proxies = ["127.0.0.1"]
+fields = ["city"]
+requests_per_client = 5
+signups_per_address = 2
+"""
+
+
+@pytest.fixture
+def root(example: Path) -> Path:
+    toml = example / "briefing.toml"
+    toml.write_text(toml.read_text() + SERVICE)
+    return example
+
+
+@pytest.fixture
+def service(root: Path) -> Iterator[Service]:
+    running = Service(root)
+    yield running
+    running.stop()
+
+
+def _store(root: Path) -> Store:
+    return Store(root / ".briefing/audience.db")
+
+
+def _status(root: Path, address: str) -> str | None:
+    with _store(root) as store:
+        member = store.get(address)
+        return member.status if member else None
+
+
+def _token(address: str) -> str:
+    return unsubscribe_token(SECRET.encode(), LIST_ID, address)
+
+
+def _eml(root: Path) -> list[EmailMessage]:
+    folder = root / "outbox/confirmations"
+    files = sorted(folder.glob("*.eml")) if folder.is_dir() else []
+    return [
+        email.message_from_bytes(p.read_bytes(), policy=email.policy.default)  # type: ignore[misc]
+        for p in files
+    ]
+
+
+def _sign_up(service: Service, address: str, client: str = "198.51.100.7", **extra: str) -> int:
+    form = {"email": address, "name": "New Reader", "website": "", **extra}
+    reply = service.request("POST", "/subscribe", form, {"X-Forwarded-For": client})
+    return reply.status
+
+
+def test_one_click_post_unsubscribes_at_once_and_repeats_are_harmless(
+    root: Path, service: Service
+) -> None:
+    token = _token("ada@example.com")
+    for _ in range(2):
+        reply = service.request("POST", f"/u/{token}", {"List-Unsubscribe": "One-Click"})
+        assert reply.status == 200 and reply.headers["Location"] is None  # RFC 8058: no redirect
+        assert "a***a@example.com" in reply.body and "ada@example.com" not in reply.body
+    assert _status(root, "ada@example.com") == UNSUBSCRIBED
+    with _store(root) as store:
+        events = [(e.status, e.source) for e in store.history("ada@example.com")]
+    assert events == [(ACTIVE, "import"), (UNSUBSCRIBED, "one-click")]
+
+
+@pytest.mark.parametrize(
+    "kind",
+    ["forged", "other-secret", "truncated", "expired-confirm", "confirm-as-unsubscribe", "junk"],
+)
+def test_bad_tokens_get_400_and_change_nothing(root: Path, service: Service, kind: str) -> None:
+    good = _token("ada@example.com")
+    mac = good.partition(".")[2]
+    tokens = {
+        "forged": _token("grace@example.com").split(".")[0] + "." + mac,
+        "other-secret": unsubscribe_token(b"another-secret-0123456789", LIST_ID, "ada@example.com"),
+        "truncated": good[:-3],
+        "expired-confirm": make_token(
+            SECRET.encode(), CONFIRM, LIST_ID, "ada@example.com", time.time() - 86400 * 9, 3600
+        ),
+        "confirm-as-unsubscribe": make_token(
+            SECRET.encode(), CONFIRM, LIST_ID, "ada@example.com", time.time(), 3600
+        ),
+        "junk": "%00%27%3BDROP%20TABLE%20subscribers",
+    }
+    reply = service.request("POST", f"/u/{tokens[kind]}", {"List-Unsubscribe": "One-Click"})
+    assert reply.status == 400, reply.body
+    assert "not complete or not ours" in reply.body
+    assert "Traceback" not in reply.body and "sqlite" not in reply.body.lower()
+    assert _status(root, "ada@example.com") == ACTIVE
+    assert _status(root, "grace@example.com") == ACTIVE
+
+
+def test_expired_and_wrong_purpose_links_are_refused(service: Service) -> None:
+    old = make_token(SECRET.encode(), CONFIRM, LIST_ID, "x@example.com", time.time() - 9e5, 60)
+    reply = service.request("POST", f"/confirm/{old}")
+    assert reply.status == 400 and "expired" in reply.body
+    resubscribe = make_token(
+        SECRET.encode(), RESUBSCRIBE, LIST_ID, "x@example.com", time.time(), 60
+    )
+    assert service.request("POST", f"/confirm/{resubscribe}").status == 400
+    assert service.request("GET", f"/confirm/{resubscribe[:-2]}").status == 400
+
+
+def test_get_never_changes_state(root: Path, service: Service) -> None:
+    page = service.request("GET", f"/u/{_token('ada@example.com')}")
+    assert page.status == 200
+    assert 'method="post"' in page.body and "a***a@example.com" in page.body
+    assert "The Briefing" in page.body and '<html lang="en">' in page.body
+    _sign_up(service, "new@example.org")
+    confirm = make_token(SECRET.encode(), CONFIRM, LIST_ID, "new@example.org", time.time(), 3600)
+    assert service.request("GET", f"/confirm/{confirm}").status == 200
+    with _store(root) as store:
+        store.change("grace@example.com", UNSUBSCRIBED, "page")
+    again = make_token(SECRET.encode(), RESUBSCRIBE, LIST_ID, "grace@example.com", time.time(), 60)
+    assert service.request("GET", f"/resubscribe/{again}").status == 200
+    assert _status(root, "ada@example.com") == ACTIVE
+    assert _status(root, "new@example.org") == PENDING
+    assert _status(root, "grace@example.com") == UNSUBSCRIBED
+
+
+def test_sign_up_confirmation_email_confirm_round_trip(root: Path, service: Service) -> None:
+    assert _sign_up(service, "New.Reader@Example.org", city="Lyon") == 200
+    assert _status(root, "New.Reader@example.org") == PENDING
+    [message] = _eml(root)
+    assert message["To"] == "New Reader <New.Reader@Example.org>"
+    assert message["From"] == "The Briefing <news@briefing.example.com>"
+    assert message["Auto-Submitted"] == "auto-generated"
+    text = message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    html = message.get_body(("html",)).get_content()  # type: ignore[union-attr]
+    link = re.search(r"https://list\.example\.com/(confirm/\S+)", text)
+    assert link is not None and link.group(0) in html
+    path = "/" + link.group(1)
+    page = service.request("GET", path)
+    assert page.status == 200 and "Confirm my subscription" in page.body
+    assert _status(root, "New.Reader@example.org") == PENDING
+    done = service.request("POST", path)
+    assert done.status == 200 and "You are subscribed" in done.body
+    with _store(root) as store:
+        member = store.get("New.Reader@example.org")
+    assert member is not None and member.status == ACTIVE
+    assert member.fields == {"city": "Lyon"} and member.name == "New Reader"
+    assert member.consent_source == "form"
+    consent = member.consent_detail or ""
+    assert consent.startswith("sign-up form from 198.51.100.7 at ")
+    assert "; confirmed from 127.0.0.1 with the link emailed at" in consent
+    assert service.request("POST", path).status == 200  # a second click is harmless
+
+
+def test_the_answer_never_reveals_who_is_subscribed(root: Path, service: Service) -> None:
+    known = service.request("POST", "/subscribe", {"email": "ada@example.com"})
+    unknown = service.request("POST", "/subscribe", {"email": "nobody@example.net"})
+    assert known.status == unknown.status == 200
+    assert known.body == unknown.body
+    assert [m["To"] for m in _eml(root)] == ["nobody@example.net"]  # nothing to the member
+
+
+def test_honeypot_posts_are_dropped_quietly(root: Path, service: Service) -> None:
+    form = {"email": "bot-target@example.net", "website": "http://spam.example"}
+    reply = service.request("POST", "/subscribe", form)
+    assert reply.status == 200 and "Check your email" in reply.body
+    assert _status(root, "bot-target@example.net") is None and _eml(root) == []
+
+
+def test_rate_limits_per_client_and_per_address(root: Path, service: Service) -> None:
+    # Per address: two confirmation emails an hour, whichever clients ask.
+    for client in ("203.0.113.1", "203.0.113.2", "203.0.113.3"):
+        assert _sign_up(service, "victim@example.net", client) == 200
+    assert len(_eml(root)) == 1  # the outbox keeps one file per recipient
+    # Per client: five form posts a minute, then 429.
+    statuses = [_sign_up(service, f"r{i}@example.net", "203.0.113.9") for i in range(6)]
+    assert statuses == [200] * 5 + [429]
+    assert _sign_up(service, "other@example.net", "203.0.113.10") == 200
+
+
+def test_forwarded_for_is_believed_only_from_a_trusted_proxy(example: Path) -> None:
+    toml = example / "briefing.toml"
+    toml.write_text(toml.read_text() + "\n[service]\nrequests_per_client = 2\n")
+    service = Service(example)
+    try:
+        statuses = [
+            _sign_up(service, f"r{i}@example.net", client=f"203.0.113.{i}") for i in range(3)
+        ]
+    finally:
+        service.stop()
+    assert statuses == [200, 200, 429]  # a forged X-Forwarded-For does not evade the limit
+
+
+def test_unsubscribe_page_offers_to_subscribe_again(root: Path, service: Service) -> None:
+    token = _token("grace@example.com")
+    done = service.request("POST", f"/u/{token}", {"List-Unsubscribe": "One-Click", "via": "page"})
+    action = re.search(r'action="\.\./(resubscribe/[^"]+)"', done.body)
+    assert action is not None, done.body
+    with _store(root) as store:
+        assert store.history("grace@example.com")[-1].source == "page"
+    back = service.request("POST", "/" + action.group(1))
+    assert back.status == 200 and "Welcome back" in back.body
+    assert _status(root, "grace@example.com") == ACTIVE
+    # After that, the unsubscribe link's page offers to unsubscribe again.
+    assert "Unsubscribe</button>" in service.request("GET", f"/u/{token}").body
+
+
+def test_errors_are_plain_pages(service: Service) -> None:
+    missing = service.request("GET", "/admin/subscribers")
+    assert missing.status == 404 and "<html" in missing.body
+    wrong = service.request("PUT", "/subscribe", body=b"x")
+    assert wrong.status == 405
+    bad = service.request("POST", "/subscribe", {"email": "not an address"})
+    assert bad.status == 400 and "valid email address" in bad.body and 'name="email"' in bad.body
+    huge = service.request("POST", "/subscribe", {"email": "a@example.com", "name": "x" * 40000})
+    assert huge.status == 413
+    for reply in (missing, wrong, bad, huge):
+        assert "Traceback" not in reply.body and "werkzeug" not in reply.body.lower()
+        assert reply.headers["Content-Security-Policy"].startswith("default-src 'none'")
+        assert reply.headers["Referrer-Policy"] == "no-referrer"
+
+
+def test_health_and_stylesheet(service: Service) -> None:
+    health = service.request("GET", "/healthz")
+    assert health.status == 200 and health.body == "ok\n"
+    css = service.request("GET", "/style.css")
+    assert css.status == 200 and ".signup" in css.body
+    page = service.request("GET", "/subscribe")
+    assert 'href="style.css"' in page.body and 'name="website"' in page.body
+    assert 'name="city"' in page.body
+
+
+def test_the_wsgi_module_serves_the_same_app(root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from werkzeug.test import Client
+
+    monkeypatch.setenv("BRIEFING_PROJECT", str(root))
+    monkeypatch.setenv("BRIEFING_UNSUBSCRIBE_SECRET", SECRET)
+    import importlib
+
+    import briefing.serve.wsgi as wsgi
+
+    importlib.reload(wsgi)
+    reply = Client(wsgi.application).post(
+        f"/u/{_token('linus@example.com')}", data={"List-Unsubscribe": "One-Click"}
+    )
+    assert reply.status_code == 200
+    assert _status(root, "linus@example.com") == UNSUBSCRIBED
