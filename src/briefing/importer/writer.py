@@ -1,44 +1,55 @@
-"""An imported article → an ``NN-slug.md`` file: YAML front matter, then the Markdown body."""
+"""An imported article → an ``NN-slug.md`` file: YAML front matter, then the Markdown body.
+
+The keys, their order and the key points' own keys come from `briefing.schema`,
+the one declaration of article fields the loader reads by; each value is written
+double-quoted, so YAML 1.1 reads it back as the same string.
+"""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import yaml
 
 from briefing.importer.article import ImportedArticle
+from briefing.schema import ARTICLE_FIELDS, KEY_POINT_FIELDS, Kind, names
 from briefing.sources.issues import slugify
 
-# The article keys written, in order (a subset of the loader's article fields).
-# Seam for the one field schema (issue 8): once the article fields are declared in
-# one place, take these keys, and how each is written, from there.
-FRONT_MATTER_KEYS = (
-    "headline",
-    "source",
-    "source_url",
-    "byline",
-    "dateline",
-    "edition",
-    "dek",
-    "key_points_title",
-    "key_points",
-)
-_TEXT_KEYS = FRONT_MATTER_KEYS[:-1]  # one string each; key_points is a list of pairs
+
+def _text(key: str, value: str) -> list[str]:
+    return [f"{key}: {_yaml(value)}"]
+
+
+def _key_points(key: str, points: Any) -> list[str]:
+    lines = [f"{key}:"]
+    for point in points:
+        for index, field in enumerate(KEY_POINT_FIELDS):
+            lead = "  - " if index == 0 else "    "
+            lines.append(f"{lead}{field.name}: {_yaml(getattr(point, field.name))}")
+    return lines
+
+
+# How each kind of value is written; the schema's other kinds (an image) are never imported.
+_WRITERS: dict[Kind, Callable[[str, Any], list[str]]] = {
+    Kind.TEXT: _text,
+    Kind.URL: _text,
+    Kind.KEY_POINTS: _key_points,
+}
+# The article fields written, in the schema's order, each an ImportedArticle attribute.
+_WRITTEN = tuple(f for f in ARTICLE_FIELDS if f.kind in _WRITERS)
+FRONT_MATTER_KEYS = names(_WRITTEN)
 
 
 def article_markdown(article: ImportedArticle) -> str:
     """The text of an ``NN-slug.md`` article file: front matter, then the body."""
     lines = ["---"]
-    for key in _TEXT_KEYS:
-        value = getattr(article, key)
-        if value:
-            lines.append(f"{key}: {_yaml(value)}")
-    if article.key_points:
-        lines.append("key_points:")
-        for point in article.key_points:
-            lines.append(f"  - label: {_yaml(point.label)}")
-            lines.append(f"    text: {_yaml(point.text)}")
+    for field in _WRITTEN:
+        value = getattr(article, field.name)
+        if value:  # empty fields are left out; the loader reads them as empty
+            lines += _WRITERS[field.kind](field.name, value)
     lines.append("---")
     body = article.body.strip("\n")
     return "\n".join(lines) + "\n" + (body + "\n" if body else "")
