@@ -10,6 +10,7 @@ from string import Template
 
 import pytest
 
+from briefing.errors import Problem
 from briefing.model import Article, Image, Issue, KeyPoint
 from briefing.scaffold import STARTER
 from briefing.schema import (
@@ -121,3 +122,36 @@ def test_skeleton_values_and_carried_fields_are_declared_sensibly() -> None:
             assert field.help.strip(), field.name
     # Nested fields are written inside their parent's skeleton, never on their own.
     assert all(f.skeleton is None and not f.carried for f in KEY_POINT_FIELDS + IMAGE_FIELDS)
+
+
+TRICKY = ["no", "1.10", 'He said "hi" \\ then', "tab\there", "C1\x85and\u2028sep", "é 🎉", "#a: b"]
+
+
+@pytest.mark.parametrize("text", TRICKY)
+def test_written_front_matter_reads_back_as_written(tmp_path: Path, text: str) -> None:
+    """front_matter() (new, the importer) and the loader agree on every kind of value."""
+    from datetime import datetime, timedelta, timezone
+
+    from briefing.schema import front_matter
+    from briefing.sources.frontmatter import Fields, parse
+
+    article = {
+        "headline": text,
+        "source_url": "https://example.com/a?b=1",
+        "key_points": (KeyPoint(text, "second"), KeyPoint("first", text)),
+        "image": Image("lamp.png", text, ""),
+    }
+    issue = {
+        "title": text,
+        "date": datetime(2025, 6, 3, 7, tzinfo=timezone(timedelta(hours=-4))),
+        "number": 12,
+        "tags": ("trade", "china"),
+    }
+    for fields, values in ((ARTICLE_FIELDS, article), (ISSUE_FIELDS, issue)):
+        path = tmp_path / "file.md"
+        path.write_text("\n".join([*front_matter(fields, values), "Body."]), encoding="utf-8")
+        problems: list[Problem] = []
+        doc = parse(path, "file.md", problems)
+        assert doc is not None, problems
+        assert Fields(doc, fields, problems).values() == values
+        assert problems == []

@@ -12,7 +12,7 @@ from briefing.config import CONFIG_NAME, load_config
 from briefing.errors import BriefingError, ContentError, Problem, relative
 from briefing.model import Article, Issue
 from briefing.render.theme import PACKAGED
-from briefing.schema import ARTICLE_FIELDS, ISSUE_FIELDS, Field
+from briefing.schema import ARTICLE_FIELDS, ISSUE_FIELDS, Field, front_matter
 from briefing.sources import load_publication
 from briefing.sources.issues import ISSUES_DIR, slugify
 
@@ -101,17 +101,17 @@ def new_issue(
     template = publication.issue(from_issue) if from_issue else None
     if from_issue and template is None:
         raise BriefingError(f"--from-issue: no issue with the slug '{from_issue}'")
-    values = {"title": _quote(title), "date": moment.isoformat(), "number": str(number)}
-    header = _front_matter(ISSUE_FIELDS, values | _carried(ISSUE_FIELDS, template))
+    values = {"title": title, "date": moment, "number": number} | _carried(ISSUE_FIELDS, template)
+    header = front_matter(ISSUE_FIELDS, values, skeleton=True)
     header += ["Hello {{ name | reader }}, the editor's note goes here.", ""]
     folder.mkdir(parents=True)
     _write(folder / "issue.md", header)
     if template:
         for article in template.articles:
-            lasting = _front_matter(ARTICLE_FIELDS, _carried(ARTICLE_FIELDS, article))
+            lasting = front_matter(ARTICLE_FIELDS, _carried(ARTICLE_FIELDS, article), True)
             _write(folder / article.path.name, [*lasting, "The story, in Markdown.", ""])
     elif with_story:
-        story = _front_matter(ARTICLE_FIELDS, {})
+        story = front_matter(ARTICLE_FIELDS, {}, skeleton=True)
         _write(folder / "01-story.md", [*story, _STORY_BODY, ""])
     return folder
 
@@ -119,33 +119,12 @@ def new_issue(
 _STORY_BODY = "The story, in Markdown. Use `## ` for subheadings and `> ` for quotes."
 
 
-def _front_matter(fields: tuple[Field, ...], values: dict[str, str]) -> list[str]:
-    """A skeleton's front matter: the values given, else each field's skeleton value."""
-    written = [(f.name, values.get(f.name, f.skeleton)) for f in fields]
-    # A block value (a list of key points) starts on the next line: no space after the colon.
-    lines = [
-        f"{name}:{'' if value[:1] == chr(10) else ' '}{value}"
-        for name, value in written
-        if value is not None
-    ]
-    return ["---", *lines, "---"]
-
-
-def _carried(fields: tuple[Field, ...], earlier: Issue | Article | None) -> dict[str, str]:
+def _carried(fields: tuple[Field, ...], earlier: Issue | Article | None) -> dict[str, object]:
     """The lasting values (edition, tags, source, byline…) of an earlier issue or article."""
-    found: dict[str, str] = {}
-    for field in fields:
-        value = getattr(earlier, field.name, None) if field.carried else None
-        if isinstance(value, tuple) and value:
-            found[field.name] = f"[{', '.join(value)}]"
-        elif isinstance(value, str) and value:
-            found[field.name] = _quote(value)
-    return found
+    if earlier is None:
+        return {}
+    return {f.name: getattr(earlier, f.name) for f in fields if f.carried}
 
 
 def _write(path: Path, lines: list[str]) -> None:
     path.write_text("\n".join(lines), encoding="utf-8")
-
-
-def _quote(value: str) -> str:
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'

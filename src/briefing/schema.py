@@ -12,8 +12,12 @@ Article; KeyPoint and Image for the nested ones).
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from enum import Enum
+from typing import Any
 
 
 class Kind(Enum):
@@ -100,3 +104,60 @@ IMAGE_FIELDS: tuple[Field, ...] = (
 def names(fields: tuple[Field, ...]) -> tuple[str, ...]:
     """The keys in the order files write them."""
     return tuple(f.name for f in fields)
+
+
+def front_matter(
+    fields: tuple[Field, ...], values: Mapping[str, Any], skeleton: bool = False
+) -> list[str]:
+    """Front matter lines, '---' to '---', for model values (str, int, datetime, tuples…).
+
+    Fields are written in declaration order; an empty value is left out, or with
+    skeleton=True written as the field's skeleton value when it has one.
+    """
+    lines = ["---"]
+    for field in fields:
+        value = values.get(field.name)
+        if value not in (None, "", ()):
+            lines += _written(field, value)
+        elif skeleton and field.skeleton is not None:
+            gap = "" if field.skeleton.startswith("\n") else " "
+            lines.append(f"{field.name}:{gap}{field.skeleton}")
+    return [*lines, "---"]
+
+
+def _written(field: Field, value: Any) -> list[str]:
+    if field.kind is Kind.KEY_POINTS:
+        return [f"{field.name}:", *(_item(KEY_POINT_FIELDS, point, "  - ") for point in value)]
+    if field.kind is Kind.IMAGE:
+        return [f"{field.name}:", _item(IMAGE_FIELDS, value, "  ")]
+    if field.kind is Kind.TAGS:
+        return [f"{field.name}: [{', '.join(value)}]"]
+    if isinstance(value, datetime):
+        return [f"{field.name}: {value.isoformat()}"]
+    return [f"{field.name}: {value if isinstance(value, int) else quote(value)}"]
+
+
+def _item(fields: tuple[Field, ...], value: Any, first: str) -> str:
+    """One nested mapping (a key point, an image) as indented 'key: "text"' lines."""
+    pairs = [(f.name, getattr(value, f.name)) for f in fields]
+    lines = [f"{name}: {quote(text)}" for name, text in pairs if text]
+    return first + f"\n{' ' * len(first)}".join(lines)
+
+
+def quote(text: str) -> str:
+    """A double-quoted YAML scalar that reads back as exactly this text (YAML 1.1 and 1.2).
+
+    JSON's string syntax is YAML's double-quoted style; characters YAML does not
+    allow raw (C1 controls, U+2028/9 line separators, BOM) become \\u escapes.
+    """
+    dumped = json.dumps(text, ensure_ascii=False)
+    return "".join(f"\\u{ord(c):04x}" if _escaped(c) else c for c in dumped)
+
+
+def _escaped(char: str) -> bool:
+    # Outside YAML 1.2's printable set (§5.1), or a line break (U+0085, U+2028, U+2029).
+    code = ord(char)
+    return 0x7F <= code <= 0x9F or 0xD800 <= code <= 0xDFFF or code in _NOT_RAW
+
+
+_NOT_RAW = (0x2028, 0x2029, 0xFEFF, 0xFFFE, 0xFFFF)
