@@ -204,6 +204,37 @@ class ServiceConfig(Section):
 
 
 @dataclass(frozen=True)
+class BouncesConfig(Section):
+    address: str = option(
+        "Return path: each message is sent from <local>+<token>@<domain> (VERP); empty: From.",
+        "",
+        check=address("bounces@example.com"),
+    )
+    imap_host: str = option("IMAP server of the mailbox `briefing inbox` reads.", "")
+    imap_port: int = option("IMAP port (993 for ssl, 143 for starttls).", 993, check=port_number)
+    imap_security: str = option(
+        "'ssl' or 'starttls': IMAP is never read unencrypted.", "ssl", choices=("ssl", "starttls")
+    )
+    imap_folder: str = option("IMAP folder to read.", "INBOX")
+    ca_file: str = option("Extra CA certificate (PEM) to trust for the IMAP server.", "")
+    maildir: str = option("Or a Maildir folder to read, relative to the project.", "")
+    mbox: str = option("Or an mbox file to read, relative to the project.", "")
+    move_to: str = option("Folder for messages acted on; empty: leave them in place.", "")
+    soft_limit: int = option(
+        "Soft bounces (4.x.x, 5.2.2, 5.7.x) that make an address bounced…", 3, check=at_least(1)
+    )
+    soft_days: int = option("…within this many days.", 30, check=at_least(1))
+    max_size: int = option(
+        "Messages larger than this many MB are not read (a report is small).", 10, check=at_least(1)
+    )
+    timeout: float = option("Seconds to wait for the IMAP server.", 30.0)
+
+    def cross_check(self) -> Iterator[tuple[str, str]]:
+        if sum(map(bool, (self.imap_host, self.maildir, self.mbox))) > 1:
+            yield "imap_host", "set only one of imap_host, maildir and mbox"
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole of briefing.toml, validated."""
 
@@ -217,6 +248,7 @@ class Config:
     dkim: DkimConfig = DkimConfig()
     audience: AudienceConfig = AudienceConfig()
     service: ServiceConfig = ServiceConfig()
+    bounces: BouncesConfig = BouncesConfig()
 
     @property
     def templates_dir(self) -> Path:
