@@ -1,6 +1,7 @@
 """The delivery ledger: one SQLite row per issue and recipient, the truth about a send.
 
-States: queued → sending → sent | deferred (4xx, retried on the next run) |
+States (DeliveryState, stored as their string values, so old ledgers still open):
+queued → sending → sent | deferred (4xx, retried on the next run) |
 failed (5xx, never retried) | unknown. A row is marked `sending` and committed
 just before the message is handed over (for SMTP: after RCPT, before DATA), and
 its result is committed as soon as the reply is read. A process killed in
@@ -24,9 +25,6 @@ from pathlib import Path
 from briefing.config import Config
 from briefing.errors import Problem, SendError, relative
 from briefing.send.states import DeliveryState
-
-QUEUED, SENDING = DeliveryState.QUEUED, DeliveryState.SENDING
-FAILED, DEFERRED, UNKNOWN = DeliveryState.FAILED, DeliveryState.DEFERRED, DeliveryState.UNKNOWN
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS deliveries (
@@ -89,7 +87,12 @@ class Ledger:
         with self._lock:
             cursor = self._db.execute(
                 "UPDATE deliveries SET state=?, updated=? WHERE issue=? AND state=?",
-                ((QUEUED if idempotent else UNKNOWN).value, _now(), issue, SENDING.value),
+                (
+                    (DeliveryState.QUEUED if idempotent else DeliveryState.UNKNOWN).value,
+                    _now(),
+                    issue,
+                    DeliveryState.SENDING.value,
+                ),
             )
             return cursor.rowcount
 
@@ -101,7 +104,7 @@ class Ledger:
             self._db.executemany(
                 "INSERT OR IGNORE INTO deliveries (issue, recipient, state, updated)"
                 " VALUES (?, ?, ?, ?)",
-                ((issue, r, QUEUED.value, now) for r in recipients),
+                ((issue, r, DeliveryState.QUEUED.value, now) for r in recipients),
             )
             self._db.execute("COMMIT")
 
@@ -120,7 +123,7 @@ class Ledger:
         code: int | None = None,
         reply: str | None = None,
     ) -> None:
-        attempt = 1 if state == SENDING else 0
+        attempt = 1 if state == DeliveryState.SENDING else 0
         with self._lock:
             self._db.execute(
                 "UPDATE deliveries SET state=?, code=?, reply=?, attempts=attempts+?, updated=?"
@@ -137,7 +140,15 @@ class Ledger:
                 "UPDATE deliveries SET state=?, code=?, reply=?, attempts=attempts+?, updated=?"
                 " WHERE issue=? AND recipient=?",
                 [
-                    (state.value, code, reply, int(state == SENDING), now, issue, recipient)
+                    (
+                        state.value,
+                        code,
+                        reply,
+                        int(state == DeliveryState.SENDING),
+                        now,
+                        issue,
+                        recipient,
+                    )
                     for recipient, state, code, reply in rows
                 ],
             )
@@ -156,7 +167,12 @@ class Ledger:
             rows = self._db.execute(
                 "SELECT recipient, state, code, reply, attempts, updated FROM deliveries"
                 " WHERE issue=? AND state IN (?, ?, ?) ORDER BY updated, recipient",
-                (issue, FAILED.value, DEFERRED.value, UNKNOWN.value),
+                (
+                    issue,
+                    DeliveryState.FAILED.value,
+                    DeliveryState.DEFERRED.value,
+                    DeliveryState.UNKNOWN.value,
+                ),
             )
             return [
                 Delivery(recipient, DeliveryState(state), code, reply, attempts, updated)
