@@ -3,7 +3,6 @@ loader's reuse callback."""
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import pytest
@@ -30,6 +29,8 @@ def test_an_output_has_one_path_and_its_urls() -> None:
     assert site.JSON_FEED.absolute(BASE) == BASE + "feed.json"
     # An image named like an index page is not a folder URL.
     assert site.ISSUE_ASSET.url(slug="a", name="myindex.html") == "issues/a/myindex.html"
+    assert site.EMAIL_HTML.matches("issues/a/email.html")
+    assert not site.EMAIL_HTML.matches("issues/a/b/email.html")
 
 
 def test_page_urls_are_relative_to_the_page() -> None:
@@ -44,17 +45,12 @@ def test_page_urls_are_relative_to_the_page() -> None:
     assert (absolute.atom, absolute.tag("x")) == (BASE + "atom.xml", BASE + "tags/x/")
 
 
-def _pattern(output: site.Output) -> re.Pattern[str]:
-    return re.compile(re.sub(r"\\\{\w+\\\}", "[^/]+", re.escape(output.pattern)) + "$")
-
-
 def test_every_file_a_build_writes_is_a_declared_output(example: Path, tmp_path: Path) -> None:
     declared = [v for v in vars(site).values() if isinstance(v, site.Output)]
-    patterns = [_pattern(o) for o in declared]
     out = tmp_path / "site"
     build(example, out, jobs=1)
     written = [p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()]
-    undeclared = [p for p in written if p != MANIFEST and not any(pat.match(p) for pat in patterns)]
+    undeclared = [p for p in written if p != MANIFEST and not any(o.matches(p) for o in declared)]
     assert written and undeclared == []
 
 

@@ -299,15 +299,15 @@ def _email_html(issue: Issue, source: str, root: Path) -> Iterator[Finding]:
 def _feeds(feed: str) -> Iterator[Finding]:
     ids = re.findall(r'"id": "([^"]+)"', feed)
     for duplicate in sorted({i for i in ids if ids.count(i) > 1}):
-        yield Finding("feed.json", 1, "feed-id", f"two entries share the id {duplicate}")
+        yield Finding(JSON_FEED.path(), 1, "feed-id", f"two entries share the id {duplicate}")
     if feed.count('"date_published"') != len(ids):
-        yield Finding("feed.json", 1, "feed-date", "an entry has no date")
+        yield Finding(JSON_FEED.path(), 1, "feed-date", "an entry has no date")
 
 
 def _internal_links(outputs: Outputs, exists: Callable[[str], bool]) -> Iterator[Finding]:
     """Relative links in pages that point at no file the build writes (exists says)."""
     for path, data in outputs.files.items():
-        if not path.endswith(".html") or path.endswith("email.html"):
+        if not path.endswith(".html") or EMAIL_HTML.matches(path):
             continue
         # Relative URLs only: no scheme, not protocol-relative; query and fragment cut.
         for url in re.findall(rb'(?:href|src)="(?![a-zA-Z][a-zA-Z0-9+.-]*:|//)([^"#?]+)', data):

@@ -12,6 +12,7 @@ URLs from these declarations and spell none themselves.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
@@ -41,6 +42,11 @@ class Output:
 
     def absolute(self, base_url: str, **fields: str) -> str:
         return base_url + self.url(**fields)
+
+    def matches(self, path: str) -> bool:
+        """Whether path is a file of this kind (each field standing for one path segment)."""
+        pattern = re.sub(r"\\\{\w+\\\}", "[^/]+", re.escape(self.pattern))
+        return re.fullmatch(pattern, path) is not None
 
 
 # One issue: its web page, the email `send` delivers, its plain-text twin, its images.
