@@ -51,6 +51,7 @@ class Tally:
     counts: Counter[DeliveryState] = field(default_factory=Counter)
     bounced: list[str] = field(default_factory=list)
     interrupted: bool = False
+    withheld: int = 0  # left out at the last moment: unsubscribed while the send ran
 
     @property
     def sent(self) -> int:
@@ -86,8 +87,10 @@ class Dispatcher:
         clock: Clock = time.monotonic,
         sleep: Sleep | None = None,
         random: Random = _random.random,
+        still_wanted: Callable[[Subscriber], bool] | None = None,
     ) -> None:
         self.issue, self.template, self.ledger = issue, template, ledger
+        self.still_wanted = still_wanted
         self.make_transport, self.options, self.progress = make_transport, options, progress
         self.stop = stop or threading.Event()
         self.sleep = sleep or self._interruptible_sleep
@@ -177,6 +180,8 @@ class Dispatcher:
             self.limiter.wait()
             if self.stop.is_set():  # Ctrl-C while waiting: start nothing new
                 return result
+            if not self._wanted(subscriber):  # the row stays as it was (not sent)
+                return None
             result = transport.deliver(
                 self.template.envelope_from(subscriber),
                 subscriber.email,
@@ -207,16 +212,29 @@ class Dispatcher:
                 self.limiter.wait()
                 if self.stop.is_set():  # Ctrl-C: the rest of the batch stays queued
                     break
+                if not self._wanted(subscriber):
+                    continue
                 message = self.template.render_for(subscriber)
-                written.append((subscriber, transport.write(subscriber.email, message)))
+                path = self.template.return_path(subscriber)
+                written.append((subscriber, transport.write(subscriber.email, message, path)))
         finally:
             if written:
                 transport.sync()
             rows: list[Row] = [(s.key, r.state, None, r.reply) for s, r in written]
-            rows += [(s.key, DeliveryState.QUEUED, None, None) for s in batch[len(written) :]]
+            done = {s.key for s, _ in written}
+            rows += [(s.key, DeliveryState.QUEUED, None, None) for s in batch if s.key not in done]
             self.ledger.mark_many(self.issue, rows)
             for subscriber, result in written:
                 self._count(subscriber, result)
+
+    def _wanted(self, subscriber: Subscriber) -> bool:
+        """The audience's last word just before the handover (an unsubscribe committed
+        while the send runs must stop every later message to that address)."""
+        if self.still_wanted is None or self.still_wanted(subscriber):
+            return True
+        with self._lock:
+            self.tally.withheld += 1
+        return False
 
     def _record(self, subscriber: Subscriber, result: Result) -> None:
         self.ledger.mark(self.issue, subscriber.key, result.state, result.code, result.reply)

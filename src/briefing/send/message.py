@@ -22,6 +22,7 @@ from email.header import Header
 from email.utils import formataddr, formatdate, parseaddr
 from urllib.parse import quote
 
+from briefing.inbox.verp import verp_address, verp_token
 from briefing.merge import PLACEHOLDER, fill
 from briefing.send.audience import Subscriber, normalize
 
@@ -128,6 +129,7 @@ class Sender:
     unsubscribe_url: str  # with {token}
     unsubscribe_mailto: str
     domain: str
+    bounce_address: str = ""  # [bounces] address: the base of VERP return paths
 
     @property
     def envelope_from(self) -> str:
@@ -180,8 +182,16 @@ class MessageTemplate:
 
     def envelope_from(self, subscriber: Subscriber) -> str:
         """The SMTP envelope sender (MAIL FROM, where bounces go) for this recipient:
-        today the From address for everyone; a per-recipient return path goes here."""
-        return self._envelope_from
+        its VERP return path when [bounces] is set, else the From address."""
+        return self.return_path(subscriber) or self._envelope_from
+
+    def return_path(self, subscriber: Subscriber) -> str:
+        """bounces+<token>@domain naming issue and recipient (briefing.inbox.verp), or ''
+        without a [bounces] address. Test copies bounce to the plain bounce address."""
+        bounces = self.sender.bounce_address
+        if not bounces or self.test:
+            return bounces
+        return verp_address(bounces, verp_token(self.secret, self.slug, subscriber.key))
 
     def unsubscribe_url(self, address: str) -> str:
         token = unsubscribe_token(self.secret, self.sender.list_id, address)

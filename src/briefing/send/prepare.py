@@ -64,6 +64,7 @@ def make_template(
         email.unsubscribe_url,
         email.unsubscribe_mailto,
         config.domain,
+        config.bounces.address,
     )
     return MessageTemplate(
         prepared.issue.slug,

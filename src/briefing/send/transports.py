@@ -84,9 +84,13 @@ class OutboxTransport:
     # Batches (see dispatch): many write()s, then one sync() before the ledger says sent.
     batch_size = 64
 
-    def write(self, recipient: str, message: bytes) -> Result:
-        """Write one message durably; its name in the folder is durable after sync()."""
+    def write(self, recipient: str, message: bytes, return_path: str = "") -> Result:
+        """Write one message durably; its name in the folder is durable after sync().
+        A return path is written as the Return-Path field final delivery would add
+        (RFC 5321 4.4), so the file shows where its bounces go."""
         path = self.path_for(recipient)
+        if return_path:
+            message = f"Return-Path: <{return_path}>".encode() + b"\r\n" + message
         try:
             atomic_write(path, message, durable=True, sync_dir=False)
         except OSError as exc:
