@@ -30,7 +30,6 @@ Clock = Callable[[], datetime]
 class Options:
     move_to: str = ""  # folder for messages acted on; '' leaves them in place
     policy: Policy = field(default_factory=Policy)
-    max_size: int = 10 * 1024 * 1024
 
 
 @dataclass(frozen=True)
