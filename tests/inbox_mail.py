@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import string
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
 
@@ -71,3 +72,75 @@ def render(
     }
     raw = (FIXTURES / f"{name}.eml").read_bytes().decode("latin-1")
     return string.Template(raw).safe_substitute(values).encode("latin-1")
+
+
+ISSUES = ("trade-talks", "chip-rules", "mineral-deals")
+NOV = datetime(2026, 11, 1, 8, 0, tzinfo=UTC)
+# Fixture → how many subscribers get one, and the status each must end with.
+_PLAN = [
+    *((name, "bounced") for name in EXPECTED if EXPECTED[name] == "bounced"),
+    *((name, "complained") for name in EXPECTED if EXPECTED[name] == "complained"),
+    *((name, "unsubscribed") for name in EXPECTED if EXPECTED[name] == "unsubscribed"),
+    *(
+        (name, "active")
+        for name in EXPECTED
+        if EXPECTED[name] in ("ignored", "auto-reply", "malformed")
+    ),
+]
+# Soft bounces: (fixture, issue, day of November) per message, and the status after them.
+_SOFT = {
+    "soft3": (  # three issues within 30 days: bounced
+        [("postfix-mailbox-full", 0, 1), ("gmail-over-quota", 1, 10), ("postfix-timeout", 2, 20)],
+        "bounced",
+    ),
+    "soft2": ([("postfix-mailbox-full", 0, 3), ("gmail-over-quota", 1, 12)], "active"),
+    "softsame": (  # one issue reported three times counts once
+        [("postfix-timeout", 0, 2), ("postfix-timeout", 0, 3), ("postfix-mailbox-full", 0, 4)],
+        "active",
+    ),
+    "softold": (  # the first is more than 30 days before the last
+        [("gmail-over-quota", 0, -40), ("postfix-mailbox-full", 1, 5), ("postfix-timeout", 2, 9)],
+        "active",
+    ),
+}
+
+
+@dataclass
+class Mixed:
+    messages: list[bytes]
+    expected: dict[str, str]  # every subscriber → status after inbox
+    deliveries: list[tuple[str, str]]  # (issue, recipient) the ledger holds
+
+    def counts(self) -> dict[str, int]:
+        """What `briefing inbox` must report, by EXPECTED kind (events or messages)."""
+        kinds = [EXPECTED[name] for name in self.names]
+        return {kind: kinds.count(kind) for kind in set(kinds)}
+
+    names: list[str] = field(default_factory=list)
+
+
+def mixed_mailbox() -> Mixed:
+    """At least 50 messages: two subscribers per fixture, plus soft-bounce histories."""
+    mixed = Mixed([], {}, [])
+    serial = 0
+
+    def add(name: str, rcpt: str, issue: str, when: datetime | None = None) -> None:
+        nonlocal serial
+        serial += 1
+        mixed.messages.append(render(name, rcpt, issue, serial, when))
+        mixed.names.append(name)
+        mixed.deliveries.append((issue, rcpt))
+
+    for name, status in _PLAN:
+        for n in (1, 2):
+            rcpt = f"{name.replace('-', '.')}.{n}@example.org"
+            mixed.expected[rcpt] = status
+            add(name, rcpt, ISSUES[n % len(ISSUES)])
+    for who, (steps, status) in _SOFT.items():
+        rcpt = f"{who}@example.net"
+        mixed.expected[rcpt] = status
+        for name, issue, day in steps:
+            add(name, rcpt, ISSUES[issue], NOV + timedelta(days=day - 1))
+    mixed.expected["quiet@example.org"] = "active"  # nothing came back for them
+    mixed.deliveries = sorted(set(mixed.deliveries))
+    return mixed

@@ -374,7 +374,7 @@ def _unsubscribe(msg: Message, ctx: Context) -> Verdict:
     or the body's first line, optionally followed by the unsubscribe token."""
     subject = _text(msg["Subject"])
     if subject is None:
-        return Verdict(Kind.MALFORMED, "subject in an unknown charset; left alone")
+        return Verdict(Kind.MALFORMED, "subject in an unknown charset")
     request = None
     for text in (_REPLY_PREFIX.sub("", subject), _first_line(msg)):
         words = text.strip().split()
