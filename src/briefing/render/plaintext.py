@@ -6,6 +6,7 @@ an email read alike; raw HTML has nothing a text reader can use and is left out.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from urllib.parse import urljoin
 
 from markdown_it.token import Token
@@ -61,35 +62,42 @@ class TextRenderer:
     ) -> None:
         i = start
         while i < end:
-            token = tokens[i]
-            if token.type == "heading_open":
-                title = self._inline(tokens[i + 1].children or [])
-                rule = "=" if token.tag in ("h1", "h2") else "-"
-                out.append(f"{title}\n{rule * min(len(title), self.width)}")
-                i += 3
-            elif token.type == "paragraph_open":
-                out.append(self.wrap(self._inline(tokens[i + 1].children or []), prefix, prefix))
-                i += 3
-            elif token.type in ("blockquote_open", "bullet_list_open", "ordered_list_open"):
-                close = _matching_close(tokens, i)
-                inner: list[str] = []
-                if token.type == "blockquote_open":
-                    self._blocks(tokens, i + 1, close, inner, prefix + "> ")
-                    out.append(f"\n{prefix}>\n".join(inner))
-                else:
-                    self._list(tokens, i + 1, close, inner, prefix, token.type)
-                    out.append("\n".join(inner))
-                i = close + 1
-            elif token.type in ("fence", "code_block"):
-                out.append(
-                    "\n".join(prefix + "    " + ln for ln in token.content.rstrip().split("\n"))
-                )
-                i += 1
-            elif token.type == "hr":
-                out.append(prefix + "* * *")
-                i += 1
-            else:  # html_block and anything unknown: nothing a text reader can use
-                i += 1
+            rule = _BLOCK_RULES.get(tokens[i].type)
+            # html_block and anything unknown: nothing a text reader can use
+            i = rule(self, tokens, i, out, prefix) if rule else i + 1
+
+    def _heading(self, tokens: list[Token], i: int, out: list[str], prefix: str) -> int:
+        title = self._inline(tokens[i + 1].children or [])
+        rule = "=" if tokens[i].tag in ("h1", "h2") else "-"
+        out.append(f"{title}\n{rule * min(len(title), self.width)}")
+        return i + 3
+
+    def _paragraph(self, tokens: list[Token], i: int, out: list[str], prefix: str) -> int:
+        out.append(self.wrap(self._inline(tokens[i + 1].children or []), prefix, prefix))
+        return i + 3
+
+    def _quote(self, tokens: list[Token], i: int, out: list[str], prefix: str) -> int:
+        close = _matching_close(tokens, i)
+        inner: list[str] = []
+        self._blocks(tokens, i + 1, close, inner, prefix + "> ")
+        out.append(f"\n{prefix}>\n".join(inner))
+        return close + 1
+
+    def _items(self, tokens: list[Token], i: int, out: list[str], prefix: str) -> int:
+        close = _matching_close(tokens, i)
+        inner: list[str] = []
+        self._list(tokens, i + 1, close, inner, prefix, tokens[i].type)
+        out.append("\n".join(inner))
+        return close + 1
+
+    def _code(self, tokens: list[Token], i: int, out: list[str], prefix: str) -> int:
+        lines = tokens[i].content.rstrip().split("\n")
+        out.append("\n".join(prefix + "    " + ln for ln in lines))
+        return i + 1
+
+    def _rule(self, tokens: list[Token], i: int, out: list[str], prefix: str) -> int:
+        out.append(prefix + "* * *")
+        return i + 1
 
     def _list(
         self, tokens: list[Token], start: int, end: int, out: list[str], prefix: str, kind: str
@@ -119,21 +127,39 @@ class TextRenderer:
 
     def _inline(self, children: list[Token]) -> str:
         parts: list[str] = []
-        pending: list[int] = []
+        pending: list[int] = []  # the numbers of the links open around this point
         for child in children:
-            if child.type in ("text", "code_inline"):
-                parts.append(child.content)
-            elif child.type == "softbreak":
-                parts.append(" ")
-            elif child.type == "hardbreak":
-                parts.append("\n")
-            elif child.type == "link_open":
+            if child.type == "link_open":
                 pending.append(self.link_number(str(child.attrGet("href") or "")))
             elif child.type == "link_close" and pending:
                 parts.append(f" [{pending.pop()}]")
-            elif child.type == "image":
-                parts.append(f"[image: {child.content}]" if child.content else "")
+            else:
+                parts.append(_inline_text(child))
         return "".join(parts)
+
+
+_BREAKS = {"softbreak": " ", "hardbreak": "\n"}
+
+
+def _inline_text(child: Token) -> str:
+    if child.type in ("text", "code_inline"):
+        return child.content
+    if child.type == "image":
+        return f"[image: {child.content}]" if child.content else ""
+    return _BREAKS.get(child.type, "")
+
+
+# Each block rule writes one block starting at tokens[i] and returns the index after it.
+_BLOCK_RULES: dict[str, Callable[[TextRenderer, list[Token], int, list[str], str], int]] = {
+    "heading_open": TextRenderer._heading,
+    "paragraph_open": TextRenderer._paragraph,
+    "blockquote_open": TextRenderer._quote,
+    "bullet_list_open": TextRenderer._items,
+    "ordered_list_open": TextRenderer._items,
+    "fence": TextRenderer._code,
+    "code_block": TextRenderer._code,
+    "hr": TextRenderer._rule,
+}
 
 
 def _matching_close(tokens: list[Token], open_index: int) -> int:
