@@ -9,8 +9,9 @@ from typing import Any
 import click
 
 from briefing.cli.app import State, cli, progress_bar, shown_path
-from briefing.config import choices
+from briefing.config import choices, load_config
 from briefing.errors import SendError
+from briefing.inbox.setup import mail_back
 from briefing.send.channel import TRANSPORTS, Relay
 from briefing.send.service import SendRequest, SendService, Summary, TestCopy
 
@@ -153,6 +154,9 @@ def status_command(state: State, slug: str) -> None:
     for row in status.problems:
         code = f" {row.code}" if row.code else ""
         click.echo(f"  {row.state:<8} {row.recipient}{code} {row.reply or ''}".rstrip())
+    if back := mail_back(load_config(state.root), slug):
+        # What `briefing inbox` found came back for this issue (subscribers, not messages).
+        click.echo("came back: " + ", ".join(f"{n} {kind}" for kind, n in sorted(back.items())))
 
 
 @cli.command("suppress")
