@@ -247,3 +247,13 @@ def test_sigkill_mid_run_then_rerun(
     assert sorted(p.name for p in (box / ".Done" / "cur").iterdir()) == sorted(
         p.name for p in (clean_box / ".Done" / "cur").iterdir()
     )
+
+
+def test_status_shows_what_came_back(project: Path, mixed: Mixed, tmp_path: Path) -> None:
+    folder = tmp_path / "Maildir"
+    write_maildir(folder, mixed.messages)
+    assert run(project, "--maildir", str(folder)).exit_code == 0
+    result = CliRunner().invoke(cli, ["--project", str(project), "status", "chip-rules"])
+    assert result.exit_code == 0, result.output
+    # chip-rules went to subscriber 1 of each fixture, and to three soft-bouncers.
+    assert "came back: 8 bounced, 2 complained, 3 soft-bounced" in result.output

@@ -7,6 +7,8 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
+from briefing.audience.access import store_path
+from briefing.audience.store import Store
 from briefing.config import Config
 from briefing.errors import BriefingError
 from briefing.inbox.apply import Policy
@@ -14,6 +16,7 @@ from briefing.inbox.classify import Context
 from briefing.inbox.imap import ImapSettings, ImapSource
 from briefing.inbox.service import Options, lazy_resolver
 from briefing.inbox.sources import MaildirSource, MboxSource, Source
+from briefing.inbox.state import issue_counts
 from briefing.send.credentials import MIN_SECRET, SECRET_ENV
 from briefing.send.message import verify_unsubscribe_token
 
@@ -99,3 +102,16 @@ def options(config: Config, move_to: str | None) -> Options:
         move_to=bounces.move_to if move_to is None else move_to,
         policy=Policy(bounces.soft_limit, bounces.soft_days),
     )
+
+
+def mail_back(config: Config, slug: str) -> dict[str, int]:
+    """For `briefing status`: per kind (bounced, soft-bounced, complained, unsubscribed),
+    how many subscribers the inbox found an issue's mail came back for."""
+    path = store_path(config)
+    if not path.is_file():
+        return {}
+    store = Store(path)
+    try:
+        return issue_counts(store, slug)
+    finally:
+        store.close()
