@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from briefing.model import Markdown
+from briefing.render.html_policy import refused_html, url_allowed
 from briefing.render.markdown import to_html
 from briefing.render.plaintext import TextRenderer
 from briefing.render.scan import find_problems
@@ -51,3 +52,21 @@ def test_text_renderer_wraps_quotes_lists_and_numbers_links() -> None:
         "- item one is long enough to\n  wrap\n- two"
     )
     assert renderer.links == ["https://e.com/i/a/", "https://o.org"]
+
+
+def test_url_policy_refuses_script_and_file_urls_but_not_inline_images() -> None:
+    assert url_allowed("https://e.com/a") and url_allowed("../x/") and url_allowed("mailto:a@b.c")
+    assert url_allowed("data:image/png;base64,AAAA")
+    for url in ("javascript:alert(1)", " JavaScript:x", "vbscript:x", "file:///etc/passwd"):
+        assert not url_allowed(url), url
+    assert not url_allowed("data:text/html,<script>")
+    # The parser asks the policy: a refused URL leaves the text, not a link or image.
+    html = to_html("[f](file:///etc/passwd) ![i](data:text/html,x) [ok](https://e.com/)")
+    assert html.count("href=") == 1 and "<img" not in html
+
+
+def test_refused_html_in_one_line_fields() -> None:
+    assert refused_html("A <sup>1</sup> dek") is None
+    assert refused_html("see <iframe src=x>") == "raw <iframe> element"
+    assert refused_html("<b onmouseover=x>hi</b>") == "raw HTML with an on*= event handler"
+    assert refused_html('<a href="javascript:go()">x</a>') == "raw HTML with a script URL"
