@@ -14,10 +14,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
+from briefing.audience.store import Store
 from briefing.build import build
 from briefing.cli import cli
 from briefing.config import load_config
-from briefing.send.audience import normalize, read_subscribers, read_suppressions
+from briefing.send.audience import normalize, read_subscribers
 from briefing.send.channel import Relay
 from briefing.send.ledger import Ledger
 from briefing.send.message import verify_unsubscribe_token
@@ -192,7 +193,7 @@ def test_every_bad_row_is_reported_at_once_and_duplicates_are_sent_once(project:
     path = _subscribers(project, "email,name\nx,1\nok@example.com,2\ny,3\n")
     result = _run(project, "send", SLUG)
     assert "subscribers.csv:2:" in result.output and "subscribers.csv:4:" in result.output
-    assert "fix these rows; nothing was sent" in result.output
+    assert "fix these rows; nothing was sent" in result.output  # moved into the store
     path.write_text("email,name\nAnn@Example.com,A\nAnn@example.COM,B\nann@example.com,C\n")
     subscribers = read_subscribers(path, project)
     # The domain is case-insensitive, the local part is not (RFC 5321 2.4).
@@ -280,8 +281,10 @@ def test_permanent_failures_are_recorded_and_bad_addresses_suppressed(project: P
         assert len(server.recorder.messages) == 1
     assert result.exit_code == 2  # finished, but not everyone got it
     assert "failed 2" in result.output
-    suppressed = read_suppressions(project / "suppressions.csv")
-    assert suppressed == {"bounce@example.com": "bounced"}  # 5.1.1 only, not 5.7.1
+    with Store(project / ".briefing/audience.db") as store:  # 5.1.1 only, not 5.7.1
+        assert {m.email: m.status for m in store.members(["bounced"])} == {
+            "bounce@example.com": "bounced"
+        }
     assert "Sent 0" in again.output and "1 suppressed" in again.output
     status = _run(project, "status", SLUG).output
     assert "failed   bounce@example.com 550 5.1.1 No such user here" in status
@@ -350,7 +353,7 @@ def test_test_copies_are_marked_and_stay_out_of_the_ledger(project: Path) -> Non
         ("unbuilt", "site/issues/trump-xi-call/email.html does not exist: run `briefing build`"),
         ("edited", "issues/2025-06-03-trump-xi-call changed since"),
         ("no-secret", "set BRIEFING_UNSUBSCRIBE_SECRET"),
-        ("no-subscribers", "subscribers.csv: subscribers file not found"),
+        ("no-subscribers", ".briefing/audience.db has no active subscribers"),
     ],
 )
 def test_send_refuses_to_start_with_a_clear_message(

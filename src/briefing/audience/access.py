@@ -40,5 +40,5 @@ def open_store(config: Config, clock: Callable[[], datetime] = utc_now) -> Store
         store.close()
         raise
     if done:
-        log.warning("moved the audience into %s: %s", label, done)
+        log.info("moved the audience into %s: %s", label, done)
     return store

@@ -204,7 +204,8 @@ class Store:
         )
         return [Event(*row) for row in rows]
 
-    def _hash(self, address: str) -> str:
+    def erasure_hash(self, address: str) -> str:
+        """The salted hash an erased address is kept as (matched, never listed)."""
         return hashlib.sha256(f"{self._salt}\0{suppression_key(address)}".encode()).hexdigest()
 
     def suppressed(self, addresses: Iterable[str]) -> set[str]:
@@ -215,7 +216,7 @@ class Store:
         )
         out = {row[0] for row in rows} & keys
         erased = {row[0] for row in self._db.execute("SELECT hash FROM erased")}
-        return out | {k for k in keys if self._hash(k) in erased}
+        return out | {k for k in keys if self.erasure_hash(k) in erased}
 
     def is_wanted(self, address: str) -> bool:
         """Whether address may be mailed right now: checked just before each delivery."""
@@ -290,7 +291,7 @@ class Store:
                 (now, consent.source, consent.detail, key),
             )
         if status == ACTIVE:  # a new, recorded consent lifts an erasure
-            self._db.execute("DELETE FROM erased WHERE hash=?", (self._hash(address),))
+            self._db.execute("DELETE FROM erased WHERE hash=?", (self.erasure_hash(address),))
         self._db.execute(
             "INSERT INTO events (key, at, status, source, detail) VALUES (?, ?, ?, ?, ?)",
             (key, now, status, source, detail),
@@ -350,7 +351,8 @@ class Store:
             db.executemany("DELETE FROM events WHERE key=?", ((k,) for k in keys))
             found = db.execute("DELETE FROM subscribers WHERE lower=?", (lower,)).rowcount
             db.execute(
-                "INSERT OR REPLACE INTO erased VALUES (?, ?)", (self._hash(address), self._now())
+                "INSERT OR REPLACE INTO erased VALUES (?, ?)",
+                (self.erasure_hash(address), self._now()),
             )
         # The WAL still holds the old pages until a checkpoint copies them back.
         self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -358,7 +360,7 @@ class Store:
 
     def is_erased(self, address: str) -> bool:
         row = self._db.execute(
-            "SELECT 1 FROM erased WHERE hash=?", (self._hash(address),)
+            "SELECT 1 FROM erased WHERE hash=?", (self.erasure_hash(address),)
         ).fetchone()
         return row is not None
 

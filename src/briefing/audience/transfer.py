@@ -71,7 +71,12 @@ def parse_map(pairs: Iterable[str]) -> dict[str, str]:
     return mapping
 
 
-def read_csv(path: Path, label: str, mapping: dict[str, str] | None = None) -> list[dict[str, str]]:
+def read_csv(
+    path: Path,
+    label: str,
+    mapping: dict[str, str] | None = None,
+    outcome: str = "nothing was imported",
+) -> list[dict[str, str]]:
     """The rows of a UTF-8 CSV with a header, columns renamed by mapping; every bad row
     is reported as ``FILE:LINE: message`` before anything is imported."""
     try:
@@ -111,7 +116,7 @@ def read_csv(path: Path, label: str, mapping: dict[str, str] | None = None) -> l
             continue
         rows.append({k: v.strip() for k, v in zip(header, row, strict=True)})
     if problems:
-        raise BriefingError([*problems, Problem(label, "fix these rows; nothing was imported")])
+        raise BriefingError([*problems, Problem(label, f"fix these rows; {outcome}")])
     return rows
 
 
@@ -215,7 +220,7 @@ def migrate(store: Store, subscribers: Path, suppressions: Path, root: Path) -> 
         if not path.is_file():
             continue
         label = _label(path, root)
-        rows = read_csv(path, label)
+        rows = read_csv(path, label, outcome="nothing was sent or moved into the store")
         if suppress:
             report = import_suppressions(store, rows, f"migrated from {label}")
             done.append(f"{report.suppressed} suppression(s) from {label}")

@@ -26,7 +26,7 @@ from briefing.send.service import SendRequest, SendService, Summary, TestCopy
 @click.option(
     "--subscribers",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Subscribers CSV (default: send.subscribers).",
+    help="A one-off subscribers CSV instead of the audience store (its suppressions apply).",
 )
 @click.option("--smtp-host", help="SMTP relay host (overrides smtp.host).")
 @click.option("--smtp-port", type=click.IntRange(1, 65535), help="SMTP relay port.")
@@ -169,7 +169,8 @@ def status_command(state: State, slug: str) -> None:
 )
 @click.pass_obj
 def suppress_command(state: State, addresses: tuple[str, ...], reason: str) -> None:
-    """Never send to ADDRESSES again (they stay in the subscribers file).
+    """Never send to ADDRESSES again: their status in the audience store becomes
+    unsubscribed, bounced or complained (manual: unsubscribed), with the history kept.
 
     \b
     Example:
@@ -177,8 +178,9 @@ def suppress_command(state: State, addresses: tuple[str, ...], reason: str) -> N
     """
     service = SendService.open(state.root)
     added = service.suppress(addresses, reason)
-    path = service.config.root / service.config.send.suppressions
+    path = service.config.root / service.config.audience.store
     click.echo(
-        f"Added {len(added)} address(es) to {shown_path(path, service.config.root).rstrip('/')}"
-        f" ({len(addresses) - len(added)} already there)."
+        f"Suppressed {len(added)} address(es) in"
+        f" {shown_path(path, service.config.root).rstrip('/')}"
+        f" ({len(addresses) - len(added)} already were)."
     )

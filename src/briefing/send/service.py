@@ -11,8 +11,8 @@ one publication. The steps of a send, in order:
     dispatch deliver (Dispatcher), then suppress addresses that bounced (5.1.x)
 
 Each later feature has one place: a pre-send gate runs in `_prepare`; a
-per-issue lock wraps the ledger block of `run`; an audience store is another
-AudienceOpener; a per-recipient return path (VERP) is
+per-issue lock wraps the ledger block of `run`; the audience store is the default
+AudienceOpener (send/store_audience.py); a per-recipient return path (VERP) is
 MessageTemplate.envelope_from; a scheduled send stores a SendRequest and calls
 `run` when it is due.
 """
@@ -38,6 +38,7 @@ from briefing.send.pacing import Backoff
 from briefing.send.plan import Plan, plan_send
 from briefing.send.prepare import make_template, prepare_issue
 from briefing.send.states import DeliveryState
+from briefing.send.store_audience import store_audience
 from briefing.send.transports import Result
 from briefing.sources import load_publication
 
@@ -109,12 +110,13 @@ class SendService:
         config: Config,
         credentials: Credentials | None = None,
         *,
-        audience: AudienceOpener = csv_audience,
+        audience: AudienceOpener | None = None,
         backoff: Backoff | None = None,
     ) -> None:
         self.config = config
         self.credentials = credentials or Credentials.from_env()
-        self.open_audience = audience
+        # The audience store by default (see store_audience); csv_audience reads the files.
+        self.open_audience = audience or store_audience
         self.backoff = backoff or Backoff()
         self._publication: Publication | None = None
 
@@ -171,7 +173,14 @@ class SendService:
                 request.resend_unknown,
             )
             dispatcher = Dispatcher(
-                request.slug, template, ledger, channel.make, options, stop=stop, progress=progress
+                request.slug,
+                template,
+                ledger,
+                channel.make,
+                options,
+                stop=stop,
+                progress=progress,
+                still_wanted=getattr(audience, "still_wanted", None),
             )
             started = time.perf_counter()
             tally = dispatcher.run(plan.to_send)

@@ -1,0 +1,119 @@
+"""The audience store as a send's AudienceSource.
+
+A send goes to the store's active subscribers (pending sign-ups never get an
+issue), or to a one-off CSV list (`send --subscribers FILE`); the store's
+suppressions apply to both. Right before each message is handed over, the
+dispatcher asks `still_wanted`: an unsubscribe committed while a send runs stops
+every later message to that address (RFC 8058 asks for prompt effect).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Collection, Iterable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from briefing.audience.access import open_store, store_path
+from briefing.audience.store import ACTIVE, SUPPRESSING, Store
+from briefing.audience.transfer import MIGRATED, REASONS
+from briefing.config import Config
+from briefing.errors import SendError, relative
+from briefing.send.audience import Subscriber, read_subscribers
+
+if TYPE_CHECKING:
+    from briefing.send.service import SendRequest
+
+log = logging.getLogger("briefing")
+
+
+class Suppressed(Collection[str]):
+    """Suppression keys of the store: statuses that must not be mailed, and erasures
+    (kept as salted hashes, so they are matched, never listed)."""
+
+    def __init__(self, keys: set[str], erased: set[str], hash_of: Callable[[str], str]) -> None:
+        self.keys, self.erased, self.hash_of = keys, erased, hash_of
+
+    def __contains__(self, key: object) -> bool:
+        if not isinstance(key, str):
+            return False
+        return key in self.keys or (bool(self.erased) and self.hash_of(key) in self.erased)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.keys)
+
+    def __len__(self) -> int:
+        return len(self.keys) + len(self.erased)
+
+
+class StoreAudience:
+    def __init__(self, config: Config, subscribers_file: Path | None = None) -> None:
+        self.config, self.file = config, subscribers_file
+        self.store = open_store(config)  # moves the CSV files in on first use
+        self._local = threading.local()
+
+    def subscribers(self) -> list[Subscriber]:
+        if self.file is not None:
+            return read_subscribers(self.file, self.config.root)
+        self._warn_if_csv_changed()
+        # Those who left are listed too, for the plan to count as suppressed.
+        members = self.store.members([ACTIVE, *SUPPRESSING])
+        if not any(m.status == ACTIVE for m in members):
+            label = relative(store_path(self.config), self.config.root)
+            raise SendError(
+                f"{label} has no active subscribers: add them with `briefing audience import"
+                " FILE.csv`, or pass --subscribers FILE for a one-off list"
+            )
+        return [
+            Subscriber(m.email, m.name, {**m.fields, "email": m.email, "name": m.name})
+            for m in members
+        ]
+
+    def suppressed(self) -> Collection[str]:
+        rows = self.store.query(
+            f"SELECT lower FROM subscribers WHERE status IN ({','.join('?' * len(SUPPRESSING))})",
+            *SUPPRESSING,
+        )
+        erased = {str(r[0]) for r in self.store.query("SELECT hash FROM erased")}
+        return Suppressed({str(r[0]) for r in rows}, erased, self.store.erasure_hash)
+
+    def suppress(self, entries: Iterable[tuple[str, str]]) -> list[str]:
+        """Reasons as `briefing suppress` names them: unsubscribed, bounced, complained,
+        manual. Returns the addresses that were not suppressed before."""
+        added = []
+        with self.store.write():
+            for address, reason in entries:
+                status, source = REASONS.get(reason, REASONS["manual"])
+                wanted = self.store.is_wanted(address) and not self.store.is_erased(address)
+                self.store.apply(address, status, source, f"briefing send/suppress: {reason}")
+                if wanted:
+                    added.append(address)
+        return added
+
+    def still_wanted(self, subscriber: Subscriber) -> bool:
+        """Checked just before each message is handed over, from any worker thread."""
+        store: Store | None = getattr(self._local, "store", None)
+        if store is None:
+            store = self._local.store = Store(store_path(self.config))
+        return store.is_wanted(subscriber.email)
+
+    def _warn_if_csv_changed(self) -> None:
+        csv = self.config.root / self.config.send.subscribers
+        moved = self.store.meta(MIGRATED)
+        if moved and csv.is_file():
+            changed = datetime.fromtimestamp(csv.stat().st_mtime, UTC).isoformat(timespec="seconds")
+            if changed > moved:
+                log.warning(
+                    "%s changed after it was moved into the audience store; the store is the"
+                    " list now: run `briefing audience import %s` to add its new rows",
+                    relative(csv, self.config.root),
+                    relative(csv, self.config.root),
+                )
+
+
+def store_audience(config: Config, request: SendRequest) -> StoreAudience:
+    """SendService's AudienceOpener: the store, or the request's one-off subscribers file."""
+    path = request.subscribers
+    return StoreAudience(config, path.resolve() if path else None)
