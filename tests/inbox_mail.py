@@ -57,13 +57,15 @@ def render(
     serial: int,
     when: datetime | None = None,
     secret: bytes = SECRET,
+    verp: str = "",
 ) -> bytes:
-    """The fixture as the mailbox would hold it, LF line ends."""
+    """The fixture as the mailbox would hold it, LF line ends. verp: the return path
+    the message really used (default: the one made for rcpt and issue)."""
     token = verp_token(secret, issue, normalize(rcpt))
     unsub = unsubscribe_token(secret, LIST_ID, rcpt)
     values = {
         "rcpt": rcpt,
-        "verp": verp_address(BOUNCES, token),
+        "verp": verp or verp_address(BOUNCES, token),
         "msgid": message_id(issue, rcpt, DOMAIN),
         "mid": f"<fixture.{serial}.{name}@reports.example>",
         "date": format_datetime(when or datetime(2026, 11, 20, 9, 30, tzinfo=UTC)),
