@@ -2,9 +2,9 @@
 
 The loader (briefing.sources) reads front matter by these declarations: unknown
 keys get a "did you mean", required ones must be there, and each value is read by
-the reader of its kind. `briefing new` writes skeletons from them, the importer
-writes its keys in their order, and tests hold the model, the starter files and
-the README's issue format to them.
+the reader of its kind. `front_matter()` writes values back in their order (the
+skeletons of `briefing new`; the importer's article files), and tests hold the
+model, the starter files and the README's issue format to them.
 
 Each field names a model attribute of the same name (briefing.model.Issue or
 Article; KeyPoint and Image for the nested ones).
