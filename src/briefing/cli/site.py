@@ -19,7 +19,12 @@ from briefing.errors import BriefingError, ContentError
 
 @cli.command("init")
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--title", default="My Briefing", show_default=True, help="Publication name.")
+@click.option(
+    "--title",
+    default="My Briefing",
+    show_default=True,
+    help=key("publication.title").option.help,
+)
 @click.option(
     "--base-url",
     default="https://news.example.com/",
@@ -97,8 +102,8 @@ def import_command(state: State, files: tuple[Path, ...], into: str | None) -> N
       briefing import story.txt page.html --into trump-xi-call
       briefing import story.txt            # a new issue titled after the headline
     """
-    from briefing.scaffold import new_issue
     from briefing.importer import import_article, write_article
+    from briefing.scaffold import new_issue
 
     articles = [import_article(path, str(path)) for path in files]  # all read before writing
     if into:
