@@ -128,6 +128,8 @@ def _print_summary(summary: Summary, slug: str) -> None:
     )
     if plan.recovered:
         click.echo(f"{plan.recovered} message(s) were in flight when a previous run stopped.")
+    if t.withheld:
+        click.echo(f"Withheld {t.withheld}: they unsubscribed while the send ran.")
     if t.bounced:
         click.echo(f"Suppressed {len(t.bounced)} address(es) that do not exist (5.1.x).")
     if not summary.complete:
