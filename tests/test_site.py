@@ -122,3 +122,28 @@ def test_the_loader_takes_what_reuse_returns_instead_of_reading(example: Path) -
     after = load_publication(config, reuse)
     assert sorted(asked) == sorted(kept)
     assert after.issues == before.issues
+
+
+def test_feeds_render_again_only_the_entry_of_the_issue_edited(
+    example: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import briefing.render.feeds as feeds
+
+    out = tmp_path / "site"
+    build(example, out, jobs=1)
+    rendered: list[str] = []
+    original = feeds._content
+
+    def spy(publication, view, theme):  # type: ignore[no-untyped-def]
+        rendered.append(view.issue.slug)
+        return original(publication, view, theme)
+
+    monkeypatch.setattr(feeds, "_content", spy)
+    article = next((example / "issues").glob("2025-06-10-*/01-*.md"))
+    article.write_text(article.read_text() + "\nOne more sentence.\n")
+    build(example, out, jobs=1)
+    assert rendered == ["tariff-timeline"]
+    build(example, tmp_path / "clean", jobs=1, clean=True)
+    for name in ("rss.xml", "atom.xml", "feed.json"):
+        assert (out / name).read_bytes() == (tmp_path / "clean" / name).read_bytes()
+    assert b"One more sentence." in (out / "feed.json").read_bytes()

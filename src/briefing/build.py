@@ -166,7 +166,8 @@ def build(
     publication = load_publication(config, cache.reuse)
     cache.record(publication.issues)
     all_views = views(publication)
-    plan = _plan(cache, all_views, shared_groups(publication, all_views, theme), target)
+    shared = shared_groups(publication, all_views, theme, cache.feed_entry)
+    plan = _plan(cache, all_views, shared, target)
 
     # Each issue's files go to the staging folder as soon as they are rendered, so
     # memory holds a few issues, not the site; nothing is in place before commit().

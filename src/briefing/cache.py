@@ -21,7 +21,7 @@ import hashlib
 import logging
 import os
 import pickle
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,7 +31,7 @@ from briefing.model import Issue
 log = logging.getLogger("briefing")
 
 CACHE_FILE = Path(".briefing") / "build-cache.pickle"
-_FORMAT = 2
+_FORMAT = 3
 Signature = tuple[tuple[str, int, int], ...]
 
 
@@ -75,6 +75,7 @@ class BuildCache:
     issues: dict[str, tuple[Signature, Issue]] = field(default_factory=dict)
     outputs: dict[str, OutputSet] = field(default_factory=dict)
     seen: dict[str, Signature] = field(default_factory=dict)  # signatures reuse() took
+    entries: dict[str, tuple[Signature, str]] = field(default_factory=dict)  # feed entries
 
     @classmethod
     def load(cls, root: Path, environment: str) -> BuildCache:
@@ -108,6 +109,19 @@ class BuildCache:
         if {k: v[0] for k, v in loaded.items()} != {k: v[0] for k, v in self.issues.items()}:
             self.changed = True
         self.issues, self.seen = loaded, {}
+        # Entries of issues that are gone or changed go (the feeds hold a few newest).
+        self.entries = {
+            k: v for k, v in self.entries.items() if k in loaded and v[0] == loaded[k][0]
+        }
+
+    def feed_entry(self, issue: Issue, make: Callable[[], str]) -> str:
+        """An issue's feed entry content, rendered again only when its folder changed."""
+        stamp = self.stamp(issue)
+        cached = self.entries.get(issue.folder.name)
+        if cached is None or cached[0] != stamp:
+            cached = self.entries[issue.folder.name] = (stamp, make())
+            self.changed = True
+        return cached[1]
 
     def stamp(self, issue: Issue) -> Signature:
         """The signature of the folder issue was loaded from (after record())."""

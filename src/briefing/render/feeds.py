@@ -9,18 +9,23 @@ RSS <link> is the last link() call, so rel=self goes first.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import datetime
+from functools import partial
 
 from feedgen.feed import FeedGenerator
 
 from briefing.config import Config
 from briefing.merge import with_fallbacks
-from briefing.model import Publication
+from briefing.model import Issue, Publication
 from briefing.render.context import IssueView
 from briefing.render.theme import Theme
 from briefing.site import ATOM, INDEX, JSON_FEED, RSS, Output
 
 CONTENT_TEMPLATE = "web/_content.html.j2"
+# Given an issue and a way to render its entry's content, the content: lets the build
+# reuse what it rendered for an unchanged issue (parsing its Markdown is the slow part).
+Memo = Callable[[Issue, Callable[[], str]], str]
 
 
 def entry_id(config: Config, view: IssueView) -> str:
@@ -48,11 +53,15 @@ def _content(publication: Publication, view: IssueView, theme: Theme) -> str:
 
 
 def render_feeds(
-    publication: Publication, views: list[IssueView], theme: Theme
+    publication: Publication, views: list[IssueView], theme: Theme, memo: Memo | None = None
 ) -> dict[str, bytes]:
     config = publication.config
     latest = views[: config.feeds.max_items]
-    contents = [_content(publication, v, theme) for v in latest]
+    makes = [partial(_content, publication, v, theme) for v in latest]
+    if memo:
+        contents = [memo(v.issue, make) for v, make in zip(latest, makes, strict=True)]
+    else:
+        contents = [make() for make in makes]
     return {
         RSS.path(): _feedgen(config, latest, contents, RSS).rss_str(pretty=True),
         ATOM.path(): _feedgen(config, latest, contents, ATOM).atom_str(pretty=True),

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
+from typing import TYPE_CHECKING
 
 from briefing.errors import relative
 from briefing.model import Issue, Publication
@@ -27,6 +28,9 @@ from briefing.site import (
     TAG_PAGE,
     Outputs,
 )
+
+if TYPE_CHECKING:  # the renderers are imported on first use
+    from briefing.render.feeds import Memo
 
 _ISSUE = "issue:"  # the group name of one issue's files is this and its slug
 
@@ -91,10 +95,10 @@ class SharedGroup:
 
 
 def shared_groups(
-    publication: Publication, all_views: list[IssueView], theme: Theme
+    publication: Publication, all_views: list[IssueView], theme: Theme, memo: Memo | None = None
 ) -> list[SharedGroup]:
     """The index, the feeds, each tag page and the stylesheet, each a group of its own,
-    so an edit re-renders only the groups it shows up in."""
+    so an edit re-renders only the groups it shows up in. memo keeps feed entries."""
     from briefing.render.feeds import render_feeds
     from briefing.render.web import STYLESHEET as WEB_STYLESHEET
     from briefing.render.web import render_index, render_tag
@@ -112,7 +116,7 @@ def shared_groups(
 
     def feeds() -> Outputs:
         outputs = Outputs()
-        for path, data in render_feeds(publication, all_views, theme).items():
+        for path, data in render_feeds(publication, all_views, theme, memo).items():
             outputs.add(path, data, origin)
         return outputs
 
