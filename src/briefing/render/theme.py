@@ -99,9 +99,9 @@ class Theme:
         for name in REQUIRED:
             path = self.find(name)
             if path is None:
-                shown = " or ".join(self.label(layer.folder / name) for layer in self.layers)
+                shown = " and ".join(self.label(layer.folder / name) for layer in self.layers)
                 problems.append(
-                    Problem(name, f"theme file missing: neither {shown} exists; reinstall briefing")
+                    Problem(name, f"theme file missing: looked for {shown}; reinstall briefing")
                 )
             elif name in NOT_BLANK and not path.read_bytes().strip():
                 problems.append(
@@ -120,12 +120,6 @@ class Theme:
             path = layer.folder / name
             if path.is_file():
                 return path
-        return None
-
-    def layer_of(self, name: str) -> Layer | None:
-        for layer in self.layers:
-            if (layer.folder / name).is_file():
-                return layer
         return None
 
     def path(self, name: str) -> Path:
