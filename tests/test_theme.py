@@ -216,3 +216,10 @@ def test_compiled_templates_are_shared_between_themes_but_never_stale(bare: Path
     template.write_text("again {{ issue.number }}\n{{ unsubscribe_url }}\n")  # same size
     assert render_text(publication, view, Theme.load(publication.config)).startswith("again")
     assert len(COMPILED.entries) <= COMPILED.MAX
+
+
+@pytest.mark.parametrize("args", [["theme"], ["theme", "list"], ["theme", "eject"]])
+def test_theme_commands_have_help_with_an_example(args: list[str]) -> None:
+    result = _run(*args, "--help")
+    assert result.exit_code == 0, result.output
+    assert "Example:" in result.output and "briefing theme" in result.output
