@@ -257,3 +257,68 @@ def test_status_shows_what_came_back(project: Path, mixed: Mixed, tmp_path: Path
     assert result.exit_code == 0, result.output
     # chip-rules went to subscriber 1 of each fixture, and to three soft-bouncers.
     assert "came back: 8 bounced, 2 complained, 3 soft-bounced" in result.output
+
+
+def test_large_message_is_not_read(project: Path, tmp_path: Path) -> None:
+    """A 20 MB message (bounces.max_size is 10 MB) is counted and left alone unread."""
+    from test_inbox_classify import big_message
+
+    folder = tmp_path / "Maildir"
+    write_maildir(folder, [big_message(20)])
+    result = run(project, "--maildir", str(folder), "-v")
+    assert result.exit_code == 0, result.output
+    assert count_line(result.output, "ignored") == 1
+    assert "MB: too large for a bounce or complaint; not read" in result.output
+
+
+def test_no_mailbox_and_two_mailboxes_are_one_line_errors(project: Path, tmp_path: Path) -> None:
+    result = run(project)
+    assert result.exit_code == 1
+    assert "no mailbox to read" in result.output
+    assert "Traceback" not in result.output
+    result = run(project, "--maildir", str(tmp_path), "--mbox", str(tmp_path / "x"))
+    assert result.exit_code == 2
+    assert "choose one of --imap, --maildir and --mbox" in result.output
+    result = run(project, "--maildir", str(tmp_path / "nowhere"))
+    assert result.exit_code == 1
+    assert "not a Maildir" in result.output
+    with (project / "briefing.toml").open("a") as toml:
+        toml.write('maildir = "a"\nmbox = "b"\n')
+    result = run(project)
+    assert result.exit_code == 1
+    assert "bounces.imap_host: set only one of imap_host, maildir and mbox" in result.output
+    with (project / "briefing.toml").open("a") as toml:
+        toml.write("soft_limit = 0\n")
+    result = run(project)
+    assert result.output == "error: briefing.toml: bounces.soft_limit: must be at least 1\n"
+
+
+def test_imap_without_move_copies_and_expunges(
+    imap_server: Dovecot, mixed: Mixed, tmp_path: Path
+) -> None:
+    """Servers without MOVE (RFC 6851): COPY, \\Deleted, UID EXPUNGE."""
+    from briefing.inbox.imap import ImapSettings, ImapSource
+
+    imap = imap_login(imap_server)
+    imap.create('"Fallback"')
+    for data in mixed.messages[:2]:
+        imap.append("Fallback", None, None, data.replace(b"\n", b"\r\n"))
+    settings = ImapSettings(
+        "127.0.0.1",
+        imap_server.port,
+        "ssl",
+        "Fallback",
+        imap_server.user,
+        imap_server.password,
+        str(imap_server.ca_file),
+    )
+    source = ImapSource(settings, 1024 * 1024)
+    assert source.can_move  # Dovecot offers MOVE; pretend it does not
+    source.can_move = False
+    refs = [mail.ref for mail in source.messages()]
+    assert len(refs) == 2
+    source.move(refs[0], "Fallback-done")
+    source.close()
+    assert imap_count(imap, "Fallback") == 1
+    assert imap_count(imap, "Fallback-done") == 1
+    imap.logout()

@@ -95,3 +95,20 @@ def test_bounces_to_verp_addresses_stop_the_next_send(project: Path, tmp_path: P
         assert second.exit_code == 0, second.output
         received = sorted(m.rcpt_tos[0] for m in server.recorder.messages)
     assert received == ["ada@example.com", "margaret@example.com"]
+
+
+def test_outbox_files_carry_the_verp_return_path(project: Path) -> None:
+    result = cli_run(project, "send", FIRST, "--transport", "outbox")
+    assert result.exit_code == 0, result.output
+    files = sorted((project / "outbox" / FIRST).glob("*.eml"))
+    assert len(files) == len(EVERYONE)
+    paths = set()
+    for path in files:
+        first_line, _, rest = path.read_bytes().partition(b"\r\n")
+        match = re.fullmatch(
+            rb"Return-Path: <(bounces\+[a-z2-7]{16}@briefing\.example\.com)>", first_line
+        )
+        assert match, first_line
+        assert b"\r\nReturn-Path:" not in rest
+        paths.add(match.group(1))
+    assert len(paths) == len(EVERYONE)
