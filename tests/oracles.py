@@ -24,6 +24,7 @@ import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 
@@ -50,12 +51,6 @@ CHROMIUM_ARGS = [
 ]
 
 
-def _spamassassin_missing() -> str | None:
-    if PERL is None or shutil.which("spamassassin") is None:
-        return "SpamAssassin is not installed (apt-get install spamassassin)"
-    return None
-
-
 def _missing(*checks: tuple[bool, str]) -> str | None:
     return next((reason for ok, reason in checks if not ok), None)
 
@@ -71,8 +66,14 @@ DOIUSE_MISSING = _missing(
 AXE_MISSING = _missing(
     (CHROMIUM is not None, "Debian's chromium is not installed (apt-get install chromium)"),
     (AXE_JS.is_file(), f"axe-core is not installed ({NPM_HINT})"),
+    (find_spec("playwright") is not None, "Playwright is not installed (pip install playwright)"),
 )
-SPAM_MISSING = _spamassassin_missing()
+SPAM_MISSING = _missing(
+    (
+        PERL is not None and shutil.which("spamassassin") is not None,
+        "SpamAssassin is not installed (apt-get install spamassassin)",
+    ),
+)
 
 needs_vnu = pytest.mark.skipif(VNU_MISSING is not None, reason=VNU_MISSING or "")
 needs_doiuse = pytest.mark.skipif(DOIUSE_MISSING is not None, reason=DOIUSE_MISSING or "")

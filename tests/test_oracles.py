@@ -275,7 +275,6 @@ def axe(example_run: Run, fixture_run: Run, canary: Path) -> AxeResults:
     """axe-core at each width and colour scheme on every email and each kind of page."""
     if oracles.AXE_MISSING:
         pytest.skip(oracles.AXE_MISSING)
-    pytest.importorskip("playwright.sync_api", reason="Playwright is not installed")
     site = example_run.site
     pages = [site / "index.html", *sorted(site.glob("issues/*/index.html"))[:1]]
     pages += sorted(site.glob("tags/*/index.html"))[:1]
