@@ -57,6 +57,7 @@ ISSUE_ASSET = Output("issues/{slug}/{name}")
 # Shared by the whole site.
 INDEX = Output("index.html")
 TAG_PAGE = Output("tags/{tag}/index.html")
+SUBSCRIBE_PAGE = Output("subscribe/index.html")  # only with a [service] url
 STYLESHEET = Output("style.css")
 RSS = Output("rss.xml")
 ATOM = Output("atom.xml")

@@ -226,6 +226,13 @@ class Store:
         ).fetchone()
         return row is None
 
+    def field_names(self) -> set[str]:
+        """Every merge field someone in the store has."""
+        rows = self._db.execute(
+            "SELECT DISTINCT j.key FROM subscribers, json_each(subscribers.fields) AS j"
+        )
+        return {str(row[0]) for row in rows}
+
     def counts(self) -> dict[str, int]:
         rows = self._db.execute("SELECT status, COUNT(*) FROM subscribers GROUP BY status")
         return {status: n for status, n in rows}

@@ -191,11 +191,22 @@ def check_command(state: State, slugs: tuple[str, ...], strict: bool) -> None:
         f"{'s' * (len(findings) != 1)}.",
         err=True,
     )
+    if not publication.config.service.url:
+        click.echo(
+            "note: no [service] url: the site has no sign-up form (see `briefing serve`)",
+            err=True,
+        )
     if findings:
         sys.exit(1 if strict else 2)
 
 
 def _subscriber_columns(config: Config) -> set[str] | None:
+    from briefing.audience.access import store_path
+    from briefing.audience.store import Store
+
+    if store_path(config).is_file():  # the audience store's merge fields
+        with Store(store_path(config)) as store:
+            return store.field_names() | {"email", "name"}
     path = config.root / config.send.subscribers
     if not path.is_file():
         return None

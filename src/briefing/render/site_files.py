@@ -25,6 +25,7 @@ from briefing.site import (
     ISSUE_ASSET,
     ISSUE_PAGE,
     STYLESHEET,
+    SUBSCRIBE_PAGE,
     TAG_PAGE,
     Outputs,
 )
@@ -101,7 +102,7 @@ def shared_groups(
     so an edit re-renders only the groups it shows up in. memo keeps feed entries."""
     from briefing.render.feeds import render_feeds
     from briefing.render.web import STYLESHEET as WEB_STYLESHEET
-    from briefing.render.web import render_index, render_tag
+    from briefing.render.web import render_index, render_subscribe, render_tag
 
     config = publication.config
     origin = relative(config.templates_dir, config.root)
@@ -135,6 +136,9 @@ def shared_groups(
         render = partial(render_tag, publication, tag, all_views, theme)
         tagged = tuple(i for i in issues if tag in i.tags)
         groups.append(SharedGroup("tag:" + tag, tagged, (), one(TAG_PAGE.path(tag=tag), render)))
+    if config.service.url:  # the sign-up page posts to the subscriber service
+        subscribe = partial(render_subscribe, publication, theme)
+        groups.append(SharedGroup("subscribe", (), (), one(SUBSCRIBE_PAGE.path(), subscribe)))
     stylesheet = theme.path(WEB_STYLESHEET)
     groups.append(SharedGroup("style", (), (), one(STYLESHEET.path(), stylesheet.read_bytes)))
     return groups

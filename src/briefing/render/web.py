@@ -6,7 +6,7 @@ from briefing.merge import with_fallbacks
 from briefing.model import Publication
 from briefing.render.context import IssueView
 from briefing.render.theme import Theme
-from briefing.site import INDEX, ISSUE_PAGE, TAG_PAGE, Urls, to_root
+from briefing.site import INDEX, ISSUE_PAGE, SUBSCRIBE_PAGE, TAG_PAGE, Urls, to_root
 
 STYLESHEET = "web/style.css"
 
@@ -33,6 +33,22 @@ def render_issue(
     return _page(publication, theme, "web/issue.html.j2", path, view=view, newer=newer, older=older)
 
 
+def render_subscribe(publication: Publication, theme: Theme) -> str:
+    """The subscribe/ page: the sign-up form alone (written only with a [service] url)."""
+    return _page(publication, theme, "web/subscribe.html.j2", SUBSCRIBE_PAGE.path())
+
+
+def signup_context(publication: Publication) -> dict[str, object]:
+    """What web/_signup.html.j2 needs; signup_action is '' (no form) without a service."""
+    service = publication.config.service
+    return {
+        "signup_action": service.url + "subscribe" if service.url else "",
+        "signup_fields": service.fields,
+        "signup_values": {},
+        "signup_error": "",
+    }
+
+
 def _page(
     publication: Publication, theme: Theme, template: str, path: str, **context: object
 ) -> str:
@@ -46,7 +62,7 @@ def _page(
         urls=Urls.page(path),
         absolute_urls=Urls(pub.base_url),
         root=to_root(path),
-        **context,
+        **(signup_context(publication) | context),
     )
     # Pages have no recipient: merge fields show their fallback.
     return with_fallbacks(html)
