@@ -19,16 +19,13 @@ import email
 import email.policy
 import logging
 import re
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from email import errors
-from email.header import decode_header, make_header
 from email.message import Message
 from email.utils import parseaddr
-from enum import Enum
 
 from flufl.bounce import all_failures
 
+from briefing.inbox.replies import auto_reply, unsubscribe
 from briefing.inbox.reports import (
     delivery_statuses,
     feedback_report,
@@ -36,56 +33,20 @@ from briefing.inbox.reports import (
     returned_headers,
 )
 from briefing.inbox.rules import Severity, code_from_reply, severity
+from briefing.inbox.verdict import (
+    ACTIONS,
+    Context,
+    Event,
+    Kind,
+    Verdict,
+    header_text,
+    valid_address,
+)
 from briefing.inbox.verp import find_tokens
 
+__all__ = ["ACTIONS", "Context", "Event", "Kind", "Verdict", "classify"]
+
 log = logging.getLogger("briefing")
-
-
-class Kind(Enum):
-    BOUNCED = "bounced"
-    SOFT_BOUNCED = "soft-bounced"
-    COMPLAINED = "complained"
-    UNSUBSCRIBED = "unsubscribed"
-    AUTO_REPLY = "auto-reply"
-    IGNORED = "ignored"
-    MALFORMED = "malformed"
-
-
-ACTIONS = (Kind.BOUNCED, Kind.SOFT_BOUNCED, Kind.COMPLAINED, Kind.UNSUBSCRIBED)
-
-
-@dataclass(frozen=True)
-class Event:
-    kind: Kind
-    address: str
-    issue: str | None = None
-    code: str = ""
-    detail: str = ""
-    # The address came from a signed token (VERP or unsubscribe): we mailed it, so it
-    # is suppressed even when the audience store does not list it (a one-off list).
-    signed: bool = False
-
-
-@dataclass(frozen=True)
-class Verdict:
-    kind: Kind
-    note: str  # one line: what the message is, or why it was left alone
-    events: tuple[Event, ...] = ()
-
-
-def _none(_: str) -> None:
-    return None
-
-
-@dataclass(frozen=True)
-class Context:
-    """What the publication's settings tell the classifier."""
-
-    bounce_address: str = ""  # VERP base, e.g. bounces@example.com
-    domain: str = ""  # Message-IDs of our issues end in @domain
-    unsubscribe_url: str = ""  # with {token}
-    resolve_verp: Callable[[str], tuple[str, str] | None] = field(default=_none)
-    verify_unsubscribe: Callable[[str], str | None] = field(default=_none)
 
 
 _STRUCTURE = (
@@ -94,19 +55,12 @@ _STRUCTURE = (
     errors.MultipartInvariantViolationDefect,
     errors.NoBoundaryInMultipartDefect,
 )
-_ADDRESS = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
 _DAEMON = re.compile(r"^(mailer-daemon|postmaster|mail-daemon|mailer|mdaemon)@", re.IGNORECASE)
 _FAILURE_SUBJECT = re.compile(
     r"undeliver|delivery (status notification|failure|has failed|problem)|failure notice"
     r"|returned mail|mail delivery (failed|system)|could not be delivered|non-?delivery",
     re.IGNORECASE,
 )
-_AUTO_SUBJECT = re.compile(
-    r"^(automatic reply|auto(matic)?[ -]?(reply|response)|auto:|out of (the )?office"
-    r"|abwesenheitsnotiz|absence|r[ée]ponse automatique|vacation)",
-    re.IGNORECASE,
-)
-_REPLY_PREFIX = re.compile(r"^\s*((re|fwd?|aw|wg|sv|tr)\s*:\s*)+", re.IGNORECASE)
 _VERP_HEADERS = ("Delivered-To", "X-Original-To", "Envelope-To", "X-Envelope-To", "To")
 
 
@@ -134,9 +88,9 @@ def _classify(raw: bytes, ctx: Context) -> Verdict:
         return Verdict(Kind.IGNORED, f"a '{kind}' report, not a bounce or complaint")
     if _bounce_shaped(msg):
         return _legacy_bounce(msg, ctx, text)
-    if _auto_reply(msg):
+    if auto_reply(msg):
         return Verdict(Kind.AUTO_REPLY, "an automatic reply (RFC 3834)")
-    return _unsubscribe(msg, ctx)
+    return unsubscribe(msg, ctx)
 
 
 def _structure_problem(msg: Message) -> str | None:
@@ -149,18 +103,6 @@ def _structure_problem(msg: Message) -> str | None:
             if isinstance(defect, _STRUCTURE):
                 return f"broken or truncated MIME ({type(defect).__name__})"
     return None
-
-
-def _text(value: object) -> str | None:
-    """A header as text; None when it uses a charset Python does not know."""
-    try:
-        return str(make_header(decode_header(str(value or ""))))
-    except (LookupError, UnicodeError, errors.HeaderParseError):
-        return None
-
-
-def _valid(address: str) -> bool:
-    return len(address) <= 254 and bool(_ADDRESS.match(address))
 
 
 def _verp(msg: Message, ctx: Context, original: Message | None) -> tuple[str, str] | None:
@@ -227,7 +169,7 @@ def _dsn(msg: Message, ctx: Context, text: str) -> Verdict:
         if not status.code:
             return Verdict(Kind.MALFORMED, "delivery report gives no status code")
         # Checked even when VERP names the subscriber: a garbled report is not trusted.
-        if not _valid(status.address):
+        if not valid_address(status.address):
             return Verdict(Kind.MALFORMED, "delivery report's recipient is not a valid address")
         address = owner or status.address
         if event := _bounce_event(address, issue, status.code, status.diagnostic, bool(owner)):
@@ -269,7 +211,7 @@ def _complaint(msg: Message, ctx: Context, text: str) -> Verdict:
         or report.original_rcpt_to
         or (parseaddr(str(original.get("To", "")))[1] if original is not None else "")
     )
-    if not _valid(address):
+    if not valid_address(address):
         return Verdict(Kind.MALFORMED, "complaint names no recipient we can identify")
     agent = f" from {report.user_agent}" if report.user_agent else ""
     event = Event(
@@ -280,7 +222,7 @@ def _complaint(msg: Message, ctx: Context, text: str) -> Verdict:
 
 def _bounce_shaped(msg: Message) -> bool:
     sender = parseaddr(str(msg.get("From", "")))[1]
-    return bool(_DAEMON.match(sender) or _FAILURE_SUBJECT.search(_text(msg["Subject"]) or ""))
+    return bool(_DAEMON.match(sender) or _FAILURE_SUBJECT.search(header_text(msg["Subject"]) or ""))
 
 
 def _body_text(msg: Message) -> str:
@@ -318,13 +260,13 @@ def _legacy_bounce(msg: Message, ctx: Context, raw_text: str) -> Verdict:
             address = raw_address.decode("ascii", "replace")
             code = _code_near(text, address, hard)
             target = known[1] if known else address
-            if not _valid(target):
+            if not valid_address(target):
                 continue
             summary = " ".join(text.split())[:200]
             if event := _bounce_event(target, issue, code, summary, bool(known)):
                 events.append(event)
     if not events:
-        if _auto_reply(msg):
+        if auto_reply(msg):
             return Verdict(Kind.AUTO_REPLY, "an automatic reply (RFC 3834)")
         return Verdict(Kind.MALFORMED, "looks like a bounce but names no failed recipient")
     return _verdict(events, "bounce")
@@ -344,49 +286,3 @@ def _prune(msg: Message) -> None:
             part.set_payload("")
         elif isinstance(payload, str) and len(payload) > _TEXT_LIMIT:
             part.set_payload(payload[:_TEXT_LIMIT])
-
-
-def _auto_reply(msg: Message) -> bool:
-    auto = str(msg.get("Auto-Submitted", "no")).strip().lower()
-    if not auto.startswith("no"):
-        return True
-    if any(h in msg for h in ("X-Autoreply", "X-Autorespond", "X-Auto-Response")):
-        return True
-    if str(msg.get("Precedence", "")).strip().lower() in ("auto_reply", "junk", "bulk"):
-        return True
-    return bool(_AUTO_SUBJECT.match(_text(msg["Subject"]) or ""))
-
-
-def _first_line(msg: Message) -> str:
-    for part in msg.walk():
-        if part.get_content_type() == "text/plain":
-            data = part.get_payload(decode=True)
-            if isinstance(data, bytes):
-                for line in data.decode("utf-8", "replace").splitlines():
-                    if line.strip():
-                        return line.strip()
-            return ""
-    return ""
-
-
-def _unsubscribe(msg: Message, ctx: Context) -> Verdict:
-    """A mail to the List-Unsubscribe mailto (RFC 2369 3.2): 'unsubscribe' as the subject
-    or the body's first line, optionally followed by the unsubscribe token."""
-    subject = _text(msg["Subject"])
-    if subject is None:
-        return Verdict(Kind.MALFORMED, "subject in an unknown charset")
-    request = None
-    for text in (_REPLY_PREFIX.sub("", subject), _first_line(msg)):
-        words = text.strip().split()
-        if words and words[0].lower().rstrip(".!") == "unsubscribe" and len(words) <= 2:
-            request = words
-            break
-    if request is None:
-        return Verdict(Kind.IGNORED, "not a bounce, complaint or unsubscribe request")
-    token_owner = ctx.verify_unsubscribe(request[1]) if len(request) == 2 else None
-    address = token_owner or parseaddr(str(msg.get("From", "")))[1]
-    if not _valid(address):
-        return Verdict(Kind.MALFORMED, "unsubscribe request without a valid sender address")
-    how = "signed token" if token_owner else "From address"
-    event = Event(Kind.UNSUBSCRIBED, address, None, "mailto", how, bool(token_owner))
-    return Verdict(Kind.UNSUBSCRIBED, f"unsubscribe request (by {how})", (event,))
