@@ -21,7 +21,7 @@ from briefing.cli import cli
 from briefing.config import load_config
 from briefing.send.ledger import Ledger
 from imap_server import Dovecot, dovecot
-from inbox_mail import SECRET, Mixed, mixed_mailbox
+from inbox_mail import SECRET, Mixed, mixed_mailbox, render
 
 HELPERS = Path(__file__).resolve().parent / "inbox_helpers"
 ACTED = ("bounced", "soft-bounced", "complained", "unsubscribed")
@@ -322,3 +322,26 @@ def test_imap_without_move_copies_and_expunges(
     assert imap_count(imap, "Fallback") == 1
     assert imap_count(imap, "Fallback-done") == 1
     imap.logout()
+
+
+def test_report_spelling_the_address_in_another_case(
+    project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without VERP (no secret), a DSN naming 'ADA@EXAMPLE.COM' still bounces the
+    subscriber 'ada@example.com'; a stray report for a stranger adds nobody."""
+    monkeypatch.delenv("BRIEFING_UNSUBSCRIBE_SECRET")
+    folder = tmp_path / "Maildir"
+    write_maildir(
+        folder,
+        [
+            render("postfix-hard", "ADA@EXAMPLE.COM", "trade-talks", 1),
+            render("sendmail-hard", "stranger@example.net", "trade-talks", 2),
+        ],
+    )
+    result = run(project, "--maildir", str(folder))
+    assert result.exit_code == 0, result.output
+    assert "VERP and unsubscribe tokens cannot be checked" in result.output
+    assert statuses(project, ["ada@example.com", "stranger@example.net"]) == {
+        "ada@example.com": "bounced",
+        "stranger@example.net": "absent",
+    }

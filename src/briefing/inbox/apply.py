@@ -44,14 +44,23 @@ def applier(store: Store, policy: Policy) -> Applier:
                 return f"soft bounce {count} of {policy.soft_limit} in {policy.soft_days} days"
             detail = f"{count} soft bounces in {policy.soft_days} days, last {event.code}"
             reached = f"bounced after {count} soft bounces"
-        member = store.get(event.address)
-        if member is None and not event.signed:
+        current = _status(store, event.address)
+        if current is None and not event.signed:
             return f"{status}: not on the list, no change"
-        if member is not None and member.status not in (ACTIVE, PENDING):
-            return f"{status}: no change (already {member.status})"
+        if current is not None and current not in (ACTIVE, PENDING):
+            return f"{status}: no change (already {current})"
         if event.issue:
             detail = f"{detail} (issue {event.issue})"
         store.apply(event.address, status, source, detail)
         return reached
 
     return apply
+
+
+def _status(store: Store, address: str) -> str | None:
+    """The subscriber's status; a report may spell the address in another case, and
+    leaving matches any spelling (as the store's suppression does)."""
+    if member := store.get(address):
+        return member.status
+    rows = store.query("SELECT status FROM subscribers WHERE lower=? LIMIT 1", address.lower())
+    return str(rows[0][0]) if rows else None
