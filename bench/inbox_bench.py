@@ -67,6 +67,7 @@ def _maildir(folder: Path, count: int) -> list[str]:
 
 
 def _run(root: Path, maildir: Path) -> tuple[float, str]:
+    """One `briefing inbox` process; acted-on messages move to the subfolder .X."""
     started = time.perf_counter()
     done = subprocess.run(
         [
