@@ -20,7 +20,7 @@ import re
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from briefing.audience.store import Store
 from briefing.inbox.classify import Event, Kind, Verdict
@@ -118,7 +118,7 @@ class InboxState:
                 db.execute(
                     "INSERT OR IGNORE INTO inbox_events VALUES (?, ?, ?, ?, ?, ?, ?, '')",
                     (key, event.address, event.address.lower(), event.issue,
-                     event.kind.value, event.code, at.isoformat()),
+                     event.kind.value, event.code, _stamp(at)),
                 )  # fmt: skip
                 outcome = apply(db, event, at)
                 db.execute(
@@ -129,6 +129,11 @@ class InboxState:
             return done
 
 
+def _stamp(when: datetime) -> str:
+    """UTC to the second: stamps compare as text in SQL."""
+    return when.astimezone(UTC).isoformat(timespec="seconds")
+
+
 def soft_bounces(db: sqlite3.Connection, address: str, until: datetime, days: int) -> int:
     """Soft bounces of address in the window ending at until; one issue counts once
     (an MTA may report the same message more than once)."""
@@ -136,7 +141,7 @@ def soft_bounces(db: sqlite3.Connection, address: str, until: datetime, days: in
     row = db.execute(
         "SELECT COUNT(DISTINCT COALESCE(issue, key)) FROM inbox_events"
         " WHERE who=? AND kind=? AND at>? AND at<=?",
-        (address.lower(), Kind.SOFT_BOUNCED.value, since.isoformat(), until.isoformat()),
+        (address.lower(), Kind.SOFT_BOUNCED.value, _stamp(since), _stamp(until)),
     ).fetchone()
     return int(row[0])
 
