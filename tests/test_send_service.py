@@ -43,6 +43,9 @@ class MemoryAudience:
         self.suppressions.update({suppression_key(a): "bounced" for a in added})
         return added
 
+    def still_wanted(self, subscriber: Subscriber) -> bool:
+        return subscriber.suppression_key not in self.suppressions
+
 
 @pytest.fixture
 def project(example: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
@@ -91,6 +94,21 @@ def test_bounces_go_back_to_the_audience_source_as_suppressions(project: Path) -
     assert [(p.recipient, p.state, p.code) for p in problems] == [
         ("bounce@example.com", DeliveryState.FAILED, 550)
     ]
+
+
+def test_a_subscriber_who_leaves_mid_send_gets_nothing_more(project: Path) -> None:
+    audience = MemoryAudience(["ada@example.com", "bob@example.com"], {})
+
+    def progress(done: int, total: int) -> None:
+        audience.suppressions["bob@example.com"] = "unsubscribed"  # after Ada's message
+
+    with SmtpServer() as server:
+        relay = Relay("127.0.0.1", server.port, "none")
+        summary = _service(project, audience).run(
+            SendRequest(SLUG, transport="smtp", relay=relay), progress
+        )
+        assert [m.rcpt_tos for m in server.recorder.messages] == [["ada@example.com"]]
+    assert summary.tally.sent == 1 and summary.tally.withheld == 1
 
 
 def test_test_copies_refuse_a_bad_address_before_sending_any(project: Path) -> None:

@@ -192,6 +192,10 @@ class AudienceSource(Protocol):
         """Suppress (address, reason) pairs; return the addresses newly suppressed."""
         ...
 
+    def still_wanted(self, subscriber: Subscriber) -> bool:
+        """Asked just before each handover: False when the subscriber left mid-send."""
+        ...
+
 
 @dataclass(frozen=True)
 class CsvAudience:
@@ -209,3 +213,6 @@ class CsvAudience:
 
     def suppress(self, entries: Iterable[tuple[str, str]]) -> list[str]:
         return add_suppressions(self.suppressions_path, entries)
+
+    def still_wanted(self, subscriber: Subscriber) -> bool:
+        return True  # the files are read once per send; a one-click unsubscribe is not here

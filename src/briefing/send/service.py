@@ -180,7 +180,7 @@ class SendService:
                 options,
                 stop=stop,
                 progress=progress,
-                still_wanted=getattr(audience, "still_wanted", None),
+                still_wanted=audience.still_wanted,
             )
             started = time.perf_counter()
             tally = dispatcher.run(plan.to_send)
