@@ -19,6 +19,13 @@ DOMAIN = "briefing.example.com"
 BOUNCES = "bounces@briefing.example.com"
 UNSUBSCRIBE_URL = "https://briefing.example.com/u/{token}"
 
+
+def days_ago(days: int) -> datetime:
+    """Dates relative to the real clock: `briefing inbox` dates a report by its Date
+    header, and a date in the future counts as now."""
+    return (datetime.now(UTC) - timedelta(days=days)).replace(microsecond=0)
+
+
 # What each fixture must come out as (briefing.inbox.classify.Kind values).
 EXPECTED = {
     "postfix-hard": "bounced",
@@ -68,7 +75,7 @@ def render(
         "verp": verp or verp_address(BOUNCES, token),
         "msgid": message_id(issue, rcpt, DOMAIN),
         "mid": f"<fixture.{serial}.{name}@reports.example>",
-        "date": format_datetime(when or datetime(2026, 11, 20, 9, 30, tzinfo=UTC)),
+        "date": format_datetime(when or days_ago(10)),
         "unsub": UNSUBSCRIBE_URL.replace("{token}", unsub),
         "token": unsub,
     }
@@ -77,7 +84,6 @@ def render(
 
 
 ISSUES = ("trade-talks", "chip-rules", "mineral-deals")
-NOV = datetime(2026, 11, 1, 8, 0, tzinfo=UTC)
 # Fixture → how many subscribers get one, and the status each must end with.
 _PLAN = [
     *((name, "bounced") for name in EXPECTED if EXPECTED[name] == "bounced"),
@@ -89,7 +95,7 @@ _PLAN = [
         if EXPECTED[name] in ("ignored", "auto-reply", "malformed")
     ),
 ]
-# Soft bounces: (fixture, issue, day of November) per message, and the status after them.
+# Soft bounces: (fixture, issue, day of the last 30) per message, and the status after them.
 _SOFT = {
     "soft3": (  # three issues within 30 days: bounced
         [("postfix-mailbox-full", 0, 1), ("gmail-over-quota", 1, 10), ("postfix-timeout", 2, 20)],
@@ -142,7 +148,7 @@ def mixed_mailbox() -> Mixed:
         rcpt = f"{who}@example.net"
         mixed.expected[rcpt] = status
         for name, issue, day in steps:
-            add(name, rcpt, ISSUES[issue], NOV + timedelta(days=day - 1))
+            add(name, rcpt, ISSUES[issue], days_ago(30 - day))
     mixed.expected["quiet@example.org"] = "active"  # nothing came back for them
     mixed.deliveries = sorted(set(mixed.deliveries))
     return mixed
