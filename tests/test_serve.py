@@ -78,7 +78,7 @@ def test_one_click_post_unsubscribes_at_once_and_repeats_are_harmless(
     for _ in range(2):
         reply = service.request("POST", f"/u/{token}", {"List-Unsubscribe": "One-Click"})
         assert reply.status == 200 and reply.headers["Location"] is None  # RFC 8058: no redirect
-        assert "a***a@example.com" in reply.body and "ada@example.com" not in reply.body
+        assert reply.body == "Unsubscribed from The Briefing.\n"  # a mail client shows none
     assert _status(root, "ada@example.com") == UNSUBSCRIBED
     with _store(root) as store:
         events = [(e.status, e.source) for e in store.history("ada@example.com")]

@@ -17,6 +17,7 @@ import hashlib
 import json
 import secrets
 import sqlite3
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -85,6 +86,15 @@ _COLUMNS = (
     "email, name, fields, status, source, status_at, created_at,"
     " consent_at, consent_source, consent_detail"
 )
+
+
+_LOCKS: dict[Path, threading.Lock] = {}
+_LOCKS_LOCK = threading.Lock()
+
+
+def _writer_lock(path: Path) -> threading.Lock:
+    with _LOCKS_LOCK:
+        return _LOCKS.setdefault(path.resolve(), threading.Lock())
 
 
 def utc_now() -> datetime:
@@ -157,14 +167,18 @@ class Store:
 
     @contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
-        """One transaction holding the write lock from its start (no lost updates)."""
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            yield self._db
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
+        """One transaction holding the write lock from its start (no lost updates).
+
+        Threads of one process queue on a lock first: SQLite's own busy handler
+        sleeps in growing steps, which under contention turns into a long tail."""
+        with _writer_lock(self.path):
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
 
     def _now(self) -> str:
         return self.clock().astimezone(UTC).isoformat(timespec="microseconds")

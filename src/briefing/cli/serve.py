@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 
 import click
@@ -29,6 +30,8 @@ def serve_command(state: State, bind: str | None, threads: int | None) -> None:
     """
     config = load_config(state.root)
     service = make_service(config)
+    # waitress warns on every queued request under load: noise, not a problem to act on.
+    logging.getLogger("waitress.queue").setLevel(logging.ERROR)
 
     def ready(url: str) -> None:
         click.echo(f"Subscriber service for {config.publication.title} on {url} (Ctrl-C stops)")

@@ -89,6 +89,7 @@ class SubscriberService:
         self.per_client = RateLimit(service.requests_per_client, 60, clock)
         self.per_address = RateLimit(service.signups_per_address, 3600, clock)
         self._local = threading.local()
+        self.one_click_reply = f"Unsubscribed from {config.publication.title}.\n"
         self._stores: list[Store] = []
         self._lock = threading.Lock()
 
@@ -179,6 +180,8 @@ class SubscriberService:
             # RFC 8058: the mail client posts "List-Unsubscribe=One-Click"; our page adds via.
             source = "page" if request.form.get("via") == "page" else "one-click"
             store.change(address, UNSUBSCRIBED, source, f"POST from {self.client(request)}")
+            if source == "one-click":  # a mail client: it shows no page, so send none
+                return Response(self.one_click_reply, content_type="text/plain; charset=utf-8")
         else:
             member = store.get(address)
             if member is None or member.status not in SUPPRESSING:
