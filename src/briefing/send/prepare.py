@@ -15,7 +15,7 @@ from briefing.render.text import render_text
 from briefing.render.theme import Theme
 from briefing.send.dkim_signing import make_signer
 from briefing.send.message import MessageTemplate, Sender
-from briefing.site import issue_folder
+from briefing.site import EMAIL_HTML, EMAIL_TEXT
 
 
 @dataclass(frozen=True)
@@ -36,9 +36,8 @@ def prepare_issue(publication: Publication, slug: str, site: Path) -> PreparedIs
     view = IssueView(issue, config.publication.base_url)
     theme = Theme.load(publication.config)
     html, text = render_email(publication, view, theme), render_text(publication, view, theme)
-    built = site / issue_folder(slug)
-    for name, fresh in (("email.html", html), ("email.txt", text)):
-        path = built / name
+    for output, fresh in ((EMAIL_HTML, html), (EMAIL_TEXT, text)):
+        path = site / output.path(slug=slug)
         shown = relative(path, config.root)
         if not path.is_file():
             raise SendError(
