@@ -55,7 +55,7 @@ userdb {{
 }}
 service imap-login {{
   inet_listener imap {{
-    port = 0
+    port = {starttls_port}
   }}
   inet_listener imaps {{
     port = {port}
@@ -79,7 +79,8 @@ service imap-login {{
 
 @dataclass(frozen=True)
 class Dovecot:
-    port: int
+    port: int  # IMAPS (implicit TLS)
+    starttls_port: int  # IMAP with STARTTLS required before login
     ca_file: Path
     maildir: Path  # the user's Maildir, as Dovecot keeps it
     user: str = USER
@@ -128,7 +129,7 @@ def _started(root: Path) -> Iterator[Dovecot]:
     for sub in ("cur", "new", "tmp"):
         (maildir / sub).mkdir(parents=True, exist_ok=True)
     (root / "passwd").write_text(f"{USER}:{{PLAIN}}{PASSWORD}::::::\n")
-    port = free_port()
+    port, starttls_port = free_port(), free_port()
     config = root / "dovecot.conf"
     config.write_text(
         CONFIG.format(
@@ -138,6 +139,7 @@ def _started(root: Path) -> Iterator[Dovecot]:
             uid=uid,
             gid=gid,
             port=port,
+            starttls_port=starttls_port,
             auth_user=internal,
         )
     )
@@ -150,7 +152,7 @@ def _started(root: Path) -> Iterator[Dovecot]:
     process = subprocess.Popen([DOVECOT, "-F", "-c", str(config)], stderr=subprocess.PIPE)
     try:
         _wait_for_port(port, process, log)
-        yield Dovecot(port, root / "ca.pem", maildir)
+        yield Dovecot(port, starttls_port, root / "ca.pem", maildir)
     finally:
         process.terminate()
         process.wait(timeout=10)

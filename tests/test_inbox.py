@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import imaplib
 import mailbox
 import os
@@ -345,3 +346,28 @@ def test_report_spelling_the_address_in_another_case(
         "ada@example.com": "bounced",
         "stranger@example.net": "absent",
     }
+
+
+def test_imap_starttls_and_a_certificate_not_trusted(imap_server: Dovecot, mixed: Mixed) -> None:
+    from briefing.inbox.imap import ImapSettings, ImapSource
+    from briefing.inbox.sources import InboxError
+
+    imap = imap_login(imap_server)
+    imap.create('"Plain"')
+    imap.append("Plain", None, None, mixed.messages[0].replace(b"\n", b"\r\n"))
+    imap.logout()
+    settings = ImapSettings(
+        "127.0.0.1",
+        imap_server.starttls_port,
+        "starttls",
+        "Plain",
+        imap_server.user,
+        imap_server.password,
+        str(imap_server.ca_file),
+    )
+    source = ImapSource(settings, 1 << 20)
+    assert [len(m.data) > 0 for m in source.messages()] == [True]
+    source.close()
+    # Without the test CA the server's certificate is refused: one clear error.
+    with pytest.raises(InboxError, match=r"imaps://127\.0\.0\.1:\d+/Plain: .*CERTIFICATE"):
+        ImapSource(dataclasses.replace(settings, ca_file=""), 1 << 20)
