@@ -369,5 +369,5 @@ def test_imap_starttls_and_a_certificate_not_trusted(imap_server: Dovecot, mixed
     assert [len(m.data) > 0 for m in source.messages()] == [True]
     source.close()
     # Without the test CA the server's certificate is refused: one clear error.
-    with pytest.raises(InboxError, match=r"imaps://127\.0\.0\.1:\d+/Plain: .*CERTIFICATE"):
+    with pytest.raises(InboxError, match=r"imap://127\.0\.0\.1:\d+/Plain: .*CERTIFICATE"):
         ImapSource(dataclasses.replace(settings, ca_file=""), 1 << 20)

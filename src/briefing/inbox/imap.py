@@ -40,7 +40,8 @@ def _quote(name: str) -> str:
 class ImapSource:
     def __init__(self, settings: ImapSettings, max_size: int) -> None:
         self.settings, self.max_size = settings, max_size
-        self.label = f"imaps://{settings.host}:{settings.port}/{settings.folder}"
+        scheme = "imaps" if settings.security == "ssl" else "imap"  # RFC 5092; STARTTLS on imap
+        self.label = f"{scheme}://{settings.host}:{settings.port}/{settings.folder}"
         context = ssl.create_default_context(cafile=settings.ca_file or None)
         self._imap: imaplib.IMAP4
         try:
