@@ -15,6 +15,18 @@ SECRET = "test-secret-0123456789"
 LIST_ID = "The Briefing <briefing.example.com>"
 
 
+def set_service(root: Path, table: str) -> None:
+    """Replace the [service] table of root/briefing.toml with table (its keys)."""
+    toml = root / "briefing.toml"
+    lines, out, skipping = toml.read_text().splitlines(), [], False
+    for line in lines:
+        if line.startswith("["):
+            skipping = line.strip() == "[service]"
+        if not skipping:
+            out.append(line)
+    toml.write_text("\n".join(out) + "\n\n[service]\n" + table.strip() + "\n")
+
+
 @dataclass
 class Reply:
     status: int

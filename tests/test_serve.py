@@ -16,10 +16,9 @@ from briefing.audience.store import ACTIVE, PENDING, UNSUBSCRIBED, Store
 from briefing.send.message import unsubscribe_token
 from briefing.serve.tokens import CONFIRM, RESUBSCRIBE, make_token
 
-from service_process import LIST_ID, SECRET, Service
+from service_process import LIST_ID, SECRET, Service, set_service
 
 SERVICE = """
-[service]
 url = "https://list.example.com/"
 trusted_proxies = ["127.0.0.1"]
 fields = ["city"]
@@ -30,8 +29,7 @@ signups_per_address = 2
 
 @pytest.fixture
 def root(example: Path) -> Path:
-    toml = example / "briefing.toml"
-    toml.write_text(toml.read_text() + SERVICE)
+    set_service(example, SERVICE)
     return example
 
 
@@ -195,8 +193,7 @@ def test_rate_limits_per_client_and_per_address(root: Path, service: Service) ->
 
 
 def test_forwarded_for_is_believed_only_from_a_trusted_proxy(example: Path) -> None:
-    toml = example / "briefing.toml"
-    toml.write_text(toml.read_text() + "\n[service]\nrequests_per_client = 2\n")
+    set_service(example, "requests_per_client = 2")
     service = Service(example)
     try:
         statuses = [

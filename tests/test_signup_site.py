@@ -11,16 +11,15 @@ from lxml import html
 from briefing.build import build
 from briefing.cli import cli
 
+from service_process import set_service
+
 
 def _forms(page: Path) -> list[html.HtmlElement]:
     return html.fromstring(page.read_text()).xpath("//form[@class='signup']")
 
 
 def test_the_site_has_a_sign_up_form_posting_to_the_service(example: Path) -> None:
-    toml = example / "briefing.toml"
-    toml.write_text(
-        toml.read_text() + '\n[service]\nurl = "https://list.example.com/"\nfields = ["city"]\n'
-    )
+    set_service(example, 'url = "https://list.example.com/"\nfields = ["city"]')
     build(example, jobs=1)
     site = example / "site"
     pages = [site / "index.html", site / "subscribe/index.html"]
@@ -40,6 +39,7 @@ def test_the_site_has_a_sign_up_form_posting_to_the_service(example: Path) -> No
 
 
 def test_without_a_service_there_is_no_form_and_check_says_so(example: Path) -> None:
+    set_service(example, "")
     build(example, jobs=1)
     site = example / "site"
     assert not (site / "subscribe").exists()
