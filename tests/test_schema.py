@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import unicodedata
 from pathlib import Path
 from string import Template
 
 import pytest
 
 from briefing.errors import Problem
+from briefing.headers import describe
 from briefing.model import Article, Image, Issue, KeyPoint
 from briefing.scaffold import STARTER
 from briefing.schema import (
@@ -124,7 +126,10 @@ def test_skeleton_values_and_carried_fields_are_declared_sensibly() -> None:
     assert all(f.skeleton is None and not f.carried for f in KEY_POINT_FIELDS + IMAGE_FIELDS)
 
 
-TRICKY = ["no", "1.10", 'He said "hi" \\ then', "tab\there", "C1\x85and\u2028sep", "é 🎉", "#a: b"]
+TRICKY = ["no", "1.10", 'He said "hi" \\ then', "é 🎉", "#a: b", "[x]: {y}", "- z"]
+# Written readably (quote() escapes them), read back as a located refusal: no control
+# characters in one-line values (briefing.headers).
+CONTROL = ["tab\there", "C1\x85and", "line\u2028sep", "cr\rlf", "f\x0cf", "del\x7fx", "gs\x1dx"]
 
 
 @pytest.mark.parametrize("text", TRICKY)
@@ -155,3 +160,22 @@ def test_written_front_matter_reads_back_as_written(tmp_path: Path, text: str) -
         assert doc is not None, problems
         assert Fields(doc, fields, problems).values() == values
         assert problems == []
+
+
+@pytest.mark.parametrize("text", CONTROL)
+def test_written_control_characters_are_refused_on_their_line(tmp_path: Path, text: str) -> None:
+    from briefing.schema import front_matter
+    from briefing.sources.frontmatter import Fields, parse
+
+    values = {"headline": "A", "byline": text}
+    path = tmp_path / "file.md"
+    path.write_text("\n".join([*front_matter(ARTICLE_FIELDS, values), "Body."]), "utf-8")
+    problems: list[Problem] = []
+    doc = parse(path, "file.md", problems)
+    assert doc is not None, problems
+    assert Fields(doc, ARTICLE_FIELDS, problems).values() == {"headline": "A"}
+    char = next(c for c in text if unicodedata.category(c) in ("Cc", "Zl"))
+    assert [str(p) for p in problems] == [
+        f"file.md:3: byline: contains the control character U+{ord(char):04X}"
+        f" ({describe(char).split(' (')[1]}, not allowed here; remove it"
+    ]

@@ -26,6 +26,7 @@ from briefing.options import (
     address,
     at_least,
     from_header,
+    header,
     keys,
     language_tag,
     list_id,
@@ -37,14 +38,14 @@ from briefing.options import (
     time_zone,
     unsubscribe_template,
 )
-from briefing.textfile import read_text
+from briefing.project_files import read_text
 
 CONFIG_NAME = "briefing.toml"
 
 
 @dataclass(frozen=True)
 class PublicationConfig(Section):
-    title: str = option("Publication name, shown in the masthead, pages and feeds.")
+    title: str = option("Publication name, shown in the masthead, pages and feeds.", check=header())
     base_url: str = option(
         "Absolute http(s) URL where site/ is published, ending in '/'.", check=site_url
     )
@@ -60,16 +61,20 @@ class PublicationConfig(Section):
 @dataclass(frozen=True)
 class EmailConfig(Section):
     sender: str = option(
-        "From header, e.g. 'The Briefing <news@example.com>'.", toml="from", check=from_header
+        "From header, e.g. 'The Briefing <news@example.com>'.",
+        toml="from",
+        check=header(from_header),
     )
     postal_address: str = option("Sender's postal address, shown in every email footer.")
     unsubscribe_url: str = option(
         "https URL template for one-click unsubscribe; must contain {token}.",
-        check=unsubscribe_template,
+        check=header(unsubscribe_template),
     )
     reply_to: str = option("Reply-To address (optional).", "", check=address("editor@example.com"))
     list_id: str = option(
-        "List-Id (RFC 2919), e.g. 'The Briefing <briefing.example.com>'.", "", check=list_id
+        "List-Id (RFC 2919), e.g. 'The Briefing <briefing.example.com>'.",
+        "",
+        check=header(list_id),
     )
     unsubscribe_mailto: str = option(
         "Address for mailto unsubscribe (RFC 2369).",
@@ -156,7 +161,10 @@ class AudienceConfig(Section):
 
 
 def _service_url(value: str) -> str | None:
-    url = urlsplit(value)
+    try:
+        url = urlsplit(value)
+    except ValueError:  # a '[' or ']' outside an IPv6 host
+        url = urlsplit("")
     if value and (url.scheme not in ("https", "http") or not url.hostname or value[-1] != "/"):
         return "must be an absolute URL ending in '/', e.g. https://list.example.com/"
     return None
@@ -284,7 +292,7 @@ def load_config(root: Path) -> Config:
             Problem(CONFIG_NAME, f"not found in {root}; run `briefing init` or pass --project DIR")
         )
     problems: list[Problem] = []
-    text = read_text(path, CONFIG_NAME, problems)
+    text = read_text(path, root, CONFIG_NAME, problems)
     if text is None:
         raise ConfigError(problems)
     try:

@@ -20,6 +20,8 @@ from typing import Any, get_args, get_origin, get_type_hints
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from briefing.headers import header_value_problem
+
 Check = Callable[[Any], str | None]
 
 
@@ -144,9 +146,23 @@ _ADDRESS = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
 _FROM = re.compile(r"^(?:[^<>]*<)?([^<>\s]+)>?$")
 
 
+def header(check: Check | None = None) -> Check:
+    """A value that becomes an email header: no control characters (a CRLF would add
+    headers of its own), a length that fits a line (briefing.headers), then check."""
+
+    def checked(value: str) -> str | None:
+        return header_value_problem(value) or (check(value) if check else None)
+
+    return checked
+
+
 def site_url(value: str) -> str | None:
-    url = urlsplit(value)
-    if url.scheme in ("https", "http") and url.hostname and value.endswith("/"):
+    try:
+        url = urlsplit(value)
+        good = url.scheme in ("https", "http") and url.hostname and value.endswith("/")
+    except ValueError:  # a '[' or ']' outside an IPv6 host
+        good = False
+    if good:
         return None
     return "must be an absolute URL ending in '/', e.g. https://example.com/"
 
@@ -176,7 +192,7 @@ def address(example: str) -> Check:
     """A plain address, or empty (the key is optional)."""
 
     def check(value: str) -> str | None:
-        if not value or _ADDRESS.match(value):
+        if not value or (_ADDRESS.match(value) and not header_value_problem(value)):
             return None
         return f"must be a plain address like {example}"
 

@@ -43,6 +43,8 @@ class Field:
     skeleton: str | None = None
     # `briefing new --from-issue` copies the earlier issue's value (its lasting fields).
     carried: bool = False
+    # Becomes an email header (the title is the Subject): held to briefing.headers' rule.
+    header: bool = False
 
 
 def _required(name: str, kind: Kind, help: str) -> Field:
@@ -50,7 +52,14 @@ def _required(name: str, kind: Kind, help: str) -> Field:
 
 
 ISSUE_FIELDS: tuple[Field, ...] = (
-    _required("title", Kind.TEXT, "Subject line, page title and feed entry title."),
+    Field(
+        "title",
+        Kind.TEXT,
+        "Subject line, page title and feed entry title.",
+        required=True,
+        skeleton='""',
+        header=True,
+    ),
     _required("date", Kind.TIMESTAMP, "Publication time; its day must match the folder's date."),
     _required("number", Kind.INTEGER, "Issue number, unique across issues."),
     Field("edition", Kind.TEXT, "Edition name, e.g. Morning Edition.", skeleton='""', carried=True),

@@ -12,7 +12,7 @@ import difflib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -20,9 +20,10 @@ from urllib.parse import urlsplit
 import yaml
 
 from briefing.errors import Problem
+from briefing.headers import control_problem, describe, header_value_problem
 from briefing.model import Image, KeyPoint
+from briefing.project_files import read_text
 from briefing.schema import IMAGE_FIELDS, KEY_POINT_FIELDS, Field, Kind
-from briefing.textfile import read_text
 
 
 @dataclass(frozen=True)
@@ -37,9 +38,16 @@ class Document:
     body_line: int  # 1-based file line where the body starts
 
 
-def parse(path: Path, label: str, problems: list[Problem]) -> Document | None:
-    text = read_text(path, label, problems)
+def parse(
+    path: Path, label: str, problems: list[Problem], tree: Path | None = None
+) -> Document | None:
+    """Read path (through the guarded reader, links kept within tree: by default its
+    folder) and split it; None with the problems added when it cannot be read."""
+    text = read_text(path, tree or path.parent, label, problems)
     if text is None:
+        return None
+    if not text.strip():
+        problems.append(Problem(label, "is empty; it must start with '---' front matter"))
         return None
     lines = text.split("\n")
     if not lines or lines[0].strip() != "---":
@@ -52,27 +60,67 @@ def parse(path: Path, label: str, problems: list[Problem]) -> Document | None:
     except StopIteration:
         problems.append(Problem(label, "front matter is not closed by a '---' line", line=1))
         return None
-    try:
-        node = yaml.compose("\n".join(lines[1:end]), Loader=_LOADER)
-    except yaml.MarkedYAMLError as exc:
-        line, message = _explain(exc, lines[1:end])
-        problems.append(Problem(label, f"invalid YAML front matter: {message}", line=line))
-        return None
+    node = _compose(lines[1:end], label, problems)
     if node is None:
-        node = yaml.MappingNode("tag:yaml.org,2002:map", [])
-    if not isinstance(node, yaml.MappingNode):
-        problems.append(Problem(label, "front matter must be 'key: value' lines", line=2))
         return None
     fields: dict[str, yaml.Node] = {}
     key_lines: dict[str, int] = {}
     for key_node, value_node in node.value:
-        key = str(key_node.value)
         line = key_node.start_mark.line + 2
+        if not isinstance(key_node, yaml.ScalarNode):
+            problems.append(Problem(label, "each key must be a plain name", line=line))
+            continue
+        key = str(key_node.value)
         if key in fields:
             problems.append(Problem(label, "appears twice", line=line, field=key))
         fields[key] = value_node
         key_lines[key] = line
     return Document(path, label, fields, key_lines, "\n".join(lines[end + 1 :]), end + 2)
+
+
+# Front matter nests three deep (key_points → item → key); libyaml's composer
+# recurses per level and crashes the process (SIGSEGV) somewhere past a few
+# thousand, so depth is counted on the event stream first, which does not recurse.
+MAX_DEPTH = 8
+
+
+def _compose(lines: list[str], label: str, problems: list[Problem]) -> yaml.MappingNode | None:
+    """The front matter's top mapping, or None with a located problem."""
+    source = "\n".join(lines)
+    try:
+        depth = 0
+        for event in yaml.parse(source, Loader=_LOADER):
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    line = event.start_mark.line + 2 if event.start_mark else 2
+                    message = f"nested more than {MAX_DEPTH} levels deep; front matter needs 3"
+                    problems.append(Problem(label, message, line=line))
+                    return None
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
+        node = yaml.compose(source, Loader=_LOADER)
+    except yaml.MarkedYAMLError as exc:
+        line, message = _explain(exc, lines)
+        problems.append(Problem(label, f"invalid YAML front matter: {message}", line=line))
+        return None
+    except yaml.YAMLError as exc:  # ReaderError: a character YAML does not allow raw
+        where = getattr(exc, "position", None)
+        line = source.count("\n", 0, where) + 2 if isinstance(where, int) else 2
+        reason = str(getattr(exc, "reason", "")) or "unreadable"
+        character = getattr(exc, "character", None)  # an int from libyaml, a str from PyYAML
+        if isinstance(character, str) and len(character) == 1:
+            character = ord(character)
+        if isinstance(character, int):
+            reason = f"the character {describe(chr(character))} is not allowed; remove it"
+        problems.append(Problem(label, f"invalid YAML front matter: {reason}", line=line))
+        return None
+    if node is None:
+        return yaml.MappingNode("tag:yaml.org,2002:map", [])
+    if not isinstance(node, yaml.MappingNode):
+        problems.append(Problem(label, "front matter must be 'key: value' lines", line=2))
+        return None
+    return node
 
 
 # libyaml's parser is about 10x faster than PyYAML's pure Python one and keeps line
@@ -160,7 +208,10 @@ class Fields:
                 )
             return None
         try:
-            return READERS[field.kind](node)
+            value = READERS[field.kind](node)
+            if field.header and (message := header_value_problem(value)):
+                raise FieldError(message)
+            return value
         except FieldError as exc:
             self.error(key, str(exc), line=exc.line or node.start_mark.line + 2)
             return None
@@ -177,12 +228,16 @@ def text(node: yaml.Node) -> str:
     value = str(node.value).strip()
     if "\n" in value:
         raise FieldError("must be on one line")
+    # One rule for every one-line value: no control characters (briefing.headers).
+    if message := control_problem(value):
+        raise FieldError(message, node)
     return value
 
 
 def integer(node: yaml.Node) -> int:
     value = text(node)
-    if not value.isdigit():
+    # isdigit() alone accepts '²' and other digits int() refuses; 18 digits is plenty.
+    if not (value.isascii() and value.isdigit()) or len(value) > 18:
         raise FieldError(f"must be a whole number, not '{value}'")
     return int(value)
 
@@ -197,12 +252,19 @@ def timestamp(node: yaml.Node) -> datetime:
         ) from None
     if parsed.tzinfo is None:
         raise FieldError(f"'{value}' has no time zone; add an offset like -04:00 or Z")
+    try:  # 0001-01-01T00:00+01:00 is before the first moment a datetime can hold in UTC
+        parsed.astimezone(UTC)
+    except OverflowError:
+        raise FieldError(f"'{value}' is out of range") from None
     return parsed
 
 
 def url(node: yaml.Node) -> str:
     value = text(node)
-    parts = urlsplit(value)
+    try:
+        parts = urlsplit(value)
+    except ValueError:  # a '[' or ']' outside an IPv6 host, a bad port
+        raise FieldError(f"'{value}' is not a valid URL; check its host part") from None
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise FieldError(f"'{value}' is not an absolute http(s) URL")
     return value
@@ -228,10 +290,13 @@ def mapping(node: yaml.Node, declared: tuple[Field, ...]) -> dict[str, Any]:
             hint = difflib.get_close_matches(key, list(keys), n=1)
             tip = f"; did you mean '{hint[0]}'?" if hint else ""
             raise FieldError(f"unknown key '{key}'{tip}", key_node)
+        if key in out:
+            raise FieldError(f"'{key}' appears twice", key_node)
         out[key] = READERS[keys[key].kind](value_node)
     for field in declared:
         if field.required and not out.get(field.name):
             raise FieldError(f"'{field.name}' is required", node)
+        out.setdefault(field.name, "")  # an optional text left out: empty (check warns)
     return out
 
 

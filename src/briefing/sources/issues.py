@@ -16,6 +16,7 @@ from typing import Any
 from briefing.config import Config
 from briefing.errors import ContentError, Problem, relative
 from briefing.model import Article, Image, Issue, Markdown, Publication
+from briefing.project_files import MAX_ASSET_BYTES, refusal
 from briefing.render.html_policy import refused_html
 from briefing.render.scan import find_problems
 from briefing.schema import ARTICLE_FIELDS, ISSUE_FIELDS
@@ -54,9 +55,17 @@ def load_publication(config: Config, reuse: Reuse | None = None) -> Publication:
     folder = config.root / ISSUES_DIR
     if not folder.is_dir():
         raise ContentError(Problem(ISSUES_DIR, "folder not found; create it or run `briefing new`"))
+    if message := refusal(folder, config.root):
+        raise ContentError(Problem(ISSUES_DIR, message))
     issues: list[Issue] = []
     for path in sorted(folder.iterdir()):
-        if not path.is_dir() or path.name.startswith((".", "_")):
+        if path.name.startswith((".", "_")):
+            continue
+        # A link is followed only within issues/ (briefing.project_files).
+        if message := refusal(path, folder):
+            problems.append(Problem(relative(path, config.root), message))
+            continue
+        if not path.is_dir():
             continue
         issue = reuse(path) if reuse else None
         if issue is None:
@@ -121,7 +130,7 @@ def _load_header(
     index: Path, match: re.Match[str], root: Path, problems: list[Problem]
 ) -> dict[str, Any] | None:
     """The fields of issue.md and its note, or None when its front matter is unreadable."""
-    doc = fm.parse(index, relative(index, root), problems)
+    doc = fm.parse(index, relative(index, root), problems, root / ISSUES_DIR)
     if doc is None:
         return None
     read = fm.Fields(doc, ISSUE_FIELDS, problems)
@@ -173,7 +182,7 @@ def _load_article(
     path: Path, slug: str, root: Path, problems: list[Problem], assets: list[str]
 ) -> Article | None:
     count = len(problems)
-    doc = fm.parse(path, relative(path, root), problems)
+    doc = fm.parse(path, relative(path, root), problems, root / ISSUES_DIR)
     if doc is None:
         return None
     read = fm.Fields(doc, ARTICLE_FIELDS, problems)
@@ -222,7 +231,7 @@ def _existing_images(
                     line=line,
                 )
             )
-        elif not target.is_file():
+        elif not (target.exists() or target.is_symlink()):
             problems.append(
                 Problem(
                     label,
@@ -230,6 +239,23 @@ def _existing_images(
                     line=line,
                 )
             )
+        elif message := _asset_refusal(target, folder.parent):
+            problems.append(Problem(label, f"image '{src}' {message}", line=line))
         else:
             found.append(name)
     return found
+
+
+def _asset_refusal(path: Path, tree: Path) -> str | None:
+    """Why an image file is not copied into site/: a link out of issues/, not a file, too big."""
+    if message := refusal(path, tree):
+        return message
+    if not path.is_file():
+        return "is a folder, not an image file"
+    size = path.stat().st_size
+    if size > MAX_ASSET_BYTES:
+        return (
+            f"is {size // (1024 * 1024)} MB; images may have at most"
+            f" {MAX_ASSET_BYTES // (1024 * 1024)} MB (an email image should weigh kilobytes)"
+        )
+    return None
