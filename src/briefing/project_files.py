@@ -64,6 +64,17 @@ def refusal(path: Path, tree: Path) -> str | None:
     return None if stat.S_ISREG(mode) or stat.S_ISDIR(mode) else _not_a_file(mode)
 
 
+def refused_in_tree(tree: Path) -> list[tuple[Path, str]]:
+    """Every entry under tree that refusal() refuses, with its reason (e.g. templates/)."""
+    found = []
+    for folder, dirs, files in os.walk(tree):  # does not descend into linked folders
+        for name in sorted(dirs + files):
+            path = Path(folder, name)
+            if message := refusal(path, tree):
+                found.append((path, message))
+    return found
+
+
 def read_bytes(path: Path, tree: Path, limit: int) -> bytes:
     """The bytes of a regular file inside tree, at most limit of them; raises Refused."""
     if message := refusal(path, tree):

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from briefing.config import Config
 from briefing.errors import BriefingError, ConfigError, Problem, RenderError, relative
+from briefing.project_files import refused_in_tree
 
 if TYPE_CHECKING:
     import jinja2
@@ -95,7 +96,15 @@ class Theme:
         return theme
 
     def check(self) -> None:
-        problems = []
+        # First, links out of the publication's theme folder and FIFOs or devices
+        # (briefing.project_files): reading one below could leak a file or hang.
+        problems = [
+            Problem(self.label(path), message)
+            for layer in self.layers[:-1]
+            for path, message in refused_in_tree(layer.folder)
+        ]
+        if problems:
+            raise ConfigError(problems)
         for name in REQUIRED:
             path = self.find(name)
             if path is None:
