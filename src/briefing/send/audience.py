@@ -10,47 +10,19 @@ from __future__ import annotations
 import csv
 import io
 import logging
-import re
 from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+# One definition of what an address is and when two are one (re-exported for the send).
+from briefing.audience.address import address_problem as address_problem
+from briefing.audience.address import normalize as normalize
+from briefing.audience.address import suppression_key as suppression_key
 from briefing.errors import Problem, SendError, relative
 from briefing.output import atomic_write
 
 log = logging.getLogger("briefing")
-
-# RFC 5322 dot-atom addr-spec, ASCII only (SMTPUTF8 is not assumed of relays).
-_LOCAL = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*$")
-_LABEL = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
-
-
-def address_problem(address: str) -> str | None:
-    """Why address is not a deliverable addr-spec, or None when it is."""
-    local, at, domain = address.rpartition("@")
-    if not at or not local or not domain:
-        return f"'{address}' is not an email address"
-    if len(address) > 254 or len(local) > 64:
-        return f"'{address}' is too long for an email address"
-    if not _LOCAL.match(local):
-        return f"'{address}' has characters not allowed before the @"
-    labels = domain.split(".")
-    if len(labels) < 2 or not all(_LABEL.match(label) for label in labels):
-        return f"'{address}' has an invalid domain"
-    return None
-
-
-def normalize(address: str) -> str:
-    """The key that makes two spellings one subscriber: the domain is case-insensitive
-    (RFC 5321 2.4); the local part is left as written."""
-    local, _, domain = address.strip().rpartition("@")
-    return f"{local}@{domain.lower()}"
-
-
-def suppression_key(address: str) -> str:
-    """Suppression ignores case entirely: erring towards not mailing someone who left."""
-    return address.strip().lower()
 
 
 @dataclass(frozen=True)
