@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import base64
+import dataclasses
 import email
 import email.policy
+import os
 import re
+import shutil
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from email.message import EmailMessage
@@ -17,6 +23,7 @@ from briefing.send.message import unsubscribe_token
 from briefing.serve.tokens import CONFIRM, RESUBSCRIBE, make_token
 
 from service_process import LIST_ID, SECRET, Service, set_service
+from smtp_server import SmtpServer
 
 SERVICE = """
 url = "https://list.example.com/"
@@ -258,3 +265,75 @@ def test_the_wsgi_module_serves_the_same_app(root: Path, monkeypatch: pytest.Mon
     )
     assert reply.status_code == 200
     assert _status(root, "linus@example.com") == UNSUBSCRIBED
+
+
+def test_serve_without_a_secret_is_one_clear_line(root: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "BRIEFING_UNSUBSCRIBE_SECRET"}
+    done = subprocess.run(
+        [sys.executable, "-m", "briefing", "--project", str(root), "serve"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == [
+        "error: set BRIEFING_UNSUBSCRIBE_SECRET to a random string of 16+ characters; it signs"
+        " unsubscribe links, so keep it the same for every send"
+    ]
+
+
+@pytest.mark.parametrize("command", [["serve"], ["audience"], ["audience", "import"]])
+def test_help_has_an_example(command: list[str]) -> None:
+    from click.testing import CliRunner
+
+    from briefing.cli import cli
+
+    result = CliRunner().invoke(cli, [*command, "--help"])
+    assert result.exit_code == 0 and "Example:" in result.output
+
+
+def test_confirmation_goes_over_smtp_and_is_dkim_signed(root: Path) -> None:
+    dkim = pytest.importorskip("dkim")
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed")
+    key = root / "dkim.pem"
+    subprocess.run(["openssl", "genrsa", "-out", str(key), "2048"], check=True, capture_output=True)
+    der = subprocess.run(
+        ["openssl", "rsa", "-in", str(key), "-pubout", "-outform", "DER"],
+        check=True,
+        capture_output=True,
+    ).stdout
+    record = b"v=DKIM1; k=rsa; p=" + base64.b64encode(der)
+
+    def dns(name: bytes, timeout: int = 5) -> bytes | None:
+        return record if name.rstrip(b".") == b"brief._domainkey.briefing.example.com" else None
+
+    from briefing.config import load_config
+    from briefing.render.theme import Theme
+    from briefing.send.credentials import Credentials
+    from briefing.serve.mail import Mailer
+
+    with SmtpServer() as server:
+        toml = root / "briefing.toml"
+        toml.write_text(
+            toml.read_text().replace(
+                "[service]",
+                '[dkim]\nprivate_key = "dkim.pem"\n'
+                'selector = "brief"\n\n[smtp]\nhost = "127.0.0.1"\nsecurity = "none"\n'
+                f"port = {server.port}\n\n[service]",
+            )
+        )
+        config = load_config(root)
+        config = dataclasses.replace(
+            config, send=dataclasses.replace(config.send, transport="smtp")
+        )
+        mailer = Mailer(config, Theme.load(config), Credentials())
+        assert mailer.send("reader@example.org", "Reader", "https://x.example/confirm/t", 0)
+        [received] = server.recorder.messages
+    assert received.rcpt_tos == ["reader@example.org"]
+    assert received.mail_from == "news@briefing.example.com"
+    assert received.data.startswith(b"DKIM-Signature:")
+    assert dkim.verify(received.data, dnsfunc=dns)
+    assert b"\r\n" in received.data and b"https://x.example/confirm/t" in received.data
