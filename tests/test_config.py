@@ -9,6 +9,7 @@ import subprocess
 import sys
 import tomllib
 from dataclasses import MISSING
+from datetime import date
 from pathlib import Path
 from string import Template
 
@@ -19,7 +20,7 @@ from briefing.cli import cli
 from briefing.config import SECTIONS, choices, key, load_config
 from briefing.errors import BriefingError, ConfigError
 from briefing.options import keys
-from briefing.scaffold import STARTER
+from briefing.scaffold import STARTER, starter_values
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -60,7 +61,7 @@ def test_readme_defaults_match_the_schema() -> None:
 
 
 def test_starter_briefing_toml_uses_declared_keys_only() -> None:
-    values = {"title": "T", "base_url": "https://x.example/", "timezone": "UTC", "domain": "x"}
+    values = starter_values("T", "https://x.example/", "UTC", date(2025, 1, 1))
     text = Template((STARTER / "briefing.toml").read_text(encoding="utf-8")).substitute(values)
     for section, table in tomllib.loads(text).items():
         declared = {k.name for k in keys(SECTIONS[section])}

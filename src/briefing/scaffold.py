@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from datetime import date, datetime, time
 from pathlib import Path
 from string import Template
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-from briefing.config import CONFIG_NAME, load_config
+from briefing.config import CONFIG_NAME, key, load_config
 from briefing.errors import BriefingError, ContentError, Problem, relative
+from briefing.headers import header_value_problem
 from briefing.model import Article, Issue
 from briefing.render.theme import PACKAGED
-from briefing.schema import ARTICLE_FIELDS, ISSUE_FIELDS, Field, front_matter
+from briefing.schema import ARTICLE_FIELDS, ISSUE_FIELDS, Field, front_matter, quote
 from briefing.sources import load_publication
 from briefing.sources.issues import ISSUES_DIR, slugify
 
@@ -27,18 +30,11 @@ def init_project(
 
     Its templates/ holds a README only: the packaged theme serves every file until one
     is ejected (theme=True copies them all)."""
+    title = one_line(title)
     if not base_url.endswith("/"):
         base_url += "/"
-    domain = urlsplit(base_url).hostname or "example.com"
-    folder = f"{today.isoformat()}-welcome"
-    values = {
-        "title": title,
-        "base_url": base_url,
-        "timezone": timezone,
-        "domain": domain,
-        "folder": folder,
-        "date": f"{today.isoformat()}T08:00:00{_offset(timezone, today)}",
-    }
+    values = starter_values(title, base_url, timezone, today)
+    folder = values["folder"]
     planned: dict[Path, bytes] = {
         target / CONFIG_NAME: _fill("briefing.toml", values),
         target / "subscribers.csv": (STARTER / "subscribers.csv").read_bytes(),
@@ -64,6 +60,65 @@ def init_project(
     return list(planned)
 
 
+def one_line(text: str) -> str:
+    """A title from the command line on one line: line breaks and tabs become spaces."""
+    return " ".join(text.split())
+
+
+def starter_values(title: str, base_url: str, timezone: str, today: date) -> dict[str, str]:
+    """The starter files' placeholders, each quoted for where it goes (TOML string,
+    YAML scalar, RFC 5322 phrase), so any title writes files that load."""
+    for flag, dotted, value in (
+        ("--title", "publication.title", title),
+        ("--base-url", "publication.base_url", base_url),
+        ("--timezone", "publication.timezone", timezone),
+    ):
+        message = key(dotted).read(value)[1] or header_value_problem(value)
+        if message:
+            raise BriefingError(f"{flag}: {message}")
+    welcome = f"Welcome to {title}"
+    if message := header_value_problem(welcome):
+        raise BriefingError(f"--title: 'Welcome to' and the title {message.removeprefix('is ')}")
+    domain = _domain(base_url)
+    return {
+        "title": title,  # in a TOML comment: any one-line text
+        "title_toml": quote(title),  # JSON string syntax is valid TOML basic-string syntax
+        "base_url_toml": quote(base_url),
+        "timezone_toml": quote(timezone),
+        "from_toml": quote(f"{_phrase(title)} <news@{domain}>"),
+        "list_id_toml": quote(f"{_phrase(_ascii(title)) or 'News'} <news.{domain}>"),
+        "title_yaml": quote(title),
+        "welcome_yaml": quote(welcome),
+        "domain": domain,
+        "folder": f"{today.isoformat()}-welcome",
+        "date": f"{today.isoformat()}T08:00:00{_offset(timezone, today)}",
+    }
+
+
+def _domain(base_url: str) -> str:
+    host = urlsplit(base_url).hostname or "example.com"
+    try:
+        ascii_host = host.encode("idna").decode("ascii")
+    except UnicodeError:
+        ascii_host = ""
+    if not re.fullmatch(r"[a-z0-9]+(?:[.-][a-z0-9]+)*", ascii_host.lower()):
+        raise BriefingError(f"--base-url: '{host}' is not a domain name like example.com")
+    return ascii_host.lower()
+
+
+def _phrase(name: str) -> str:
+    """A display name for From or List-Id: quoted (RFC 5322 §3.2.4) when it holds specials."""
+    name = " ".join(re.sub("[<>]", "", name).split())
+    if re.search(r'[()\[\]:;@\\,."]', name):
+        return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return name
+
+
+def _ascii(text: str) -> str:
+    """List-Id is ASCII only (RFC 2919): accents dropped, other letters left out."""
+    return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+
+
 def _fill(name: str, values: dict[str, str]) -> bytes:
     return Template((STARTER / name).read_text(encoding="utf-8")).substitute(values).encode()
 
@@ -86,6 +141,9 @@ def new_issue(
     with_story=False leaves the articles to the caller (`briefing import`)."""
     config = load_config(root)
     publication = load_publication(config)
+    title = one_line(title)
+    if message := header_value_problem(title):
+        raise BriefingError(f"title: {message}")
     zone = ZoneInfo(config.publication.timezone)
     moment = datetime.combine(day, time(8), zone) if day else datetime.now(zone)
     moment = moment.astimezone(zone).replace(microsecond=0)
