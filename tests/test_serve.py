@@ -337,3 +337,12 @@ def test_confirmation_goes_over_smtp_and_is_dkim_signed(root: Path) -> None:
     assert received.data.startswith(b"DKIM-Signature:")
     assert dkim.verify(received.data, dnsfunc=dns)
     assert b"\r\n" in received.data and b"https://x.example/confirm/t" in received.data
+
+
+def test_a_forged_host_header_never_reaches_the_email(root: Path, service: Service) -> None:
+    form = {"email": "someone@example.net"}
+    reply = service.request("POST", "/subscribe", form, {"Host": "evil.example"})
+    assert reply.status == 200
+    [message] = _eml(root)
+    text = message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert "evil.example" not in text and "https://list.example.com/confirm/" in text

@@ -32,6 +32,8 @@ def test_the_site_has_a_sign_up_form_posting_to_the_service(example: Path) -> No
         names = [i.get("name") for i in form.xpath(".//input")]
         assert names == ["email", "name", "city", "website"]  # website: the honeypot
         assert form.xpath(".//input[@name='email']")[0].get("type") == "email"
+    check = CliRunner().invoke(cli, ["--project", str(example), "check"])
+    assert "note: email.unsubscribe_url does not point at the service" in check.output
     # Rendering reads no clock: a second build writes the same bytes.
     before = {p: p.read_bytes() for p in pages}
     build(example, jobs=1, clean=True)

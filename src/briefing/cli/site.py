@@ -191,13 +191,24 @@ def check_command(state: State, slugs: tuple[str, ...], strict: bool) -> None:
         f"{'s' * (len(findings) != 1)}.",
         err=True,
     )
-    if not publication.config.service.url:
+    _service_notes(publication.config)
+    if findings:
+        sys.exit(1 if strict else 2)
+
+
+def _service_notes(config: Config) -> None:
+    url, unsubscribe = config.service.url, config.email.unsubscribe_url
+    if not url:
         click.echo(
             "note: no [service] url: the site has no sign-up form (see `briefing serve`)",
             err=True,
         )
-    if findings:
-        sys.exit(1 if strict else 2)
+    elif not unsubscribe.startswith(url + "u/"):
+        click.echo(
+            f"note: email.unsubscribe_url does not point at the service ({url}u/{{token}});"
+            " one-click unsubscribes will not reach `briefing serve`",
+            err=True,
+        )
 
 
 def _subscriber_columns(config: Config) -> set[str] | None:

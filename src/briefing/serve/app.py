@@ -90,6 +90,8 @@ class SubscriberService:
         self.per_address = RateLimit(service.signups_per_address, 3600, clock)
         self._local = threading.local()
         self.one_click_reply = f"Unsubscribed from {config.publication.title}.\n"
+        # Where links in emails point: [service] url, else where `serve` listens.
+        self.public_url = service.url or f"http://{service.bind}/"
         self._stores: list[Store] = []
         self._lock = threading.Lock()
 
@@ -156,9 +158,9 @@ class SubscriberService:
             secrets.key, purpose, secrets.list_id, address, self.clock(), hours * 3600
         )
 
-    def _link(self, request: Request, path: str) -> str:
-        base = self.config.service.url or request.host_url
-        return base + path
+    def _link(self, path: str) -> str:
+        # Never from the Host header: a forged one would put its host in our email.
+        return self.public_url + path
 
     # Endpoints
 
@@ -249,7 +251,7 @@ class SubscriberService:
             return
         token = self._token(CONFIRM, address, self.config.service.confirm_hours)
         if self.mailer is not None and not self.mailer.send(
-            address, name, self._link(request, "confirm/" + token), self.clock()
+            address, name, self._link("confirm/" + token), self.clock()
         ):
             log.warning("the confirmation email was not accepted by the transport")
 

@@ -50,7 +50,10 @@ def serve(
         channel_timeout=30,
     )
     shown = f"[{host.strip('[]')}]" if ":" in host.strip("[]") else host
-    ready(f"http://{shown}:{server.effective_port}/")
+    url = f"http://{shown}:{server.effective_port}/"
+    if not service.config.service.url:  # local use: links point where it listens
+        service.public_url = url
+    ready(url)
     try:
         server.run()
     finally:
