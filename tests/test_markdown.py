@@ -69,4 +69,9 @@ def test_refused_html_in_one_line_fields() -> None:
     assert refused_html("A <sup>1</sup> dek") is None
     assert refused_html("see <iframe src=x>") == "raw <iframe> element"
     assert refused_html("<b onmouseover=x>hi</b>") == "raw HTML with an on*= event handler"
-    assert refused_html('<a href="javascript:go()">x</a>') == "raw HTML with a script URL"
+    assert (
+        refused_html('<a href="javascript:go()">x</a>')
+        == "raw HTML with a script URL ('javascript:')"
+    )
+    other = refused_html('<a href="file:///etc/passwd">x</a>')
+    assert other and other.startswith("raw HTML with a 'file:' URL")
