@@ -11,6 +11,7 @@ import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner, Result
 
 from briefing.audience.store import ACTIVE, PENDING, UNSUBSCRIBED, Store
@@ -196,3 +197,34 @@ def test_concurrent_writers_in_processes_lose_nothing(tmp_path: Path) -> None:
         assert events[0][0] == 600
     mode = sqlite3.connect(path).execute("PRAGMA journal_mode").fetchone()[0]
     assert mode == "wal"
+
+
+def test_group_commit_answers_each_change_once_it_is_committed(tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from briefing.serve.commits import GroupCommit
+
+    path = tmp_path / "a.db"
+    with Store(path) as store:
+        import_rows(store, [(f"g{i}@example.com", "", {}) for i in range(300)], "t", False)
+    commits = GroupCommit(path, lambda: datetime.now(UTC))
+    try:
+        with ThreadPoolExecutor(max_workers=32) as pool:
+            results = list(
+                pool.map(
+                    lambda i: commits.change(
+                        f"g{i % 300}@example.com", UNSUBSCRIBED, "one-click", ""
+                    ),
+                    range(600),
+                )
+            )
+        with pytest.raises(ValueError, match="unknown status"):
+            commits.change("g1@example.com", "gone", "one-click", "")
+        assert commits.change("new@example.com", UNSUBSCRIBED, "mailto", "") is True
+    finally:
+        commits.close()
+    assert results.count(True) == 300  # each address changed once; repeats report False
+    assert commits.batches < 600  # changes shared transactions (and fsyncs)
+    with Store(path) as store:
+        assert store.counts() == {UNSUBSCRIBED: 301}
+        assert store.query("SELECT COUNT(*) FROM events WHERE source='one-click'")[0][0] == 300

@@ -5,10 +5,12 @@ without case), an append-only event history, and hashes of addresses erased on
 request. WAL mode lets readers (a send) run beside a writer (the service); every
 write is one `BEGIN IMMEDIATE` transaction, so two processes changing the same
 person queue on the lock (busy timeout) instead of losing an update.
-`synchronous=NORMAL`, as the ledger: a commit is in the WAL before the caller is
-told it happened, so it survives the process being killed at any point; only a
-power cut or OS crash can lose the last few (FULL would fsync every commit:
-5 ms here, which caps one-click unsubscribes near 200/s).
+Commits are `synchronous=NORMAL` by default, as in the ledger: in the WAL before
+the caller hears of them, so they survive the process being killed; a power
+cut could lose the last few. The service opens its stores `durable`
+(`synchronous=FULL`, an fsync per commit, about 5 ms here) and commits
+one-click unsubscribes in groups (briefing.serve.commits), so what a person was
+told is on disk.
 """
 
 from __future__ import annotations
@@ -141,13 +143,19 @@ class Store:
     """One connection, for one thread; open one Store per thread or process."""
 
     def __init__(
-        self, path: Path, clock: Callable[[], datetime] = utc_now, timeout: float = 10.0
+        self,
+        path: Path,
+        clock: Callable[[], datetime] = utc_now,
+        timeout: float = 10.0,
+        durable: bool = False,
     ) -> None:
+        """durable: fsync every commit (synchronous=FULL), for changes a person was told
+        about (the service); NORMAL otherwise (see the module's note)."""
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path, self.clock = path, clock
         self._db = sqlite3.connect(path, timeout=timeout, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
         self._db.execute("PRAGMA secure_delete=ON")  # erased data is overwritten, not left
         # One script, one transaction: two processes opening a new store at once are fine.
         self._db.executescript(

@@ -19,6 +19,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from werkzeug.exceptions import HTTPException
@@ -29,6 +30,7 @@ from briefing.audience.address import address_problem, mask, suppression_key
 from briefing.audience.store import ACTIVE, SUPPRESSING, UNSUBSCRIBED, Consent, Store
 from briefing.config import Config
 from briefing.send.message import verify_unsubscribe_token
+from briefing.serve.commits import GroupCommit
 from briefing.serve.limits import RateLimit
 from briefing.serve.pages import Pages
 from briefing.serve.tokens import CONFIRM, RESUBSCRIBE, is_expired, make_token, read_token
@@ -89,6 +91,7 @@ class SubscriberService:
         self.per_client = RateLimit(service.requests_per_client, 60, clock)
         self.per_address = RateLimit(service.signups_per_address, 3600, clock)
         self._local = threading.local()
+        self.commits = GroupCommit(config.root / config.audience.store, self._now)
         self.one_click_reply = f"Unsubscribed from {config.publication.title}.\n"
         # Where links in emails point: [service] url, else where `serve` listens.
         self.public_url = service.url or f"http://{service.bind}/"
@@ -97,16 +100,20 @@ class SubscriberService:
 
     # Plumbing
 
+    def _now(self) -> datetime:
+        return datetime.fromtimestamp(self.clock(), UTC)
+
     def store(self) -> Store:
         store: Store | None = getattr(self._local, "store", None)
         if store is None:
-            store = Store(self.config.root / self.config.audience.store)
+            store = Store(self.config.root / self.config.audience.store, self._now, durable=True)
             self._local.store = store
             with self._lock:
                 self._stores.append(store)
         return store
 
     def close(self) -> None:
+        self.commits.close()
         with self._lock:
             for store in self._stores:
                 store.close()
@@ -181,7 +188,8 @@ class SubscriberService:
         if request.method == "POST":
             # RFC 8058: the mail client posts "List-Unsubscribe=One-Click"; our page adds via.
             source = "page" if request.form.get("via") == "page" else "one-click"
-            store.change(address, UNSUBSCRIBED, source, f"POST from {self.client(request)}")
+            detail = f"POST from {self.client(request)}"
+            self.commits.change(address, UNSUBSCRIBED, source, detail)
             if source == "one-click":  # a mail client: it shows no page, so send none
                 return Response(self.one_click_reply, content_type="text/plain; charset=utf-8")
         else:
