@@ -22,11 +22,14 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 from briefing.audience.address import normalize, suppression_key
+from briefing.audience.records import Consent as Consent
+from briefing.audience.records import Event as Event
+from briefing.audience.records import Member as Member
+from briefing.audience.records import member_from_row
 
 PENDING, ACTIVE, UNSUBSCRIBED, BOUNCED, COMPLAINED = (
     "pending",
@@ -103,42 +106,6 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-@dataclass(frozen=True)
-class Member:
-    """One person in the store."""
-
-    email: str
-    name: str
-    fields: dict[str, str]
-    status: str
-    source: str
-    status_at: str
-    created_at: str
-    consent_at: str | None = None
-    consent_source: str | None = None
-    consent_detail: str | None = None
-
-    @property
-    def key(self) -> str:
-        return normalize(self.email)
-
-
-@dataclass(frozen=True)
-class Event:
-    at: str
-    status: str
-    source: str
-    detail: str
-
-
-@dataclass(frozen=True)
-class Consent:
-    """The record a publisher keeps: when, how, and the proof (e.g. the confirmation)."""
-
-    source: str
-    detail: str
-
-
 class Store:
     """One connection, for one thread; open one Store per thread or process."""
 
@@ -208,7 +175,7 @@ class Store:
         row = self._db.execute(
             f"SELECT {_COLUMNS} FROM subscribers WHERE key=?", (normalize(address),)
         ).fetchone()
-        return _member(row) if row else None
+        return member_from_row(row) if row else None
 
     def members(self, statuses: Iterable[str] = ()) -> list[Member]:
         """Everyone with one of statuses (everyone when empty), oldest first."""
@@ -217,7 +184,7 @@ class Store:
         rows = self._db.execute(
             f"SELECT {_COLUMNS} FROM subscribers{where} ORDER BY created_at, key", wanted
         )
-        return [_member(row) for row in rows]
+        return [member_from_row(row) for row in rows]
 
     def history(self, address: str) -> list[Event]:
         rows = self._db.execute(
@@ -392,17 +359,3 @@ class Store:
             "SELECT 1 FROM erased WHERE hash=?", (self.erasure_hash(address),)
         ).fetchone()
         return row is not None
-
-
-def _member(row: tuple[object, ...]) -> Member:
-    email, name, fields, status, source, status_at, created_at, *consent = row
-    return Member(
-        str(email),
-        str(name),
-        json.loads(str(fields)),
-        str(status),
-        str(source),
-        str(status_at),
-        str(created_at),
-        *(None if c is None else str(c) for c in consent),
-    )
