@@ -94,6 +94,19 @@ def test_unsubscribe_token_beats_the_from_address() -> None:
     assert [e.address for e in verdict.events] == ["forwarded-alias@mail.alias.example"]
 
 
+def test_unsubscribe_by_from_and_envelope_sender() -> None:
+    raw = render("unsubscribe-subject", RCPT, ISSUE, 1).replace(
+        f"Return-Path: <{RCPT}>".encode(), b"Return-Path: <real.mailbox@example.net>"
+    )
+    verdict = classify(raw, context())
+    assert [(e.address, e.signed) for e in verdict.events] == [
+        (RCPT, False),
+        ("real.mailbox@example.net", False),
+    ]
+    same = classify(render("unsubscribe-subject", RCPT.upper(), ISSUE, 1), context())
+    assert [e.address for e in same.events] == [RCPT.upper()]  # one event, as written
+
+
 def test_complaint_found_through_the_unsubscribe_link_when_yahoo_redacts() -> None:
     """No VERP index (nothing in the ledger): the List-Unsubscribe token of the reported
     message still names the subscriber, not the redacted Original-Rcpt-To."""

@@ -55,9 +55,15 @@ def unsubscribe(msg: Message, ctx: Context) -> Verdict:
     if request is None:
         return Verdict(Kind.IGNORED, "not a bounce, complaint or unsubscribe request")
     token_owner = ctx.verify_unsubscribe(request[1]) if len(request) == 2 else None
-    address = token_owner or parseaddr(str(msg.get("From", "")))[1]
-    if not valid_address(address):
+    if token_owner:
+        event = Event(Kind.UNSUBSCRIBED, token_owner, None, "mailto", "signed token", True)
+        return Verdict(Kind.UNSUBSCRIBED, "unsubscribe request (by signed token)", (event,))
+    # The From address, and the envelope sender when it differs (a person writing from
+    # an alias whose provider keeps the real mailbox as the return path).
+    senders = [parseaddr(str(msg.get(h, "")))[1] for h in ("From", "Return-Path")]
+    by_key = {a.lower(): a for a in reversed(senders) if a and valid_address(a)}
+    found = list(reversed(by_key.values()))  # From first
+    if not found:
         return Verdict(Kind.MALFORMED, "unsubscribe request without a valid sender address")
-    how = "signed token" if token_owner else "From address"
-    event = Event(Kind.UNSUBSCRIBED, address, None, "mailto", how, bool(token_owner))
-    return Verdict(Kind.UNSUBSCRIBED, f"unsubscribe request (by {how})", (event,))
+    events = tuple(Event(Kind.UNSUBSCRIBED, a, None, "mailto", "sender address") for a in found)
+    return Verdict(Kind.UNSUBSCRIBED, "unsubscribe request (by sender address)", events)
