@@ -57,9 +57,10 @@ class Service:
         self.host, self.port = url.hostname or "", url.port or 0
 
     def stop(self) -> str:
-        """Stop it; return what it wrote to stderr."""
+        """Stop it (SIGTERM: a clean stop); return what it wrote to stderr."""
         self.process.terminate()
-        _, err = self.process.communicate(timeout=10)
+        out, err = self.process.communicate(timeout=10)
+        assert self.process.returncode == 0 and "Stopped." in out, (out, err)
         return err
 
     def request(

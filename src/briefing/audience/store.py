@@ -120,7 +120,10 @@ class Store:
         about (the service); NORMAL otherwise (see the module's note)."""
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path, self.clock = path, clock
-        self._db = sqlite3.connect(path, timeout=timeout, isolation_level=None)
+        # One thread at a time (see the class); any thread may close it when done.
+        self._db = sqlite3.connect(
+            path, timeout=timeout, isolation_level=None, check_same_thread=False
+        )
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
         self._db.execute("PRAGMA secure_delete=ON")  # erased data is overwritten, not left

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import signal
 import sys
 
 import click
@@ -37,7 +39,13 @@ def serve_command(state: State, bind: str | None, threads: int | None) -> None:
         click.echo(f"Subscriber service for {config.publication.title} on {url} (Ctrl-C stops)")
         sys.stdout.flush()
 
-    try:
+    # SIGTERM (systemd, docker stop) stops it as Ctrl-C does: pending commits are finished.
+    signal.signal(signal.SIGTERM, _interrupt)
+    # waitress ends its loop on KeyboardInterrupt and returns; so does this.
+    with contextlib.suppress(KeyboardInterrupt):
         serve(service, bind or config.service.bind, threads or config.service.threads, ready)
-    except KeyboardInterrupt:
-        click.echo("Stopped.")
+    click.echo("Stopped.")
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
