@@ -228,3 +228,16 @@ def test_group_commit_answers_each_change_once_it_is_committed(tmp_path: Path) -
     with Store(path) as store:
         assert store.counts() == {UNSUBSCRIBED: 301}
         assert store.query("SELECT COUNT(*) FROM events WHERE source='one-click'")[0][0] == 300
+
+
+def test_someone_erased_can_sign_up_again_themselves(tmp_path: Path) -> None:
+    clock = Clock()
+    with Store(tmp_path / "a.db", clock) as store:
+        import_rows(store, [("back@example.com", "B", {})], "t", False)
+        assert store.erase("back@example.com") and store.is_erased("back@example.com")
+        assert import_rows(store, [("back@example.com", "B", {})], "t", True).erased == 1
+        assert store.sign_up("back@example.com", "B", {}, "form")
+        clock.now += timedelta(minutes=1)
+        assert store.confirm("back@example.com", clock.now.isoformat(), "clicked")
+        assert not store.is_erased("back@example.com")  # a new consent lifts the erasure
+        assert store.get("back@example.com").status == ACTIVE  # type: ignore[union-attr]
