@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from click.testing import CliRunner, Result
+from PIL import Image
 
 from briefing.build import build, load
 from briefing.cli import cli
@@ -150,8 +151,10 @@ def test_check_finds_what_readers_would_suffer_from(example: Path) -> None:
         " [this report](http://example.com/r).\n"
     )
     article = xi / "02-by-the-numbers.md"
-    article.write_text(article.read_text() + "\n![](chart.png)\n")
-    (xi / "chart.png").write_bytes(b"\x89PNG\r\n\x1a\n")
+    article.write_text(
+        article.read_text() + "\n![](chart.png)\n\n![A chart](https://example.com/c.png)\n"
+    )
+    Image.new("RGB", (40, 20)).save(xi / "chart.png")
     result = _run("--project", str(example), "check")
     assert result.exit_code == 2  # warnings
     assert _finding(result.output, "preheader").startswith(
@@ -163,7 +166,8 @@ def test_check_finds_what_readers_would_suffer_from(example: Path) -> None:
     assert "http://example.com/r is not https" in _finding(result.output, "http-url")
     assert "'the report', 'this report'" in _finding(result.output, "link-text")
     assert "02-by-the-numbers.md:" in _finding(result.output, "image-alt")
-    assert "has no width" in _finding(result.output, "image-width")
+    # A local image is measured; a remote one's size is unknown.
+    assert "'https://example.com/c.png' is not a file" in _finding(result.output, "image-width")
     strict = _run("--project", str(example), "check", "--strict", "trump-xi-call")
     assert strict.exit_code == 1 and "[error]" in strict.output
 

@@ -3,9 +3,8 @@ caniemail through doiuse-email, axe-core in chromium, SpamAssassin.
 
 Each tool runs once per module on a build of the example and of the fixture publication,
 and on an outbox send (every subscriber, and a `--to` test copy) of every example issue.
-What today's output still fails is marked xfail(strict=True) with the finding: fix it and
-the test passes, strictness fails the run, and the mark (and its KNOWN_* entry) goes.
-Beside each xfail a ratchet test passes today and fails on any finding not already known.
+Issue 14's findings (height="auto", no <h1>, no main landmark, INVALID_MSGID,
+HTML_FONT_LOW_CONTRAST) were xfails here; they are fixed, and these tests keep them so.
 """
 
 from __future__ import annotations
@@ -33,11 +32,6 @@ SECRET = "oracle-secret-0123456789"
 CLIENTS = ("outlook.windows", "gmail.*")  # Outlook for Windows and every Gmail
 
 
-def issue14(finding: str) -> pytest.MarkDecorator:
-    # Only a failed assertion is the expected failure: a tool or a build that breaks errors.
-    return pytest.mark.xfail(strict=True, raises=AssertionError, reason=f"issue 14: {finding}")
-
-
 # Errors the Nu HTML checker reports on every MJML email, by design (the email's contract).
 VNU_EMAIL_EXCEPTIONS = {
     r"Attribute “xmlns:[vo]” not allowed here\.": "VML/Office namespaces for Outlook's markup",
@@ -46,14 +40,6 @@ VNU_EMAIL_EXCEPTIONS = {
 }
 # The site's email.html keeps personal fields as placeholders (DESIGN.md, output contract).
 VNU_PLACEHOLDER = r"Bad value “\{\{ ?[a-z_]+ ?\}\}” for attribute “href”"
-# Findings on today's output that issue 14 fixes; each is also an xfail below.
-KNOWN_VNU = (r"Bad value “auto” for attribute “height” on element “img”",)
-KNOWN_AXE_EMAIL = {
-    "page-has-heading-one": "emails have no <h1>: the issue title is a styled <div>",
-    "landmark-one-main": "emails have no main landmark (no <main> or role=main)",
-    "region": "email content (.page) sits outside any landmark",
-}
-KNOWN_SPAM = {"HTML_FONT_LOW_CONTRAST", "INVALID_MSGID"}
 AxeResults = dict[tuple[int, bool], dict[Path, list[AxeViolation]]]
 SpamResults = dict[Path, SpamReport]
 AXE_SIZES = [(w, d) for w in (375, 600) for d in (False, True)]
@@ -210,13 +196,6 @@ def _email_errors(vnu: VnuResults, runs: list[Run], *extra: str) -> list[str]:
     ]
 
 
-def test_vnu_emails_have_no_errors_beyond_known_ones(
-    vnu: VnuResults, example_run: Run, fixture_run: Run
-) -> None:
-    assert _email_errors(vnu, [example_run, fixture_run], *KNOWN_VNU) == []
-
-
-@issue14('lead image has height="auto" (invalid HTML): Bad value “auto” for attribute “height”')
 def test_vnu_emails_have_only_documented_exceptions(
     vnu: VnuResults, example_run: Run, fixture_run: Run
 ) -> None:
@@ -317,42 +296,11 @@ def test_axe_pages_have_no_moderate_or_worse_violation(
 
 
 @pytest.mark.parametrize(("width", "dark"), AXE_SIZES, ids=AXE_IDS)
-def test_axe_emails_have_no_violation_beyond_known_ones(
-    axe: AxeResults, width: int, dark: bool
-) -> None:
-    results = {
-        p: [v for v in found if v.rule not in KNOWN_AXE_EMAIL]
-        for p, found in axe[width, dark].items()
-    }
-    assert _violations(results, emails=True) == []
-
-
-@issue14(
-    "emails have no <h1> (axe page-has-heading-one) and no main landmark"
-    " (landmark-one-main, region), all moderate"
-)
-@pytest.mark.parametrize(("width", "dark"), AXE_SIZES, ids=AXE_IDS)
 def test_axe_emails_have_no_moderate_or_worse_violation(
     axe: AxeResults, width: int, dark: bool
 ) -> None:
+    # Once page-has-heading-one, landmark-one-main and region (issue 14).
     assert _violations(axe[width, dark], emails=True) == []
-
-
-@pytest.mark.parametrize(
-    "rule",
-    [pytest.param(r, marks=issue14(f"{why} (axe {r})")) for r, why in KNOWN_AXE_EMAIL.items()],
-)
-def test_axe_emails_pass_rule(axe: AxeResults, rule: str) -> None:
-    """One known rule at a time, every size and scheme, so each fix shows on its own."""
-    found = [
-        f"{path} at {size}: {v}"
-        for size in AXE_SIZES
-        for path, violations in axe[size].items()
-        if path.name == "email.html"
-        for v in violations
-        if v.rule == rule
-    ]
-    assert found == []
 
 
 # -- SpamAssassin -----------------------------------------------------------------------
@@ -380,25 +328,24 @@ def test_spamassassin_scores_subscriber_copies_at_most_1(
     assert _over(spam, example_run.first_copies, 1.0) == []
 
 
-@issue14("test copies (--to) have an invalid Message-ID: INVALID_MSGID +2.6, 3.3 in all")
 def test_spamassassin_scores_test_copies_at_most_1(spam: SpamResults, example_run: Run) -> None:
     assert _over(spam, example_run.test_copies, 1.0) == []
 
 
-@issue14("the preheader's color:#ffffff scores HTML_FONT_LOW_CONTRAST +0.7")
 def test_spamassassin_scores_no_rule_on_a_subscriber_copy(
     spam: SpamResults, example_run: Run
 ) -> None:
     assert _over(spam, example_run.first_copies, 0.1) == []
 
 
-def test_spamassassin_fires_no_rule_beyond_known_ones(spam: SpamResults, canary: Path) -> None:
+def test_spamassassin_fires_no_scoring_rule(spam: SpamResults, canary: Path) -> None:
     gtube = canary.with_suffix(".eml")
     assert "GTUBE" in spam[gtube].rules and spam[gtube].score >= 1000, spam[gtube]
     copies = [report for path, report in spam.items() if path != gtube]
     rules = {
         rule for report in copies for rule, points in report.rules.items() if abs(points) >= 0.1
     }
-    assert rules <= KNOWN_SPAM, f"new SpamAssassin rules: {sorted(rules - KNOWN_SPAM)}"
+    # Once INVALID_MSGID (test copies) and HTML_FONT_LOW_CONTRAST (the preheader's colour).
+    assert rules == set(), f"SpamAssassin rules: {sorted(rules)}"
     # SpamAssassin really ran the HTML rules: every message is seen as HTML mail.
     assert all("HTML_MESSAGE" in report.rules for report in copies)

@@ -65,7 +65,9 @@ def test_key_points_images_and_assets(fixture_pub: Path) -> None:
 def test_merge_fields() -> None:
     text = "Hi {{ name | reader }}, {{name}}! {{ city|somewhere nice }}"
     assert names(text) == [("name", "reader"), ("name", None), ("city", "somewhere nice")]
-    assert with_fallbacks(text) == "Hi reader, ! somewhere nice"
+    # Pages and feeds show a field's web fallback, or nothing (issue 14).
+    assert with_fallbacks(text) == "Hi , ! "
+    assert with_fallbacks("Hi {{ name | reader | web: all }}") == "Hi all"
     assert (
         fill(text, {"name": "<Ann>"}, escape=True) == "Hi &lt;Ann&gt;, &lt;Ann&gt;! somewhere nice"
     )

@@ -17,15 +17,17 @@ from urllib.parse import urljoin, urlsplit
 
 from lxml import html as lxml_html
 
+from briefing.check_email import email_rules, page_rules, unitless_zeros
 from briefing.errors import relative
-from briefing.merge import names, placeholder
+from briefing.merge import PLACEHOLDER, names, personal_without_web, placeholder
 from briefing.model import Issue, Markdown, Publication
 from briefing.render.context import IssueView, views
 from briefing.render.email import TEMPLATE as EMAIL_TEMPLATE
+from briefing.render.images import WARN_BYTES
 from briefing.render.scan import references
 from briefing.render.site_files import group_issue, render_issue_files, render_shared
 from briefing.render.theme import Theme
-from briefing.site import EMAIL_HTML, EMAIL_TEXT, JSON_FEED, Outputs, issue_folder
+from briefing.site import EMAIL_HTML, EMAIL_TEXT, ISSUE_PAGE, JSON_FEED, Outputs, issue_folder
 
 PREHEADER_RANGE = (40, 140)
 SUBJECT_MAX = 70
@@ -34,6 +36,9 @@ CLIP_MARGIN = 90 * 1024
 # Always known for every recipient, so they need no fallback.
 ALWAYS_FILLED = {"unsubscribe_url", "email"}
 UNSUBSCRIBE = placeholder("unsubscribe_url")
+# Pages and feeds leave out a block with a field that has no web fallback: fine for a
+# greeting, worth a word when the paragraph says more than that.
+WEB_DROP_MAX = 60
 
 
 @dataclass(frozen=True, order=True)
@@ -121,6 +126,33 @@ def _issue(
     sources += [(relative(a.path, root), a.body) for a in issue.articles]
     yield from _markdown(sources, columns)
     yield from _articles(issue, root, theme)
+    yield from _clients(view, files, label, theme)
+
+
+def _clients(view: IssueView, files: Outputs, label: str, theme: Theme) -> Iterator[Finding]:
+    """Email-client and reader rules (check_email), on this issue's email and page.
+    Findings about the markup name the theme file; image sizes name the issue."""
+    issue = view.issue
+    template = theme.label(theme.path(EMAIL_TEMPLATE))
+    for rule, message, line in unitless_zeros(theme.read(EMAIL_TEMPLATE)):
+        yield Finding(template, line, rule, message)
+    email = files.files[EMAIL_HTML.path(slug=issue.slug)].decode("utf-8")
+    for rule, message, line in email_rules(email, issue.preheader, view.url, UNSUBSCRIBE):
+        yield Finding(label if rule == "image-size" else template, line, rule, message)
+    page = files.files[ISSUE_PAGE.path(slug=issue.slug)].decode("utf-8")
+    for rule, message, line in page_rules(page):
+        where = label if rule == "image-size" else theme.label(theme.path("web/issue.html.j2"))
+        yield Finding(where, line, rule, message)
+    for name in issue.assets:
+        size = (issue.folder / name).stat().st_size
+        if size > WARN_BYTES:
+            yield Finding(
+                relative(issue.folder / name, view.issue.folder.parent.parent),
+                1,
+                "image-file",
+                f"{size / 1024 / 1024:.1f} MB: web pages load the original whole;"
+                " save it smaller (emails get a copy sized for them)",
+            )
 
 
 def _header(issue: Issue, label: str) -> Iterator[Finding]:
@@ -218,14 +250,15 @@ def _markdown(sources: list[tuple[str, Markdown]], columns: set[str] | None) -> 
                         "image-alt",
                         f"image '{ref.url}' has no alt text; describe it",
                     )
-                yield Finding(
-                    label,
-                    ref.line,
-                    "image-width",
-                    f"image '{ref.url}' in the body has no width: Outlook shows it at"
-                    " full size; use the article's image: field or a file ≤ 544 px"
-                    " wide",
-                )
+                if urlsplit(ref.url).scheme or ref.url.startswith("/"):
+                    yield Finding(  # a local image is measured, and gets its size
+                        label,
+                        ref.line,
+                        "image-width",
+                        f"image '{ref.url}' is not a file beside the Markdown, so its size"
+                        " is unknown and Outlook shows it at full size; save it beside"
+                        " the issue's files",
+                    )
             else:
                 texts[ref.url].add(ref.text)
                 first.setdefault(ref.url, (label, ref.line))
@@ -237,8 +270,16 @@ def _markdown(sources: list[tuple[str, Markdown]], columns: set[str] | None) -> 
                     f"{ref.url} is not https; mail clients warn about it",
                 )
         for offset, line in enumerate(markdown.text.split("\n")):
+            where = markdown.first_line + offset
+            if personal_without_web(line) and len(PLACEHOLDER.sub("", line)) > WEB_DROP_MAX:
+                yield Finding(
+                    label,
+                    where,
+                    "merge-web",
+                    "pages and feeds leave this paragraph out (a merge field in it has no"
+                    " web fallback); write {{ field | fallback | web: text }} to keep it",
+                )
             for field, fallback in names(line):
-                where = markdown.first_line + offset
                 if fallback is None and field not in ALWAYS_FILLED:
                     yield Finding(
                         label,

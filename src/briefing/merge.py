@@ -1,7 +1,11 @@
 """Merge fields: per-recipient values written as ``{{ name }}`` or ``{{ name | fallback }}``.
 
 Rendering leaves them in the email as placeholders; `send` fills them per
-recipient. Pages and feeds have no recipient, so they get the fallback.
+recipient, with the fallback for a recipient who has no value. Pages and feeds have
+no recipient: a field there shows its web fallback, ``{{ name | reader | web: everyone }}``,
+and a Markdown block (paragraph, heading, list item) holding a field without one is
+left out of them, so a greeting reads "Good morning, everyone." or is not there,
+never "Good morning, reader.".
 """
 
 from __future__ import annotations
@@ -18,19 +22,40 @@ def placeholder(name: str) -> str:
     return "{{ " + name + " }}"
 
 
+_WEB = re.compile(r"\|\s*web:\s*(.*)$", re.DOTALL)
+
+
+def email_fallback(fallbacks: str | None) -> str:
+    """What a recipient without a value gets: the fallback text before any `| web:`."""
+    return _WEB.sub("", fallbacks or "").strip()
+
+
+def web_fallback(fallbacks: str | None) -> str | None:
+    """What pages and feeds show, or None when the field has no `| web:` part."""
+    match = _WEB.search(fallbacks or "")
+    return match.group(1).strip() if match else None
+
+
 def fill(text: str, values: Mapping[str, str], *, escape: bool) -> str:
     """Replace every merge field by its value, else its fallback, else nothing."""
 
     def one(match: re.Match[str]) -> str:
-        value = values.get(match.group(1)) or match.group(2) or ""
+        value = values.get(match.group(1)) or email_fallback(match.group(2))
         return html.escape(value) if escape else value
 
     return PLACEHOLDER.sub(one, text)
 
 
 def with_fallbacks(text: str) -> str:
-    """For pages and feeds: every merge field becomes its fallback text (already escaped)."""
-    return PLACEHOLDER.sub(lambda m: m.group(2) or "", text)
+    """For pages and feeds: every merge field becomes its web fallback (already escaped),
+    or nothing."""
+    return PLACEHOLDER.sub(lambda m: web_fallback(m.group(2)) or "", text)
+
+
+def personal_without_web(text: str) -> bool:
+    """Whether text holds a merge field with no web fallback (pages and feeds leave the
+    block out)."""
+    return any(web_fallback(m.group(2)) is None for m in PLACEHOLDER.finditer(text))
 
 
 def names(text: str) -> list[tuple[str, str | None]]:

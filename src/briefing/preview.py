@@ -146,6 +146,8 @@ def make_server(preview: Preview, port: int) -> ThreadingHTTPServer:
             data = target.read_bytes()
             kind = mimetypes.guess_type(target.name)[0] or "application/octet-stream"
             if kind == "text/html":
+                prefix = DARK + "site/" if dark else SITE
+                data = local_urls(data, preview.state.publication, prefix)
                 if dark:
                     data = data.replace(_DARK_QUERY, b"@media all")
                 data = inject_reload(data, preview.state.version)
@@ -187,6 +189,13 @@ if (window.top === window) {
   new EventSource("%s").onmessage = (e) => { if (e.data !== built) location.reload(); };
 }
 </script>"""
+
+
+def local_urls(page: bytes, publication: Publication | None, prefix: str) -> bytes:
+    """The email's absolute URLs (images, links) pointed at this server, so its images
+    show before the site is live."""
+    base = publication.config.publication.base_url if publication else ""
+    return page.replace(base.encode(), prefix.encode()) if base else page
 
 
 def inject_reload(page: bytes, version: int) -> bytes:

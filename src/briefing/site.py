@@ -54,6 +54,8 @@ ISSUE_PAGE = Output("issues/{slug}/index.html")
 EMAIL_HTML = Output("issues/{slug}/email.html")
 EMAIL_TEXT = Output("issues/{slug}/email.txt")
 ISSUE_ASSET = Output("issues/{slug}/{name}")
+# An image's email-sized copy (render/images.py); the page keeps the original.
+EMAIL_IMAGE = Output("issues/{slug}/email-images/{name}")
 # Shared by the whole site.
 INDEX = Output("index.html")
 TAG_PAGE = Output("tags/{tag}/index.html")

@@ -12,6 +12,7 @@ from urllib.parse import unquote
 
 import css_inline
 import mjml
+from markupsafe import Markup
 
 from briefing.errors import Problem, RenderError
 from briefing.model import Publication
@@ -20,6 +21,10 @@ from briefing.render.theme import Theme, digest
 
 TEMPLATE = "email.mjml.j2"
 STYLESHEET = "email.css"
+# After the preheader: invisible characters (combining grapheme joiner, zero-width
+# non-joiner, no-break space) that fill the inbox preview, so it does not run on into
+# the first words of the body. Templates write {{ preheader_filler }}.
+PREHEADER_FILLER = Markup("&#847;&zwnj;&nbsp;" * 90)
 
 
 def render_email(publication: Publication, view: IssueView, theme: Theme) -> str:
@@ -31,9 +36,21 @@ def render_email(publication: Publication, view: IssueView, theme: Theme) -> str
         view=view,
         reason=config.email.reason.format(title=config.publication.title),
         postal_address=config.email.postal_address,
+        preheader_filler=PREHEADER_FILLER,
     )
     html = mjml_to_html(source, theme.label(theme.path(TEMPLATE)), theme.read(TEMPLATE))
-    return inline_css(html, theme.read(STYLESHEET), config.email.inliner, theme)
+    html = inline_css(html, theme.read(STYLESHEET), config.email.inliner, theme)
+    return main_landmark(html)
+
+
+_PAGE = re.compile(r'(<div class="page".*</div>)(\s*</body>)', re.DOTALL)
+
+
+def main_landmark(html: str) -> str:
+    """Put the email (MJML's <div class="page" role="article">) in <div role="main">:
+    MJML has no way to give it one, and screen readers (and axe) look for one main
+    landmark holding the content."""
+    return _PAGE.sub(r'<div role="main">\1</div>\2', html, count=1)
 
 
 _POSITION = re.compile(r"at position (\d+)")

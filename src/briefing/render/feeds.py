@@ -13,6 +13,7 @@ from collections.abc import Callable
 from datetime import datetime
 from functools import partial
 
+from feedgen.entry import FeedEntry
 from feedgen.feed import FeedGenerator
 
 from briefing.config import Config
@@ -78,6 +79,7 @@ def _feedgen(
 ) -> FeedGenerator:
     pub = config.publication
     fg = FeedGenerator()
+    fg.load_extension("dc", atom=False, rss=True)
     fg.id(feed_id(config))
     fg.title(pub.title)
     fg.subtitle(pub.description or pub.title)  # RSS <description> is required
@@ -88,7 +90,8 @@ def _feedgen(
     )
     fg.link(href=INDEX.absolute(pub.base_url), rel="alternate", type="text/html")
     fg.language(pub.language)
-    fg.generator("briefing", uri="https://pypi.org/project/briefing/")
+    # No uri: the PyPI project named "briefing" is someone else's.
+    fg.generator("briefing")
     if pub.author:
         fg.author({"name": pub.author, **({"email": pub.author_email} if pub.author_email else {})})
     updated = _last_updated(views)
@@ -107,9 +110,21 @@ def _feedgen(
         if issue.summary:
             entry.summary(issue.summary)
         entry.content(content, type="html")
+        _entry_author(entry, pub.author, pub.author_email)
         for tag in issue.tags:
             entry.category(term=tag, label=tag)
     return fg
+
+
+def _entry_author(entry: FeedEntry, name: str, email: str) -> None:
+    """RSS 2.0 <author> must be an email address ("desk@example.org (Desk)"); without one,
+    Dublin Core's <dc:creator> names the author. Atom entries inherit the feed's author."""
+    if not name:
+        return
+    if email:
+        entry.author({"name": name, "email": email})
+    else:
+        entry.dc.dc_creator(name)
 
 
 def _json_feed(config: Config, views: list[IssueView], contents: list[str]) -> bytes:

@@ -5,11 +5,16 @@ bodies are parsed once (`parse`) and the tokens rendered as often as needed,
 relative for pages and absolute for email and feeds (`render_tokens`). Which raw
 HTML and URLs are allowed is `html_policy`'s decision; the plain-text rendering is
 in `plaintext`, and reading a body's links and problems in `scan`.
+
+Rendering options travel in markdown-it's env: `base` (absolute URLs), `images`
+(the size each local image is shown at, from `images`), `shift` (headings move down
+below the issue title and the headlines) and `email` (quotes as table cells, which
+Outlook for Windows pads; it ignores padding on <blockquote>).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from functools import cache
 from urllib.parse import urljoin
 
@@ -20,6 +25,10 @@ from markdown_it.utils import EnvType, OptionsDict
 
 from briefing.model import Markdown
 from briefing.render.html_policy import url_allowed
+from briefing.render.images import Shown
+
+# Given an image's src as written, how an output shows it (None: not a local image).
+ImageSizer = Callable[[str], Shown | None]
 
 
 class _Parser(MarkdownIt):
@@ -34,7 +43,11 @@ def _parser() -> MarkdownIt:
     md = _Parser("commonmark", {"html": True})
     md.enable("strikethrough")
     md.add_render_rule("link_open", _absolute_link)
-    md.add_render_rule("image", _absolute_image)
+    md.add_render_rule("image", _image)
+    for rule in ("heading_open", "heading_close"):
+        md.add_render_rule(rule, _heading)
+    md.add_render_rule("blockquote_open", _quote_open)
+    md.add_render_rule("blockquote_close", _quote_close)
     return md
 
 
@@ -44,7 +57,7 @@ def _absolute(tokens: Sequence[Token], idx: int, attr: str, env: EnvType) -> Seq
     value = tokens[idx].attrGet(attr)
     if not (isinstance(value, str) and env.get("base")):
         return tokens
-    copy = tokens[idx].copy()
+    copy = tokens[idx].copy(attrs=dict(tokens[idx].attrs))  # copy() shares attrs
     copy.attrSet(attr, urljoin(env["base"], value))
     return [*tokens[:idx], copy, *tokens[idx + 1 :]]
 
@@ -55,10 +68,55 @@ def _absolute_link(
     return self.renderToken(_absolute(tokens, idx, "href", env), idx, options, env)
 
 
-def _absolute_image(
+def _image(
     self: RendererHTML, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType
 ) -> str:
-    return self.image(_absolute(tokens, idx, "src", env), idx, options, env)
+    """A local image with its width and height, and the src its output shows."""
+    sizer = env.get("images")
+    shown = sizer(str(tokens[idx].attrGet("src") or "")) if sizer else None
+    if shown is None:
+        return self.image(_absolute(tokens, idx, "src", env), idx, options, env)
+    copy = tokens[idx].copy(attrs=dict(tokens[idx].attrs))
+    copy.attrSet("src", shown.src)
+    copy.attrSet("width", str(shown.width))
+    copy.attrSet("height", str(shown.height))
+    return self.image([*tokens[:idx], copy, *tokens[idx + 1 :]], idx, options, env)
+
+
+def _heading(
+    self: RendererHTML, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType
+) -> str:
+    shift = int(env.get("shift", 0))
+    if not shift:
+        return self.renderToken(tokens, idx, options, env)
+    level = min(6, int(tokens[idx].tag[1]) + shift)
+    copy = tokens[idx].copy(tag=f"h{level}", attrs=dict(tokens[idx].attrs))
+    return self.renderToken([*tokens[:idx], copy, *tokens[idx + 1 :]], idx, options, env)
+
+
+def _quote_open(
+    self: RendererHTML, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType
+) -> str:
+    tag = self.renderToken(tokens, idx, options, env)
+    if not env.get("email"):
+        return tag
+    return (
+        '<table role="presentation" class="quote" cellpadding="0" cellspacing="0" border="0">'
+        "<tr><td>" + tag
+    )
+
+
+def _quote_close(
+    self: RendererHTML, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType
+) -> str:
+    tag = self.renderToken(tokens, idx, options, env)
+    return tag + "</td></tr></table>\n" if env.get("email") else tag
+
+
+def heading_shift(tokens: list[Token], top: int) -> int:
+    """How far to move headings down so the highest one becomes <h{top}>."""
+    levels = [int(t.tag[1]) for t in tokens if t.type == "heading_open"]
+    return max(0, top - min(levels)) if levels else 0
 
 
 def parse(markdown: Markdown | str) -> list[Token]:
@@ -74,10 +132,19 @@ def parse_inline(text: str) -> list[Token]:
     return (tokens[0].children or []) if tokens else []
 
 
-def render_tokens(tokens: list[Token], base_url: str = "") -> str:
-    """HTML; relative links and images resolve against base_url when it is given."""
+def render_tokens(
+    tokens: list[Token],
+    base_url: str = "",
+    *,
+    images: ImageSizer | None = None,
+    shift: int = 0,
+    email: bool = False,
+) -> str:
+    """HTML; relative links and images resolve against base_url when it is given;
+    images says the src and size of each local image; headings move down by shift."""
     md = _parser()
-    html: str = md.renderer.render(tokens, md.options, {"base": base_url})
+    env = {"base": base_url, "images": images, "shift": shift, "email": email}
+    html: str = md.renderer.render(tokens, md.options, env)
     return html
 
 
@@ -101,3 +168,32 @@ def walk(tokens: list[Token], first_line: int) -> Iterator[tuple[Token, int]]:
             yield child, line
             if child.type in ("softbreak", "hardbreak"):
                 line += 1
+
+
+_DROPPABLE = ("paragraph_open", "heading_open", "list_item_open")
+
+
+def without_blocks(tokens: list[Token], drop: Callable[[str], bool]) -> list[Token]:
+    """The tokens less every paragraph, heading and list item whose text drop() refuses
+    (pages and feeds leave out blocks with per-recipient merge fields)."""
+    kept: list[Token] = []
+    i = 0
+    while i < len(tokens):
+        if tokens[i].type in _DROPPABLE:
+            close = _close(tokens, i)
+            inline = (t.content for t in tokens[i:close] if t.type == "inline")
+            if any(drop(text) for text in inline):
+                i = close + 1
+                continue
+        kept.append(tokens[i])
+        i += 1
+    return kept
+
+
+def _close(tokens: list[Token], open_index: int) -> int:
+    depth = 0
+    for j in range(open_index, len(tokens)):
+        depth += tokens[j].nesting
+        if depth == 0:
+            return j
+    return len(tokens) - 1

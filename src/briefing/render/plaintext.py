@@ -6,11 +6,13 @@ an email read alike; raw HTML has nothing a text reader can use and is left out.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from urllib.parse import urljoin
 
 from markdown_it.token import Token
 
+from briefing.merge import PLACEHOLDER
 from briefing.model import Markdown
 from briefing.render.markdown import parse, parse_inline
 
@@ -21,12 +23,15 @@ class TextRenderer:
     def __init__(self, width: int = 72, base_url: str = "") -> None:
         self.width, self.base_url = width, base_url
         self.links: list[str] = []
+        self._numbers: dict[str, int] = {}  # url -> its number: linear in the links, not quadratic
 
     def link_number(self, url: str) -> int:
         url = urljoin(self.base_url, url) if self.base_url else url
-        if url not in self.links:
+        number = self._numbers.get(url)
+        if number is None:
             self.links.append(url)
-        return self.links.index(url) + 1
+            number = self._numbers[url] = len(self.links)
+        return number
 
     def render(self, markdown: Markdown | str | list[Token]) -> str:
         tokens = markdown if isinstance(markdown, list) else parse(markdown)
@@ -42,7 +47,11 @@ class TextRenderer:
 
         Same result as textwrap.fill(break_long_words=False, break_on_hyphens=False)
         at a fraction of its cost, which mattered: every paragraph goes through here.
+        Text holding a merge field stays one line: `send` wraps it once the field is
+        filled (`rewrap`), as only then is its length known.
         """
+        if PLACEHOLDER.search(text):
+            return first + " ".join(text.split())
         lines: list[str] = []
         line, empty = first, True
         for word in text.split():
@@ -169,3 +178,19 @@ def _matching_close(tokens: list[Token], open_index: int) -> int:
         if depth == 0:
             return j
     return len(tokens) - 1
+
+
+# A line's prefix: quote marks, then a list marker or the indent of a continued item.
+_PREFIX = re.compile(r"^((?:> )*)([-*] |\d+\. |\s+)?")
+
+
+def rewrap(line: str, width: int) -> str:
+    """One line of the text part wrapped at width after its merge fields were filled,
+    continuation lines carrying its quote marks and list indent."""
+    if len(line) <= width:
+        return line
+    match = _PREFIX.match(line)
+    quotes, marker = (match.group(1), match.group(2) or "") if match else ("", "")
+    first = quotes + marker
+    renderer = TextRenderer(width)
+    return renderer.wrap(line[len(first) :], first, quotes + " " * len(marker))

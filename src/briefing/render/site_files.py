@@ -20,6 +20,7 @@ from briefing.render.context import IssueView
 from briefing.render.theme import Theme
 from briefing.site import (
     EMAIL_HTML,
+    EMAIL_IMAGE,
     EMAIL_TEXT,
     INDEX,
     ISSUE_ASSET,
@@ -70,6 +71,9 @@ def render_issue_files(
         outputs.add(
             ISSUE_ASSET.path(slug=slug, name=name), (issue.folder / name).read_bytes(), origin
         )
+    # The web keeps the original; emails get a smaller copy (render/images.py).
+    for name, copy in view.images.local.copies().items():
+        outputs.add(EMAIL_IMAGE.path(slug=slug, name=name), copy, origin)
     return outputs
 
 

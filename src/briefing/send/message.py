@@ -16,14 +16,17 @@ import binascii
 import hashlib
 import hmac
 import html
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from email.header import Header
-from email.utils import formataddr, formatdate, parseaddr
+from email.utils import format_datetime, formataddr, parseaddr
 from urllib.parse import quote
 
 from briefing.inbox.verp import verp_address, verp_token
-from briefing.merge import PLACEHOLDER, fill
+from briefing.merge import PLACEHOLDER, email_fallback, fill
+from briefing.render.plaintext import rewrap
 from briefing.send.audience import Subscriber, normalize
 
 CRLF = b"\r\n"
@@ -50,29 +53,44 @@ def _piece(data: str) -> bytes:
 class Field:
     name: str
     fallback: str
+    line: str = ""  # text part: the whole line, filled then wrapped (a value's length varies)
 
 
 class EncodedBody:
-    """A body split at its merge fields: static pieces encoded once, fields per recipient."""
+    """A body split at its merge fields: static pieces encoded once, fields per recipient.
 
-    def __init__(self, source: str, escape: bool) -> None:
-        self.escape = escape
+    With wrap (the text part), the unit filled per recipient is each line holding a
+    field, wrapped at that width once filled: the renderer left those lines whole."""
+
+    def __init__(self, source: str, escape: bool, wrap: int = 0) -> None:
+        self.escape, self.wrap = escape, wrap
         self.pieces: list[bytes] = []
         self.fields: list[Field] = []
         last = 0
-        for match in PLACEHOLDER.finditer(source):
+        for match in (_LINE_WITH_FIELD if wrap else PLACEHOLDER).finditer(source):
             self.pieces.append(_piece(source[last : match.start()]))
-            self.fields.append(Field(match.group(1), match.group(2) or ""))
+            if wrap:
+                self.fields.append(Field("", "", match.group(0)))
+            else:
+                self.fields.append(Field(match.group(1), email_fallback(match.group(2))))
             last = match.end()
         self.pieces.append(_piece(source[last:]))
 
     def fill(self, values: dict[str, str]) -> bytes:
         out = [self.pieces[0]]
         for field, piece in zip(self.fields, self.pieces[1:], strict=True):
-            value = values.get(field.name) or field.fallback
+            if field.line:
+                value = rewrap(fill(field.line, values, escape=False), self.wrap)
+            else:
+                value = values.get(field.name) or field.fallback
             out.append(_piece(html.escape(value) if self.escape else value))
             out.append(piece)
         return b"".join(out)
+
+
+# A line of the text part that holds a merge field (without its line break).
+_LINE_WITH_FIELD = re.compile(r"^[^\n]*" + PLACEHOLDER.pattern + r"[^\n]*$", re.MULTILINE)
+TEXT_WIDTH = 72  # as render.text wraps the rest
 
 
 def unsubscribe_token(secret: bytes, list_id: str, address: str) -> str:
@@ -99,6 +117,16 @@ def message_id(slug: str, address: str, domain: str) -> str:
     """Unique per issue and recipient, and the same on every run (a resend is recognisable)."""
     digest = hashlib.sha256(f"{slug}\0{normalize(address)}".encode()).hexdigest()[:32]
     return f"<{digest}.{slug}@{domain}>"
+
+
+def _unsubscribe_header(targets: list[str]) -> bytes:
+    """RFC 2369 3.2 / RFC 8058: written raw (an encoded-word here is ignored by Gmail),
+    folded after the comma between targets and, when the first is too long to share a
+    line with the name, after the colon (RFC 5322 2.2.3: folding where white space may
+    stand); a URL itself is never broken."""
+    name = "List-Unsubscribe:"
+    first = " " if len(name) + 1 + len(targets[0]) + 1 <= 78 else "\r\n "
+    return (name + first + ",\r\n ".join(targets)).encode() + CRLF
 
 
 def _header(name: str, value: str) -> bytes:
@@ -154,7 +182,7 @@ class MessageTemplate:
         self.sign = sign
         self.subject = ("[TEST] " if test else "") + subject
         self.html = EncodedBody(html_body, escape=True)
-        self.text = EncodedBody(text_body, escape=False)
+        self.text = EncodedBody(text_body, escape=False, wrap=TEXT_WIDTH)
         boundary_seed = hashlib.sha256((html_body + text_body).encode()).hexdigest()[:24]
         # '=_' cannot occur in quoted-printable text, so the boundary never collides.
         self.boundary = f"=_briefing_{boundary_seed}"
@@ -166,8 +194,8 @@ class MessageTemplate:
         if sender.list_id:
             fixed.append(_header("List-Id", sender.list_id))
         fixed.append(b"MIME-Version: 1.0" + CRLF)
-        fixed.append(
-            f'Content-Type: multipart/alternative; boundary="{self.boundary}"'.encode() + CRLF
+        fixed.append(  # folded before the parameter: the line would be 80 characters
+            f'Content-Type: multipart/alternative;\r\n boundary="{self.boundary}"'.encode() + CRLF
         )
         if test:
             fixed.append(b"X-Briefing-Test: yes" + CRLF)
@@ -199,8 +227,10 @@ class MessageTemplate:
 
     def render_for(self, subscriber: Subscriber, date: float | None = None) -> bytes:
         # A test copy gets a fresh Message-ID each time: a mailbox that saw an earlier
-        # copy would otherwise hide it as a duplicate.
-        id_seed = f"{self.slug}-test-{formatdate(date)}" if self.test else self.slug
+        # copy would otherwise hide it as a duplicate. Its seed is a number: the id's
+        # left part is a dot-atom (RFC 5322 3.6.4), no spaces or commas.
+        when = datetime.now(UTC) if date is None else datetime.fromtimestamp(date, UTC)
+        id_seed = f"{self.slug}-test-{when.timestamp():.0f}" if self.test else self.slug
         unsubscribe = self.unsubscribe_url(subscriber.email)
         values = {
             **subscriber.fields,
@@ -209,18 +239,18 @@ class MessageTemplate:
             "unsubscribe_url": unsubscribe,
         }
         subject = fill(self.subject, values, escape=False)
-        # RFC 2369 3.2 / RFC 8058: the https URL first, one-click POST for it. Written
-        # raw and folded after the comma: an encoded-word here is ignored by Gmail.
+        # RFC 2369 3.2 / RFC 8058: the https URL first, one-click POST for it.
         targets = [f"<{unsubscribe}>"]
         if self.sender.unsubscribe_mailto:
             targets.append(f"<mailto:{self.sender.unsubscribe_mailto}?subject=unsubscribe>")
         headers = [
             _header("To", _address(subscriber.name, subscriber.email)),
             _header("Subject", subject),
-            _header("Date", formatdate(date, localtime=False, usegmt=True)),
+            # A numeric zone: "GMT" is obsolete syntax (RFC 5322 3.3, 4.3).
+            _header("Date", format_datetime(when)),
             _header("Message-ID", message_id(id_seed, subscriber.email, self.sender.domain)),
             self.fixed_headers,
-            ("List-Unsubscribe: " + ",\r\n ".join(targets)).encode() + CRLF,
+            _unsubscribe_header(targets),
             b"List-Unsubscribe-Post: List-Unsubscribe=One-Click" + CRLF,
         ]
         message = b"".join(
