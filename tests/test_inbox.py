@@ -13,6 +13,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
@@ -110,7 +111,7 @@ def check_second_run(root: Path, mixed: Mixed, *args: str) -> None:
     before = history_rows(root)
     again = run(root, *args)
     assert again.exit_code == 0, again.output
-    for name in ACTED:
+    for name in (*ACTED, "ignored"):
         assert count_line(again.output, name) == 0
     assert "0 status(es) changed" in again.output
     assert history_rows(root) == before
@@ -127,6 +128,9 @@ def test_maildir_mixed_mailbox(project: Path, mixed: Mixed, tmp_path: Path) -> N
     assert len(list((folder / ".Processed" / "cur").iterdir())) == acted
     left = list((folder / "new").iterdir()) + list((folder / "cur").iterdir())
     assert len(left) == len(mixed.messages) - acted
+    # Known by file name, a message left in place is not read again (its content is
+    # not even looked at).
+    (sorted((folder / "new").iterdir())[0]).write_bytes(b"not read again")
     check_second_run(project, mixed, "--maildir", str(folder), "--move-to", "Processed")
     # The moved messages, read again from their new folder, are recognised too.
     check_second_run(project, mixed, "--maildir", str(folder / ".Processed"))
@@ -188,7 +192,17 @@ def test_imap_mixed_mailbox(
     acted = sum(mixed.counts()[k] for k in ACTED)
     assert imap_count(imap, "Processed") == acted
     assert imap_count(imap, "INBOX") == len(mixed.messages) - acted
+    fetched: list[str] = []
+    real_uid = imaplib.IMAP4.uid
+
+    def counting_uid(self: imaplib.IMAP4, command: str, *args: str) -> tuple[str, list[Any]]:
+        if command == "FETCH" and "BODY" in args[-1]:
+            fetched.append(args[0])
+        return real_uid(self, command, *args)
+
+    monkeypatch.setattr(imaplib.IMAP4, "uid", counting_uid)
     check_second_run(project, mixed, "--imap")
+    assert fetched == []  # known by UIDVALIDITY/UID: nothing downloaded again
     assert imap_count(imap, "INBOX") == len(mixed.messages) - acted
     imap.logout()
 

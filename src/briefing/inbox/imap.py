@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from briefing.inbox.sources import InboxError, Mail, header_of
+from briefing.inbox.sources import InboxError, Known, Mail, header_of, never_seen
 
 _SIZE = re.compile(rb"UID (\d+)|RFC822\.SIZE (\d+)")
 
@@ -84,15 +84,24 @@ class ImapSource:
                 found.append((uid.decode(), int(size)))
         return sorted(found, key=lambda pair: int(pair[0]))
 
-    def messages(self) -> Iterator[Mail]:
+    def messages(self, known: Known = never_seen) -> Iterator[Mail]:
         if self._imap.select(_quote(self.settings.folder))[1] == [b"0"]:
             return
+        # A UID names a message for as long as the folder's UIDVALIDITY stays the same
+        # (RFC 9051 2.3.1.1).
+        _, validity = self._imap.response("UIDVALIDITY")
+        epoch = validity[0].decode() if validity and isinstance(validity[0], bytes) else "?"
         for uid, size in self._sizes():
+            stable = f"{epoch}/{uid}"
+            if known(stable):
+                yield Mail(uid, b"", 0, stable, known=True)
+                continue
             part = "BODY.PEEK[]" if size <= self.max_size else "BODY.PEEK[HEADER]"
             data = self._check(self._imap.uid("FETCH", uid, f"({part})"), f"FETCH {uid}")
             body = next((d[1] for d in data if isinstance(d, tuple) and len(d) == 2), None)
             if isinstance(body, bytes):
-                yield Mail(uid, body if size <= self.max_size else header_of(body), size)
+                whole = body if size <= self.max_size else header_of(body)
+                yield Mail(uid, whole, size, stable)
 
     def move(self, ref: str, folder: str) -> None:
         if folder not in self._created:

@@ -108,9 +108,13 @@ def run_inbox(
 ) -> Report:
     report = Report()
     apply = applier(state.store, options.policy)
+
+    def known(stable: str) -> bool:
+        return state.key_at(source.label, stable) is not None
+
     try:
-        for mail in source.messages():
-            item = _handle(mail, state, apply, ctx, clock)
+        for mail in source.messages(known):
+            item = _handle(mail, source.label, state, apply, ctx, clock)
             report.handled.append(item)
             if options.move_to and item.kind in ACTIONS:
                 source.move(mail.ref, options.move_to)
@@ -119,14 +123,24 @@ def run_inbox(
     return report
 
 
-def _handle(mail: Mail, state: InboxState, apply: Applier, ctx: Context, clock: Clock) -> Handled:
+def _handle(
+    mail: Mail, label: str, state: InboxState, apply: Applier, ctx: Context, clock: Clock
+) -> Handled:
+    if mail.known:  # not downloaded: what it was comes from the record
+        seen = state.find(state.key_at(label, mail.stable) or "")
+        kind, note = (seen.kind, seen.note) if seen else (Kind.IGNORED, "processed before")
+        return Handled(mail.ref, kind, note, (), before=True)
     key, message_id = message_key(mail.data)
     seen = state.find(key)
     if seen is not None:
+        if mail.stable:  # seen elsewhere (a copy, another folder): known here from now on
+            state.remember_place(label, mail.stable, key)
         return Handled(mail.ref, seen.kind, seen.note, (), before=True)
     now = clock()
     verdict = _verdict(mail, ctx)
-    done = state.commit(key, message_id, verdict, message_time(mail.data, now), now, apply)
+    place = (label, mail.stable) if mail.stable else None
+    at = message_time(mail.data, now)
+    done = state.commit(key, message_id, verdict, at, now, apply, place)
     if done is None:  # another run got there first
         return Handled(mail.ref, verdict.kind, verdict.note, (), before=True)
     outcomes = tuple((e.kind.value, e.address, outcome) for e, outcome in done)

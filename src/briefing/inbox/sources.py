@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import mailbox
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -27,16 +27,28 @@ class Mail:
     ref: str  # UID, file name or mbox key
     data: bytes  # the whole message, or its header only when larger than max_size
     size: int
+    # Names this message in this mailbox on every run (IMAP UIDVALIDITY/UID, a Maildir
+    # file's unique name); '' where there is none (mbox keys are positions).
+    stable: str = ""
+    known: bool = False  # its stable name was processed before: data was not fetched
 
     @property
     def header_only(self) -> bool:
         return len(self.data) < self.size
 
 
+# Whether a stable name was processed before (the message is then not read again).
+Known = Callable[[str], bool]
+
+
+def never_seen(stable: str) -> bool:
+    return False
+
+
 class Source(Protocol):
     label: str  # how the user names it: a path or imaps://host/folder
 
-    def messages(self) -> Iterator[Mail]: ...
+    def messages(self, known: Known = never_seen) -> Iterator[Mail]: ...
 
     def move(self, ref: str, folder: str) -> None: ...
 
@@ -67,7 +79,7 @@ class MaildirSource:
             raise InboxError(f"{path}: not a Maildir (no cur/ and new/ folders)")
         self.path, self.max_size, self.label = path, max_size, str(path)
 
-    def messages(self) -> Iterator[Mail]:
+    def messages(self, known: Known = never_seen) -> Iterator[Mail]:
         names = [
             f"{sub}/{entry.name}"
             for sub in ("new", "cur")
@@ -75,13 +87,18 @@ class MaildirSource:
             if entry.is_file() and not entry.name.startswith(".")
         ]
         for ref in sorted(names, key=lambda r: r.split("/", 1)[1]):
+            # The unique part of the name; a client changes only the ':2,…' flags.
+            stable = ref.split("/", 1)[1].split(":2,", 1)[0]
+            if known(stable):
+                yield Mail(ref, b"", 0, stable, known=True)
+                continue
             path = self.path / ref
             try:
                 size = path.stat().st_size
                 data = path.read_bytes() if size <= self.max_size else _read_header(path)
             except FileNotFoundError:
                 continue  # another reader (a mail client) moved it meanwhile
-            yield Mail(ref, data, size)
+            yield Mail(ref, data, size, stable)
 
     def move(self, ref: str, folder: str) -> None:
         target = self.path / f".{folder}"
@@ -109,7 +126,7 @@ class MboxSource:
         self._moves: dict[str, list[str]] = {}
         self._keys: dict[str, str] = {}
 
-    def messages(self) -> Iterator[Mail]:
+    def messages(self, known: Known = never_seen) -> Iterator[Mail]:
         for key in list(self._box.keys()):
             self._keys[str(key)] = key
             data = self._box.get_bytes(key)

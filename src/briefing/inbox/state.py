@@ -44,6 +44,14 @@ _SCHEMA = (
         outcome TEXT NOT NULL,
         PRIMARY KEY (key, address)
     ) WITHOUT ROWID""",
+    # Where a processed message sits (IMAP UIDVALIDITY/UID, Maildir name), so a rerun
+    # need not download it again to know it.
+    """CREATE TABLE IF NOT EXISTS inbox_places (
+        source TEXT NOT NULL,
+        stable TEXT NOT NULL,
+        key TEXT NOT NULL,
+        PRIMARY KEY (source, stable)
+    ) WITHOUT ROWID""",
     "CREATE INDEX IF NOT EXISTS inbox_events_who ON inbox_events (who, kind, at)",
     "CREATE INDEX IF NOT EXISTS inbox_events_issue ON inbox_events (issue, kind)",
 )
@@ -90,6 +98,18 @@ class InboxState:
             for statement in _SCHEMA:
                 db.execute(statement)
 
+    def key_at(self, source: str, stable: str) -> str | None:
+        rows = self.store.query(
+            "SELECT key FROM inbox_places WHERE source=? AND stable=?", source, stable
+        )
+        return str(rows[0][0]) if rows else None
+
+    def remember_place(self, source: str, stable: str, key: str) -> None:
+        with self.store.write() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO inbox_places VALUES (?, ?, ?)", (source, stable, key)
+            )
+
     def find(self, key: str) -> Seen | None:
         rows = self.store.query("SELECT kind, note FROM inbox_messages WHERE key=?", key)
         return Seen(Kind(str(rows[0][0])), str(rows[0][1])) if rows else None
@@ -102,14 +122,17 @@ class InboxState:
         at: datetime,
         seen: datetime,
         apply: Applier,
+        place: tuple[str, str] | None = None,
     ) -> list[tuple[Event, str]] | None:
-        """Record the message and apply its events in one transaction; None when another
-        run recorded it first."""
+        """Record the message (and where it sits) and apply its events in one
+        transaction; None when another run recorded it first."""
         with self.store.write() as db:
             inserted = db.execute(
                 "INSERT OR IGNORE INTO inbox_messages VALUES (?, ?, ?, ?, ?)",
                 (key, message_id, verdict.kind.value, verdict.note, seen.isoformat()),
             ).rowcount
+            if place:
+                db.execute("INSERT OR REPLACE INTO inbox_places VALUES (?, ?, ?)", (*place, key))
             if not inserted:
                 return None
             done = []
