@@ -75,3 +75,33 @@ def test_refused_html_in_one_line_fields() -> None:
     )
     other = refused_html('<a href="file:///etc/passwd">x</a>')
     assert other and other.startswith("raw HTML with a 'file:' URL")
+
+
+class _CountedUrl(str):
+    """A URL that counts how often it is compared: numbering must not scan the list."""
+
+    compared = 0
+
+    def __eq__(self, other: object) -> bool:
+        _CountedUrl.compared += 1
+        return str.__eq__(self, other)
+
+    __hash__ = str.__hash__
+
+
+def test_link_numbering_is_linear_in_the_number_of_links() -> None:
+    renderer = TextRenderer()
+    urls = [_CountedUrl(f"https://e.com/{n}") for n in range(4000)]
+    _CountedUrl.compared = 0
+    numbers = [renderer.link_number(u) for u in urls + urls[::-1]]
+    assert numbers == list(range(1, 4001)) + list(range(4000, 0, -1))
+    assert _CountedUrl.compared < 10 * len(urls)  # a list scan makes it ~8 million
+
+
+def test_forty_thousand_links_are_numbered_in_order_with_repeats() -> None:
+    renderer = TextRenderer(72, "https://e.com/i/")
+    hrefs = [h for n in range(20000) for h in (f"x/{n}/", f"https://o.org/{n}")]
+    numbers = [renderer.link_number(h) for h in [*hrefs, "../i/x/7/", "https://o.org/0"]]
+    assert numbers == [*range(1, 40001), 15, 2]
+    assert renderer.links[:3] == ["https://e.com/i/x/0/", "https://o.org/0", "https://e.com/i/x/1/"]
+    assert renderer.inline("[a](x/3/) and [b](https://new.org/)") == "a [7] and b [40001]"
