@@ -104,9 +104,12 @@ class ThemeConfig(Section):
 
 @dataclass(frozen=True)
 class SendConfig(Section):
-    subscribers: str = option("Subscribers CSV, relative to the project.", "subscribers.csv")
+    subscribers: str = option(
+        "Subscribers CSV, moved into the audience store when the store is first opened.",
+        "subscribers.csv",
+    )
     suppressions: str = option(
-        "Suppression list CSV (unsubscribed, bounced, complained); every send honours it.",
+        "Suppression list CSV, moved into the audience store with the subscribers.",
         "suppressions.csv",
     )
     ledger: str = option("SQLite delivery ledger, relative to the project.", ".briefing/ledger.db")
