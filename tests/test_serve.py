@@ -346,3 +346,18 @@ def test_a_forged_host_header_never_reaches_the_email(root: Path, service: Servi
     [message] = _eml(root)
     text = message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
     assert "evil.example" not in text and "https://list.example.com/confirm/" in text
+
+
+def test_one_click_as_rfc_8058_shows_it_multipart_form_data(root: Path, service: Service) -> None:
+    # RFC 8058 section 8.1's example request.
+    body = (
+        b"--FormBoundary\r\n"
+        b'Content-Disposition: form-data; name="List-Unsubscribe"\r\n\r\n'
+        b"One-Click\r\n--FormBoundary--\r\n"
+    )
+    headers = {"Content-Type": "multipart/form-data; boundary=FormBoundary"}
+    reply = service.request("POST", f"/u/{_token('margaret@example.com')}", None, headers, body)
+    assert reply.status == 200
+    with _store(root) as store:
+        assert [e.source for e in store.history("margaret@example.com")][-1] == "one-click"
+    assert _status(root, "margaret@example.com") == UNSUBSCRIBED
