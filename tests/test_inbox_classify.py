@@ -28,7 +28,7 @@ RCPT = "ada.lovelace@example.org"
 
 
 def context(deliveries: list[tuple[str, str]] | None = None) -> Context:
-    index = VerpIndex(SECRET, deliveries if deliveries is not None else [(ISSUE, RCPT)])
+    index = VerpIndex.of(SECRET, deliveries if deliveries is not None else [(ISSUE, RCPT)])
     return Context(
         BOUNCES,
         DOMAIN,
@@ -179,4 +179,6 @@ def test_verp_tokens() -> None:
     assert find_tokens(f"To: <{address}>", "other@briefing.example.com") == []
     assert verp_token(SECRET, "other-issue", RCPT) != token
     assert verp_token(b"another-secret-456789", ISSUE, RCPT) != token
-    assert VerpIndex(SECRET, [(ISSUE, RCPT)]).resolve(token.upper()) == (ISSUE, RCPT)
+    assert VerpIndex.of(SECRET, [(ISSUE, RCPT)]).resolve(token.upper()) == (ISSUE, RCPT)
+    assert token[:4] == verp_token(SECRET, ISSUE, "someone@else.example")[:4]  # the issue tag
+    assert len(token) == 20

@@ -61,7 +61,7 @@ def test_bounces_to_verp_addresses_stop_the_next_send(project: Path, tmp_path: P
     assert sorted(return_paths) == EVERYONE
     # One VERP return path per recipient, made as the inbox will read it back.
     for address, mail_from in return_paths.items():
-        assert re.fullmatch(r"bounces\+[a-z2-7]{16}@briefing\.example\.com", mail_from)
+        assert re.fullmatch(r"bounces\+[a-z2-7]{20}@briefing\.example\.com", mail_from)
         assert mail_from == verp_address(BOUNCES, verp_token(SECRET, FIRST, normalize(address)))
     assert len(set(return_paths.values())) == len(EVERYONE)
 
@@ -106,7 +106,7 @@ def test_outbox_files_carry_the_verp_return_path(project: Path) -> None:
     for path in files:
         first_line, _, rest = path.read_bytes().partition(b"\r\n")
         match = re.fullmatch(
-            rb"Return-Path: <(bounces\+[a-z2-7]{16}@briefing\.example\.com)>", first_line
+            rb"Return-Path: <(bounces\+[a-z2-7]{20}@briefing\.example\.com)>", first_line
         )
         assert match, first_line
         assert b"\r\nReturn-Path:" not in rest

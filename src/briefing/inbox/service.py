@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -74,29 +74,29 @@ def message_time(data: bytes, now: datetime) -> datetime:
     return now
 
 
-def ledger_deliveries(path: Path) -> Iterator[tuple[str, str]]:
-    """Every (issue, recipient) in the send ledger, read-only; none when there is no ledger."""
+def _ledger_column(path: Path, sql: str, *args: str) -> list[str]:
+    """One column of a read-only query on the send ledger; empty without a ledger."""
     if not path.is_file():
-        return
+        return []
     db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
-        yield from db.execute("SELECT issue, recipient FROM deliveries")
+        return [str(row[0]) for row in db.execute(sql, args)]
     except sqlite3.Error as exc:
         log.warning("%s: cannot read deliveries for VERP tokens: %s", path, exc)
+        return []
     finally:
         db.close()
 
 
-def lazy_resolver(secret: bytes, ledger: Path) -> Callable[[str], tuple[str, str] | None]:
-    """Token → (issue, recipient), the index built on first use."""
-    index: list[VerpIndex] = []
-
-    def resolve(token: str) -> tuple[str, str] | None:
-        if not index:
-            index.append(VerpIndex(secret, ledger_deliveries(ledger)))
-        return index[0].resolve(token)
-
-    return resolve
+def ledger_index(secret: bytes, ledger: Path) -> VerpIndex:
+    """VERP tokens resolved through the deliveries the send ledger holds."""
+    return VerpIndex(
+        secret,
+        lambda: _ledger_column(ledger, "SELECT DISTINCT issue FROM deliveries"),
+        lambda issue: _ledger_column(
+            ledger, "SELECT recipient FROM deliveries WHERE issue=?", issue
+        ),
+    )
 
 
 def run_inbox(

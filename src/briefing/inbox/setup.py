@@ -14,7 +14,7 @@ from briefing.errors import BriefingError
 from briefing.inbox.apply import Policy
 from briefing.inbox.classify import Context
 from briefing.inbox.imap import ImapSettings, ImapSource
-from briefing.inbox.service import Options, lazy_resolver
+from briefing.inbox.service import Options, ledger_index
 from briefing.inbox.sources import MaildirSource, MboxSource, Source
 from briefing.inbox.state import issue_counts
 from briefing.send.credentials import MIN_SECRET, SECRET_ENV
@@ -89,7 +89,7 @@ def make_context(config: Config, env: Mapping[str, str] | None = None) -> tuple[
             config.bounces.address,
             config.domain,
             config.email.unsubscribe_url,
-            lazy_resolver(key, config.root / config.send.ledger),
+            ledger_index(key, config.root / config.send.ledger).resolve,
             lambda token: verify_unsubscribe_token(key, list_id, token),
         ),
         "",
