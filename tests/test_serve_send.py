@@ -123,3 +123,27 @@ def test_an_unconfirmed_sign_up_never_gets_an_issue(project: Path, service: Serv
     with Store(project / ".briefing/audience.db") as store:
         assert store.get("waiting@example.org").status == PENDING  # type: ignore[union-attr]
     assert f"Sent {COUNT + 1} " in output
+
+
+def test_a_one_off_list_is_sent_with_the_store_suppressions_applied(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from click.testing import CliRunner
+
+    from briefing.cli import cli
+
+    monkeypatch.setenv("BRIEFING_UNSUBSCRIBE_SECRET", SECRET)
+    with Store(project / ".briefing/audience.db") as store:
+        store.change("U001@Example.com", UNSUBSCRIBED, "one-click")  # any spelling
+        store.erase("u002@example.com")
+    one_off = project / "vip.csv"
+    one_off.write_text("email,name\nu001@example.com,A\nu002@example.com,B\nvip@example.org,V\n")
+    result = CliRunner().invoke(
+        cli, ["--project", str(project), "send", SLUG, "--subscribers", str(one_off)]
+    )
+    assert result.exit_code == 0, result.output
+    assert "Sent 1 " in result.output and "2 suppressed" in result.output
+    outbox = OutboxTransport(project / "outbox" / SLUG)
+    assert outbox.path_for("vip@example.org").exists()
+    assert not outbox.path_for("u001@example.com").exists()
+    assert not outbox.path_for("u002@example.com").exists()
