@@ -69,6 +69,23 @@ def test_bounce_without_verp_uses_the_report_recipient() -> None:
     assert (event.address, event.issue, event.code, event.signed) == (RCPT, ISSUE, "5.1.1", False)
 
 
+def test_global_delivery_status() -> None:
+    """RFC 6533 (SMTPUTF8) reports: message/global-delivery-status, 'utf-8' address type."""
+    raw = (
+        render("postfix-hard", RCPT, ISSUE, 1)
+        .replace(
+            b"Content-Type: message/delivery-status",
+            b"Content-Type: message/global-delivery-status",
+        )
+        .replace(
+            f"Final-Recipient: rfc822; {RCPT}".encode(), f"Final-Recipient: utf-8; {RCPT}".encode()
+        )
+        .replace(b"Original-Recipient: rfc822;", b"X-Other: rfc822;")
+    )
+    verdict = classify(raw, Context(domain=DOMAIN))
+    assert [(e.kind, e.address, e.code) for e in verdict.events] == [(Kind.BOUNCED, RCPT, "5.1.1")]
+
+
 def test_verp_names_the_subscriber_when_forwarding_rewrote_the_address() -> None:
     raw = render("gmail-hard", RCPT, ISSUE, 1).replace(
         f"Final-Recipient: rfc822; {RCPT}".encode(),

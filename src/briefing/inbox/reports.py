@@ -53,9 +53,17 @@ def _blocks(part: Message) -> list[Message]:
     string, parsed here."""
     payload = part.get_payload()
     if isinstance(payload, list):
-        return [b for b in payload if isinstance(b, Message)]
+        blocks = [b for b in payload if isinstance(b, Message)]
+        if len(blocks) == 1 and isinstance(rest := blocks[0].get_payload(), str) and rest.strip():
+            # A subtype the parser does not split (message/global-delivery-status, RFC
+            # 6533) comes as one block whose "body" holds the others.
+            return blocks[:1] + _split(rest)
+        return blocks
     data = part.get_payload(decode=True)
-    text = data.decode("ascii", "replace") if isinstance(data, bytes) else str(payload)
+    return _split(data.decode("ascii", "replace") if isinstance(data, bytes) else str(payload))
+
+
+def _split(text: str) -> list[Message]:
     chunks = re.split(r"\r?\n\s*\r?\n", text.strip())
     return [
         email.message_from_string(chunk + "\n", policy=email.policy.compat32) for chunk in chunks
@@ -69,7 +77,7 @@ def _address(value: str | None) -> str:
     kind, _, address = str(value).partition(";")
     if not address:
         address, kind = kind, "rfc822"
-    if kind.strip().lower() != "rfc822":
+    if kind.strip().lower() not in ("rfc822", "utf-8"):  # utf-8: RFC 6533 3.2
         return ""
     address = re.sub(r"\s+", "", address).strip("<>")
     return address if "@" in address else ""
