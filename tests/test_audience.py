@@ -241,3 +241,15 @@ def test_someone_erased_can_sign_up_again_themselves(tmp_path: Path) -> None:
         assert store.confirm("back@example.com", clock.now.isoformat(), "clicked")
         assert not store.is_erased("back@example.com")  # a new consent lifts the erasure
         assert store.get("back@example.com").status == ACTIVE  # type: ignore[union-attr]
+
+
+def test_an_import_changes_only_the_columns_its_file_has(example: Path) -> None:
+    _run(example, "audience", "list")  # the example's subscribers (with names and city)
+    plans = example / "plans.csv"
+    plans.write_text("email,plan\nada@example.com,gold\n")
+    result = _run(example, "audience", "import", str(plans))
+    assert "0 added, 1 updated, 0 unchanged" in result.stdout, result.output
+    with _store(example) as store:
+        ada = store.get("ada@example.com")
+    assert ada is not None and ada.name == "Ada Lovelace"
+    assert ada.fields == {"city": "London", "plan": "gold"}

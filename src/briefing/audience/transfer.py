@@ -27,7 +27,8 @@ from briefing.audience.store import (
 )
 from briefing.errors import BriefingError, Problem
 
-Row = tuple[str, str, dict[str, str]]  # email, name, merge fields
+# email, name (None: the file has no name column), merge fields
+Row = tuple[str, str | None, dict[str, str]]
 # Columns an export writes about the store itself; an import of an export ignores them.
 EXPORT_COLUMNS = [
     "email",
@@ -135,9 +136,7 @@ def subscriber_rows(rows: list[dict[str, str]]) -> list[Row]:
     seen: dict[str, Row] = {}
     for values in rows:
         fields = {k: v for k, v in values.items() if k not in EXPORT_COLUMNS}
-        seen.setdefault(
-            normalize(values["email"]), (values["email"], values.get("name", ""), fields)
-        )
+        seen.setdefault(normalize(values["email"]), (values["email"], values.get("name"), fields))
     return list(seen.values())
 
 
@@ -150,9 +149,8 @@ def import_rows(store: Store, rows: Iterable[Row], detail: str, reactivate: bool
             if member is None and store.is_erased(email):
                 report.erased += 1
             elif member is None:
-                store.apply(
-                    email, ACTIVE, "import", detail, Consent("import", detail), name, fields
-                )
+                consent = Consent("import", detail)
+                store.apply(email, ACTIVE, "import", detail, consent, name or "", fields)
                 report.added += 1
             elif member.status in SUPPRESSING and not reactivate:
                 report.skipped[member.status] = report.skipped.get(member.status, 0) + 1
@@ -164,11 +162,14 @@ def import_rows(store: Store, rows: Iterable[Row], detail: str, reactivate: bool
 def _update(
     store: Store,
     member: Member,
-    name: str,
+    name: str | None,
     fields: dict[str, str],
     detail: str,
     report: ImportReport,
 ) -> None:
+    """The file's columns win; what the file does not have stays as it was."""
+    name = member.name if name is None else name
+    fields = member.fields | fields
     if member.status != ACTIVE:
         store.apply(member.email, ACTIVE, "import", detail, Consent("import", detail))
         report.reactivated += member.status in SUPPRESSING
