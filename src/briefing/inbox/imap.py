@@ -85,6 +85,12 @@ class ImapSource:
         return sorted(found, key=lambda pair: int(pair[0]))
 
     def messages(self, known: Known = never_seen) -> Iterator[Mail]:
+        try:
+            yield from self._messages(known)
+        except (OSError, imaplib.IMAP4.error) as exc:  # the connection dropped
+            raise InboxError(f"{self.label}: {exc}") from None
+
+    def _messages(self, known: Known) -> Iterator[Mail]:
         if self._imap.select(_quote(self.settings.folder))[1] == [b"0"]:
             return
         # A UID names a message for as long as the folder's UIDVALIDITY stays the same
@@ -104,6 +110,12 @@ class ImapSource:
                 yield Mail(uid, whole, size, stable)
 
     def move(self, ref: str, folder: str) -> None:
+        try:
+            self._move(ref, folder)
+        except (OSError, imaplib.IMAP4.error) as exc:
+            raise InboxError(f"{self.label}: moving a message to {folder}: {exc}") from None
+
+    def _move(self, ref: str, folder: str) -> None:
         if folder not in self._created:
             # CREATE of an existing folder fails harmlessly (RFC 9051 6.3.4).
             self._imap.create(_quote(folder))

@@ -8,6 +8,7 @@ moves a message into a named folder once it has been acted on.
 
 from __future__ import annotations
 
+import contextlib
 import mailbox
 import os
 from collections.abc import Callable, Iterator
@@ -108,7 +109,9 @@ class MaildirSource:
         name = ref.split("/", 1)[1]
         if ":2," not in name:
             name += ":2,S"  # cur/ names carry the info suffix; S = seen
-        os.replace(self.path / ref, target / "cur" / name)
+        # A mail client may have moved it meanwhile; it is recorded, wherever it is.
+        with contextlib.suppress(FileNotFoundError):
+            os.replace(self.path / ref, target / "cur" / name)
 
     def close(self) -> None:
         pass
