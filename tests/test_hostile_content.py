@@ -8,6 +8,7 @@ control characters in front, mixed case, and merge fields splitting the word.
 from __future__ import annotations
 
 import html
+import quopri
 import re
 import shutil
 from collections.abc import Iterator
@@ -21,6 +22,7 @@ from briefing.build import build
 from briefing.errors import ContentError
 from briefing.render.html_policy import refusal, refused_html, url_allowed, url_refusal
 from briefing.render.markdown import inline_html, to_html
+from briefing.send.message import EncodedBody
 
 ARTICLE = "issues/2025-01-07-first-light/01-the-lamp.md"
 NOTE = "issues/2025-01-07-first-light/issue.md"
@@ -270,3 +272,43 @@ def test_clicking_the_built_links_runs_no_script(browser: Any, fixture_pub: Path
     control = fixture_pub / "control.html"
     control.write_text('<a href="java&#x09;script:alert(&quot;ran&quot;)">x</a>')
     assert _clicks(browser, control.as_uri(), "a", "dialog") == (1, ["ran"])
+
+
+# --- Merge fields: fallbacks escaped once; {{ word }} in code is text -------------------
+
+
+def _sent(root: Path, values: dict[str, str]) -> tuple[str, str]:
+    """The HTML and text parts as send fills them for one recipient (decoded)."""
+    site = root / "site/issues/first-light"
+    html_part = EncodedBody((site / "email.html").read_text(), escape=True).fill(values)
+    text_part = EncodedBody((site / "email.txt").read_text(), escape=False, wrap=72).fill(values)
+    return quopri.decodestring(html_part).decode(), quopri.decodestring(text_part).decode()
+
+
+def test_a_fallback_is_html_escaped_once(fixture_pub: Path) -> None:
+    note = fixture_pub / NOTE
+    _replace(note, "{{ name | reader | web: there }}", "{{ name | Tom & Jerry | web: T & J }}")
+    build(fixture_pub, jobs=1)
+    html_part, text_part = _sent(fixture_pub, {})
+    assert "Hello Tom &amp; Jerry," in html_part and "&amp;amp;" not in html_part
+    assert "Hello Tom & Jerry," in text_part
+    html_part, text_part = _sent(fixture_pub, {"name": "<Ann & Bob>"})
+    assert "Hello &lt;Ann &amp; Bob&gt;," in html_part
+    assert "Hello <Ann & Bob>," in text_part
+    page = (fixture_pub / "site/issues/first-light/index.html").read_text()
+    assert "Hello T &amp; J," in page
+
+
+def test_a_merge_field_in_code_is_literal_text(fixture_pub: Path) -> None:
+    article = fixture_pub / ARTICLE
+    code = "Write `{{ name }}` for the name.\n\n```\nHi {{ name | you }}!\n```\n\n"
+    _replace(article, "Nothing changed, and", code + "Nothing changed, and")
+    build(fixture_pub, jobs=1)
+    html_part, text_part = _sent(fixture_pub, {"name": "Ann"})
+    shown = html.unescape(re.sub(r"<[^>]+>", "", html_part))
+    assert "Write {{ name }} for the name." in shown and "Hi {{ name | you }}!" in shown
+    assert "Write {{ name }} for the name." in text_part.replace("\u2060", "")
+    assert "Hi {{ name | you }}!" in text_part.replace("\u2060", "")
+    page = (fixture_pub / "site/issues/first-light/index.html").read_text()
+    # Pages keep the paragraph: a field in code is no per-recipient field.
+    assert "<code>{<span></span>{ name }}</code> for the name." in page

@@ -36,14 +36,32 @@ def web_fallback(fallbacks: str | None) -> str | None:
     return match.group(1).strip() if match else None
 
 
+def field_value(values: Mapping[str, str], name: str, fallback: str, *, escape: bool) -> str:
+    """The recipient's value, HTML-escaped for an HTML part; else the fallback as written.
+
+    A fallback is part of the document, already in its format (Markdown escaped it in
+    the HTML part), so it is never escaped again: "Tom &amp; Jerry", not "&amp;amp;".
+    """
+    value = values.get(name)
+    if not value:
+        return fallback
+    return html.escape(value) if escape else value
+
+
 def fill(text: str, values: Mapping[str, str], *, escape: bool) -> str:
     """Replace every merge field by its value, else its fallback, else nothing."""
 
     def one(match: re.Match[str]) -> str:
-        value = values.get(match.group(1)) or email_fallback(match.group(2))
-        return html.escape(value) if escape else value
+        return field_value(values, match.group(1), email_fallback(match.group(2)), escape=escape)
 
     return PLACEHOLDER.sub(one, text)
+
+
+def literal(text: str, *, in_html: bool) -> str:
+    """Text (code) whose {{ … }} is shown as written, never filled: the braces are kept
+    apart by an empty <span> in HTML (the CSS inliner re-serialises the email and would
+    turn a character reference back into a brace), by a WORD JOINER in plain text."""
+    return text.replace("{{", "{<span></span>{" if in_html else "{\u2060{")
 
 
 def with_fallbacks(text: str) -> str:

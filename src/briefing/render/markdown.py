@@ -23,6 +23,7 @@ from markdown_it.renderer import RendererHTML
 from markdown_it.token import Token
 from markdown_it.utils import EnvType, OptionsDict
 
+from briefing.merge import literal
 from briefing.model import Markdown
 from briefing.render.html_policy import url_allowed
 from briefing.render.images import Shown
@@ -48,7 +49,17 @@ def _parser() -> MarkdownIt:
         md.add_render_rule(rule, _heading)
     md.add_render_rule("blockquote_open", _quote_open)
     md.add_render_rule("blockquote_close", _quote_close)
+    for rule in ("code_inline", "code_block", "fence"):
+        md.add_render_rule(rule, _code)
     return md
+
+
+def _code(
+    self: RendererHTML, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType
+) -> str:
+    """Code as markdown-it writes it, its {{ word }} literal: not a merge field."""
+    default = getattr(RendererHTML, tokens[idx].type)
+    return literal(default(self, tokens, idx, options, env), in_html=True)
 
 
 def _absolute(tokens: Sequence[Token], idx: int, attr: str, env: EnvType) -> Sequence[Token]:
@@ -181,13 +192,18 @@ def without_blocks(tokens: list[Token], drop: Callable[[str], bool]) -> list[Tok
     while i < len(tokens):
         if tokens[i].type in _DROPPABLE:
             close = _close(tokens, i)
-            inline = (t.content for t in tokens[i:close] if t.type == "inline")
+            inline = (_text(t) for t in tokens[i:close] if t.type == "inline")
             if any(drop(text) for text in inline):
                 i = close + 1
                 continue
         kept.append(tokens[i])
         i += 1
     return kept
+
+
+def _text(inline: Token) -> str:
+    """An inline token's text, less its code spans (whose {{ word }} is literal)."""
+    return "".join(c.content for c in inline.children or () if c.type != "code_inline")
 
 
 def _close(tokens: list[Token], open_index: int) -> int:

@@ -12,7 +12,7 @@ from urllib.parse import urljoin
 
 from markdown_it.token import Token
 
-from briefing.merge import PLACEHOLDER
+from briefing.merge import PLACEHOLDER, literal
 from briefing.model import Markdown
 from briefing.render.markdown import parse, parse_inline
 
@@ -100,7 +100,7 @@ class TextRenderer:
         return close + 1
 
     def _code(self, tokens: list[Token], i: int, out: list[str], prefix: str) -> int:
-        lines = tokens[i].content.rstrip().split("\n")
+        lines = literal(tokens[i].content.rstrip(), in_html=False).split("\n")
         out.append("\n".join(prefix + "    " + ln for ln in lines))
         return i + 1
 
@@ -151,7 +151,9 @@ _BREAKS = {"softbreak": " ", "hardbreak": "\n"}
 
 
 def _inline_text(child: Token) -> str:
-    if child.type in ("text", "code_inline"):
+    if child.type == "code_inline":
+        return literal(child.content, in_html=False)
+    if child.type == "text":
         return child.content
     if child.type == "image":
         return f"[image: {child.content}]" if child.content else ""

@@ -15,7 +15,6 @@ import base64
 import binascii
 import hashlib
 import hmac
-import html
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,7 +24,7 @@ from email.utils import format_datetime, formataddr, parseaddr
 from urllib.parse import quote
 
 from briefing.inbox.verp import verp_address, verp_token
-from briefing.merge import PLACEHOLDER, email_fallback, fill
+from briefing.merge import PLACEHOLDER, email_fallback, field_value, fill
 from briefing.render.plaintext import rewrap
 from briefing.send.audience import Subscriber, normalize
 
@@ -80,10 +79,10 @@ class EncodedBody:
         out = [self.pieces[0]]
         for field, piece in zip(self.fields, self.pieces[1:], strict=True):
             if field.line:
-                value = rewrap(fill(field.line, values, escape=False), self.wrap)
+                value = rewrap(fill(field.line, values, escape=self.escape), self.wrap)
             else:
-                value = values.get(field.name) or field.fallback
-            out.append(_piece(html.escape(value) if self.escape else value))
+                value = field_value(values, field.name, field.fallback, escape=self.escape)
+            out.append(_piece(value))
             out.append(piece)
         return b"".join(out)
 
