@@ -385,3 +385,19 @@ def test_imap_starttls_and_a_certificate_not_trusted(imap_server: Dovecot, mixed
     # Without the test CA the server's certificate is refused: one clear error.
     with pytest.raises(InboxError, match=r"imap://127\.0\.0\.1:\d+/Plain: .*CERTIFICATE"):
         ImapSource(dataclasses.replace(settings, ca_file=""), 1 << 20)
+
+
+def test_locked_mbox_is_one_line(project: Path, tmp_path: Path) -> None:
+    """An MTA delivering into the mbox holds its lock: inbox waits for another run."""
+    path = tmp_path / "bounces.mbox"
+    box = mailbox.mbox(path)
+    box.add(b"Subject: hello\n\nhi\n")
+    box.lock()
+    try:
+        result = run(project, "--mbox", str(path))
+    finally:
+        box.unlock()
+        box.close()
+    assert result.exit_code == 1
+    assert result.output == f"error: {path}: locked by another program; try again\n"
+    assert run(project, "--mbox", str(path)).exit_code == 0

@@ -118,14 +118,20 @@ class MaildirSource:
 
 
 class MboxSource:
-    """An mbox file. Moves are batched: at close() the messages are appended to the
-    mbox '<folder>' beside it and removed from this one, under mbox locks."""
+    """An mbox file, locked (fcntl and dot-lock, as MTAs do) for the whole run so no
+    delivery changes it under us. Moves are batched: at close() the messages are
+    appended to the mbox '<folder>' beside it, then removed from this one."""
 
     def __init__(self, path: Path, max_size: int) -> None:
         if not path.is_file():
             raise InboxError(f"{path}: no such mbox file")
         self.path, self.max_size, self.label = path, max_size, str(path)
         self._box = mailbox.mbox(path, create=False)
+        try:
+            self._box.lock()
+        except mailbox.ExternalClashError:
+            self._box.close()
+            raise InboxError(f"{path}: locked by another program; try again") from None
         self._moves: dict[str, list[str]] = {}
         self._keys: dict[str, str] = {}
 
@@ -140,10 +146,6 @@ class MboxSource:
         self._moves.setdefault(folder, []).append(ref)
 
     def close(self) -> None:
-        if not self._moves:
-            self._box.close()
-            return
-        self._box.lock()
         try:
             for folder, refs in self._moves.items():
                 target = mailbox.mbox(self.path.parent / folder, create=True)
@@ -157,7 +159,8 @@ class MboxSource:
                     target.close()
                 for ref in refs:
                     self._box.remove(self._keys[ref])
-            self._box.flush()
+            if self._moves:
+                self._box.flush()
         finally:
             self._box.unlock()
             self._box.close()
