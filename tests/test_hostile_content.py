@@ -20,6 +20,7 @@ import pytest
 
 from briefing.build import build
 from briefing.errors import ContentError
+from briefing.importer import import_article, write_article
 from briefing.render.html_policy import refusal, refused_html, url_allowed, url_refusal
 from briefing.render.markdown import inline_html, to_html
 from briefing.send.message import EncodedBody
@@ -312,3 +313,32 @@ def test_a_merge_field_in_code_is_literal_text(fixture_pub: Path) -> None:
     page = (fixture_pub / "site/issues/first-light/index.html").read_text()
     # Pages keep the paragraph: a field in code is no per-recipient field.
     assert "<code>{<span></span>{ name }}</code> for the name." in page
+
+
+# --- The importer's output always loads -----------------------------------------------
+
+ARTICLES = Path(__file__).resolve().parent / "fixtures" / "articles"
+# Text that looks like markup once unescaped: the importer escapes it, the build keeps it.
+MARKUP_LOOKALIKES = """<html><head>
+<meta property="og:title" content="Why &lt;script&gt; tags &amp; javascript: links matter">
+<meta property="og:description" content="On &lt;iframe src=x&gt;, onclick= handlers,
+ &lt;/mj-text&gt;&lt;mj-button&gt;, javascript&amp;colon;alert(1) and &lt;!-- comments">
+</head><body><article><h1>Why script tags matter</h1>
+<p>Body with &lt;b onclick="x"&gt; and <a href="javascript:alert(1)">a bad link</a>.</p>
+<ul><li><strong>Old:</strong> &lt;img src=x onerror=alert(1)&gt;</li></ul>
+<p>More about &lt;!-- comments and &lt;?php tags, and `{{ name }}` in text.</p>
+</article></body></html>"""
+
+
+def test_every_imported_article_builds(fixture_pub: Path, tmp_path: Path) -> None:
+    crafted = tmp_path / "lookalikes.html"
+    crafted.write_text(MARKUP_LOOKALIKES)
+    sources = [*sorted(ARTICLES.iterdir()), crafted]
+    issue = fixture_pub / "issues/2025-01-14-second-wind"
+    written = [write_article(import_article(path, path.name), issue) for path in sources]
+    assert len(set(written)) == len(sources)
+    build(fixture_pub, jobs=1)  # raises ContentError if any written file is refused
+    email = (fixture_pub / "site/issues/second-wind/email.html").read_text()
+    assert "On &lt;iframe src=x&gt;, onclick= handlers," in email
+    assert "&lt;/mj-text&gt;&lt;mj-button&gt;" in email and "<mj-" not in email
+    assert not _script_href(email)
