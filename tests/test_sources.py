@@ -5,10 +5,14 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import pytest
+
 from briefing.build import load
 from briefing.config import load_config
+from briefing.headers import MAX_HEADER_OCTETS, header_value_problem
 from briefing.merge import fill, names, with_fallbacks
 from briefing.model import KeyPoint
+from briefing.project_files import Refused, read_bytes, refusal
 
 
 def test_example_config_loads_with_defaults(example: Path) -> None:
@@ -130,3 +134,38 @@ def test_each_value_is_read_by_its_kind(fixture_pub: Path) -> None:
     assert any(": number: must be a whole number, not 'one'" in line for line in lines), lines
     assert any(": source_url: 'ftp://" in line for line in lines), lines
     assert any(": key_points: unknown key 'lable'; did you mean 'label'?" in line for line in lines)
+
+
+# --- the ground-floor helpers the loader reads through ---------------------------------
+
+
+@pytest.mark.parametrize(
+    "char",
+    [*"\r\n\t\x00\x0b\x0c\x1c\x1d\x1e\x7f\x85\x9b\u2028\u2029", "\ud800"],
+)
+def test_every_control_character_is_refused_in_a_header_value(char: str) -> None:
+    message = header_value_problem(f"Weekly{char}Bcc: x@example.com")
+    assert message is not None and f"U+{ord(char):04X}" in message
+
+
+def test_header_value_limit_counts_utf8_bytes() -> None:
+    assert header_value_problem("é" * (MAX_HEADER_OCTETS // 2)) is None
+    message = header_value_problem("é" * (MAX_HEADER_OCTETS // 2 + 1))
+    assert message is not None and f"is {MAX_HEADER_OCTETS + 2} bytes long" in message
+    assert header_value_problem("Tom & Jerry’s “Weekly” — №1 🎉") is None
+
+
+def test_refusal_follows_links_only_within_the_tree(tmp_path: Path) -> None:
+    tree = tmp_path / "issues"
+    (tree / "a").mkdir(parents=True)
+    (tree / "a" / "lamp.png").write_bytes(b"png")
+    (tmp_path / "secret.env").write_text("KEY=1")
+    (tree / "a" / "inside.png").symlink_to("lamp.png")
+    (tree / "a" / "outside.png").symlink_to(tmp_path / "secret.env")
+    (tree / "a" / "broken.png").symlink_to("nothing.png")
+    assert refusal(tree / "a" / "inside.png", tree) is None
+    assert read_bytes(tree / "a" / "inside.png", tree, 10) == b"png"
+    assert "outside issues/" in (refusal(tree / "a" / "outside.png", tree) or "")
+    assert "broken link" in (refusal(tree / "a" / "broken.png", tree) or "")
+    with pytest.raises(Refused, match="larger than"):
+        read_bytes(tree / "a" / "lamp.png", tree, 2)
