@@ -78,7 +78,8 @@ class MaildirSource:
     def __init__(self, path: Path, max_size: int) -> None:
         if not (path / "cur").is_dir() or not (path / "new").is_dir():
             raise InboxError(f"{path}: not a Maildir (no cur/ and new/ folders)")
-        self.path, self.max_size, self.label = path, max_size, str(path)
+        # Absolute: the label also keys where processed messages sit (state.inbox_places).
+        self.path, self.max_size, self.label = path, max_size, str(path.resolve())
 
     def messages(self, known: Known = never_seen) -> Iterator[Mail]:
         names = [
