@@ -10,6 +10,7 @@ BriefingError each of whose problems names a file.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -139,3 +140,59 @@ def test_random_front_matter_and_bodies_give_only_located_errors(
 @given(data=st.binary(max_size=400))
 def test_random_bytes_give_only_located_errors(config_root: Path, data: bytes) -> None:
     _load_only_located_errors(config_root, {f"{ISSUE}/issue.md": b"---\n" + data})
+
+
+CONFIG_KEYS = {
+    "title": "publication",
+    "base_url": "publication",
+    "timezone": "publication",
+    "language": "publication",
+    "from": "email",
+    "reply_to": "email",
+    "list_id": "email",
+    "unsubscribe_url": "email",
+    "unsubscribe_mailto": "email",
+    "templates": "theme",
+    "bind": "service",
+    "url": "service",
+}
+
+
+def _with_key(text: str, section: str, name: str, value: str) -> str:
+    """briefing.toml text with section.name set to value (replaced, or added)."""
+    written = f"{name} = {json.dumps(value)}"
+    replaced, count = re.subn(rf"(?m)^{name} = .*$", lambda _: written, text, count=1)
+    if count:
+        return replaced
+    if f"[{section}]\n" in text:
+        return text.replace(f"[{section}]\n", f"[{section}]\n{written}\n", 1)
+    return f"{text}\n[{section}]\n{written}\n"
+
+
+@FUZZ
+@given(
+    values=st.dictionaries(
+        st.sampled_from(sorted(CONFIG_KEYS)),
+        st.one_of(st.text(max_size=40), st.sampled_from(TRAPS)),
+        max_size=4,
+    )
+)
+def test_random_config_values_give_only_located_errors(
+    config_root: Path, values: dict[str, str]
+) -> None:
+    """String keys of briefing.toml set to anything: at most a ConfigError naming the key."""
+    toml = config_root / "briefing.toml"
+    original = toml.read_text("utf-8")
+    text = original
+    for name, value in values.items():
+        text = _with_key(text, CONFIG_KEYS[name], name, value)
+    try:
+        toml.write_text(text, "utf-8")
+        try:
+            load_config(config_root)
+        except BriefingError as exc:
+            for problem in exc.problems:
+                assert problem.file == "briefing.toml", problem
+                assert "\n" not in str(problem), problem
+    finally:
+        toml.write_text(original, "utf-8")
