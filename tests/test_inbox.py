@@ -401,3 +401,21 @@ def test_locked_mbox_is_one_line(project: Path, tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert result.output == f"error: {path}: locked by another program; try again\n"
     assert run(project, "--mbox", str(path)).exit_code == 0
+
+
+def test_dry_run_changes_nothing(project: Path, mixed: Mixed, tmp_path: Path) -> None:
+    folder = tmp_path / "Maildir"
+    write_maildir(folder, mixed.messages)
+    names = sorted(p.name for p in (folder / "new").iterdir())
+    before = history_rows(project)
+    preview = run(project, "--maildir", str(folder), "--move-to", "Done", "--dry-run")
+    assert preview.exit_code == 0, preview.output
+    expected = mixed.counts()
+    for name in ACTED:
+        assert count_line(preview.output, name) == expected[name], name
+    assert "0 status(es) changed" in preview.output
+    assert preview.output.count(": dry run: not applied") == sum(expected[k] for k in ACTED)
+    assert preview.output.endswith("dry run: nothing was recorded, changed or moved\n")
+    assert history_rows(project) == before
+    assert sorted(p.name for p in (folder / "new").iterdir()) == names
+    check_first_run(run(project, "--maildir", str(folder)), mixed)  # all still to do

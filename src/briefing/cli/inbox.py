@@ -41,6 +41,9 @@ _LEFT_ALONE = {
     help="Move messages acted on into FOLDER (default: bounces.move_to).",
 )
 @click.option("--leave", is_flag=True, help="Leave every message where it is.")
+@click.option(
+    "--dry-run", is_flag=True, help="Only show what it finds: nothing is changed or moved."
+)
 @click.option("--verbose", "-v", is_flag=True, help="Show each message and full addresses.")
 @click.pass_obj
 def inbox_command(
@@ -50,6 +53,7 @@ def inbox_command(
     mbox: Path | None,
     move_to: str | None,
     leave: bool,
+    dry_run: bool,
     verbose: bool,
 ) -> None:
     """Act on the mail that comes back: bounces (RFC 3464 and the formats MTAs
@@ -68,7 +72,7 @@ def inbox_command(
     ctx, warning = make_context(config)
     if warning:
         click.echo(f"warning: {warning}", err=True)
-    settings = options(config, "" if leave else move_to)
+    settings = options(config, "" if leave or dry_run else move_to, dry_run)
     source = open_source(config, chosen[0] if chosen else None, maildir or mbox)
     store = open_store(config)
     try:
@@ -76,6 +80,8 @@ def inbox_command(
     finally:
         store.close()
     _print(report, source.label, settings.move_to, verbose)
+    if dry_run:
+        click.echo("dry run: nothing was recorded, changed or moved")
 
 
 def _shown(address: str, verbose: bool) -> str:
@@ -95,10 +101,13 @@ def _print(report: Report, label: str, move_to: str, verbose: bool) -> None:
     changed = 0
     for item in report.handled:
         for kind, address, outcome in item.outcomes:
-            # 'soft bounce 1 of 3…' and 'complained: no change…' leave the status as it was.
-            changes = not outcome.startswith(("soft bounce ", f"{kind}:", "bounced:"))
+            # 'soft bounce 1 of 3…', 'complained: no change…' and a dry run leave the status.
+            preview = outcome.startswith("dry run:")
+            changes = not preview and not outcome.startswith(
+                ("soft bounce ", f"{kind}:", "bounced:")
+            )
             changed += changes
-            if verbose or changes:
+            if verbose or changes or preview:
                 click.echo(f"  {kind}: {_shown(address, verbose)}: {outcome}")
         if item.kind is Kind.MALFORMED and not item.before:
             click.echo(f"  left alone: {item.ref}: {item.note}")

@@ -30,6 +30,7 @@ Clock = Callable[[], datetime]
 class Options:
     move_to: str = ""  # folder for messages acted on; '' leaves them in place
     policy: Policy = field(default_factory=Policy)
+    dry_run: bool = False  # classify and report only: nothing recorded, applied or moved
 
 
 @dataclass(frozen=True)
@@ -114,6 +115,9 @@ def run_inbox(
 
     try:
         for mail in source.messages(known):
+            if options.dry_run:
+                report.handled.append(_preview(mail, source.label, state, ctx))
+                continue
             item = _handle(mail, source.label, state, apply, ctx, clock)
             report.handled.append(item)
             if options.move_to and item.kind in ACTIONS:
@@ -144,6 +148,16 @@ def _handle(
     if done is None:  # another run got there first
         return Handled(mail.ref, verdict.kind, verdict.note, (), before=True)
     outcomes = tuple((e.kind.value, e.address, outcome) for e, outcome in done)
+    return Handled(mail.ref, verdict.kind, verdict.note, outcomes, before=False)
+
+
+def _preview(mail: Mail, label: str, state: InboxState, ctx: Context) -> Handled:
+    """What _handle would find, without writing anything."""
+    key = state.key_at(label, mail.stable) if mail.known else message_key(mail.data)[0]
+    if seen := state.find(key or ""):
+        return Handled(mail.ref, seen.kind, seen.note, (), before=True)
+    verdict = _verdict(mail, ctx)
+    outcomes = tuple((e.kind.value, e.address, "dry run: not applied") for e in verdict.events)
     return Handled(mail.ref, verdict.kind, verdict.note, outcomes, before=False)
 
 

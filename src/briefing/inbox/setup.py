@@ -96,11 +96,12 @@ def make_context(config: Config, env: Mapping[str, str] | None = None) -> tuple[
     )
 
 
-def options(config: Config, move_to: str | None) -> Options:
+def options(config: Config, move_to: str | None, dry_run: bool = False) -> Options:
     bounces = config.bounces
     return Options(
         move_to=bounces.move_to if move_to is None else move_to,
         policy=Policy(bounces.soft_limit, bounces.soft_days),
+        dry_run=dry_run,
     )
 
 
