@@ -13,7 +13,7 @@ import pytest
 from briefing.build import build
 from briefing.config import load_config
 from briefing.errors import BriefingError
-from briefing.output import MANIFEST, Outputs, write_site
+from briefing.output import MANIFEST, OWN, Outputs, write_site
 from briefing.render.theme import eject
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
@@ -23,7 +23,7 @@ def _files(root: Path) -> dict[str, bytes]:
     return {
         str(p.relative_to(root)): p.read_bytes()
         for p in sorted(root.rglob("*"))
-        if p.is_file() and p.name != MANIFEST
+        if p.is_file() and p.name not in OWN  # briefing's bookkeeping: manifest, lock, marker
     }
 
 
@@ -214,6 +214,6 @@ def test_theme_changes_and_lost_files_are_rebuilt(
 def test_a_damaged_cache_means_a_full_build(example: Path, tmp_path: Path) -> None:
     out = tmp_path / "site"
     build(example, out, jobs=1)
-    (example / ".briefing" / "build-cache.pickle").write_bytes(b"not a pickle")
+    (example / ".briefing" / "build-cache.json").write_bytes(b"not json")
     report = build(example, out, jobs=1).report
     assert report.written == 0 and report.unchanged > 20  # rendered again, same bytes

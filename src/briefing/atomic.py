@@ -31,12 +31,21 @@ def atomic_write(target: Path, data: bytes, durable: bool = False, sync_dir: boo
                 handle.flush()
                 os.fsync(handle.fileno())
         replace(tmp, target)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+        if isinstance(exc, OSError):
+            raise located(exc, target) from exc
         raise
     if durable and sync_dir:
         sync_folder(target.parent)
+
+
+def located(exc: OSError, path: Path) -> OSError:
+    """exc naming path when it names no file (a write() that hit a full disk names none)."""
+    if exc.filename is not None:
+        return exc
+    return OSError(exc.errno, exc.strerror or str(exc), str(path))
 
 
 def replace(source: Path, target: Path) -> None:

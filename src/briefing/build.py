@@ -14,9 +14,18 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from briefing.cache import BuildCache, digest, file_signature, signature
+from briefing.cache import CACHE_FILE, BuildCache, digest, file_signature, signature
 from briefing.config import CONFIG_NAME, load_config
+from briefing.errors import BriefingError, Problem, relative
 from briefing.model import Issue, Publication
+from briefing.out_folder import (
+    MARKER,
+    is_marked,
+    mark_if_new,
+    pause_point,
+    refuse_unsafe,
+    site_lock,
+)
 from briefing.output import Staging, WriteReport
 from briefing.render.context import IssueView, views
 from briefing.render.site_files import (
@@ -30,6 +39,7 @@ from briefing.render.site_files import (
 from briefing.render.theme import Theme
 from briefing.site import Outputs
 from briefing.sources import load_publication
+from briefing.sources.issues import ISSUES_DIR
 
 log = logging.getLogger("briefing")
 
@@ -154,17 +164,52 @@ def build(
     config = load_config(root)
     theme = Theme.load(config)
     target = (out_dir or root / "site").resolve()
-    templates = config.templates_dir
-    environment = digest(
+    shown = relative(target, root) + "/"
+    kept_apart = (ISSUES_DIR, config.templates_dir, CACHE_FILE.parent, config.send.outbox)
+    refuse_unsafe(target, root, [root / p for p in kept_apart], shown)
+    if clean and target.exists() and not is_marked(target):
+        raise BriefingError(
+            f"--clean empties only a folder briefing created, and {shown} was not"
+            f" (it has no {MARKER}): remove it yourself, or build without --clean"
+        )
+    lock = root / CACHE_FILE.parent / f"build-{digest(str(target))[:16]}.lock"
+    with site_lock(lock, shown):
+        pause_point("locked")
+        environment = _environment(root, config.templates_dir, target)
+        cache = BuildCache(environment) if clean else BuildCache.load(root, environment)
+        publication = load_publication(config, cache.reuse)
+        cache.record(publication.issues)
+        mark_if_new(target)
+        try:
+            return _render_and_write(root, publication, theme, cache, target, jobs, clean, progress)
+        except OSError as exc:  # a full disk or a lost permission: which file, in one line
+            if exc.filename is None:
+                raise
+            name = relative(Path(exc.filename), root)
+            raise BriefingError(Problem(name, exc.strerror or str(exc))) from exc
+
+
+def _environment(root: Path, templates: Path, target: Path) -> str:
+    """What every output depends on: a change here renders everything."""
+    return digest(
         str(root),
         str(target),
         file_signature(root / CONFIG_NAME),
         signature(templates, recursive=True) if templates.is_dir() else (),
         signature(PACKAGE, recursive=True),
     )
-    cache = BuildCache(environment) if clean else BuildCache.load(root, environment)
-    publication = load_publication(config, cache.reuse)
-    cache.record(publication.issues)
+
+
+def _render_and_write(
+    root: Path,
+    publication: Publication,
+    theme: Theme,
+    cache: BuildCache,
+    target: Path,
+    jobs: int,
+    clean: bool,
+    progress: Progress | None,
+) -> BuildResult:
     all_views = views(publication)
     shared = shared_groups(publication, all_views, theme, cache.feed_entry)
     plan = _plan(cache, all_views, shared, target)
@@ -185,6 +230,8 @@ def build(
             cache.remember(group.name, key, files.files.items())
             staging.put(files)
             rendered.add(group.name)
+        if rendered:  # a build killed among the moves must not leave a cache vouching for them
+            cache.forget_on_disk(root)
         report = staging.commit(clean, plan.kept)
     except BaseException:
         staging.discard()

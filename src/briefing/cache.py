@@ -1,7 +1,11 @@
 """The build cache: what a rebuild may skip because none of its inputs changed.
 
-Inputs are recognised by file signatures (name, size, modification time), so a
-rebuild reads no unchanged source. Three layers:
+Inputs are recognised by file signatures (name, size, modification and change
+times, inode), so a rebuild reads no unchanged source. The change time (ctime)
+moves with every write and cannot be set back the way `touch -d` sets back the
+modification time; a file changed in the last two seconds, when a second edit
+could still share its timestamps, is recognised by a hash of its content as well
+(git's "racily clean" rule). Three layers:
 
 - the environment: briefing.toml, the theme, briefing's own code and the output
   folder. Any change there drops the whole cache;
@@ -12,32 +16,41 @@ rebuild reads no unchanged source. Three layers:
   every file written. If the digest matches and the files are still there, the
   outputs are not rendered again.
 
-A cache that cannot be read is ignored (a full build), never an error.
+The cache is JSON (briefing.datacodec), data and never code: a crafted
+`.briefing/build-cache.json` can at worst be refused. A cache that cannot be
+read is ignored (a full build, with a debug line), never an error.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
-import pickle
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from briefing.atomic import atomic_write
+from briefing.datacodec import from_data, to_data
 from briefing.model import Issue
 
 log = logging.getLogger("briefing")
 
-CACHE_FILE = Path(".briefing") / "build-cache.pickle"
-_FORMAT = 3
-Signature = tuple[tuple[str, int, int], ...]
+CACHE_FILE = Path(".briefing") / "build-cache.json"
+_FORMAT = 4
+RACY_NS = 2_000_000_000  # a file changed this recently is hashed too
+# (name, size, mtime_ns, ctime_ns, inode, content hash or "")
+Stamp = tuple[str, int, int, int, int, str]
+Signature = tuple[Stamp, ...]
 
 
 def signature(folder: Path, recursive: bool = False) -> Signature:
-    """(relative name, size, mtime_ns) of every file in folder: cheap, and changes with any edit."""
-    found: list[tuple[str, int, int]] = []
+    """A stamp of every file in folder (by relative name): cheap, and changes with any edit."""
+    found: list[Stamp] = []
+    racy = time.time_ns() - RACY_NS
     stack = [""]
     while stack:
         prefix = stack.pop()
@@ -48,14 +61,20 @@ def signature(folder: Path, recursive: bool = False) -> Signature:
                     if recursive and entry.name != "__pycache__":
                         stack.append(name + "/")
                     continue
-                stat = entry.stat()
-                found.append((name, stat.st_size, stat.st_mtime_ns))
+                found.append(_stamp(name, entry.path, entry.stat(), racy))
     return tuple(sorted(found))
 
 
-def file_signature(path: Path) -> tuple[str, int, int]:
-    stat = path.stat()
-    return (path.name, stat.st_size, stat.st_mtime_ns)
+def file_signature(path: Path) -> Stamp:
+    return _stamp(path.name, str(path), path.stat(), time.time_ns() - RACY_NS)
+
+
+def _stamp(name: str, path: str, stat: os.stat_result, racy: int) -> Stamp:
+    content = ""
+    if max(stat.st_mtime_ns, stat.st_ctime_ns) >= racy:
+        with open(path, "rb") as handle:
+            content = hashlib.blake2b(handle.read(), digest_size=16).hexdigest()
+    return (name, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino, content)
 
 
 def digest(*parts: object) -> str:
@@ -81,21 +100,34 @@ class BuildCache:
     def load(cls, root: Path, environment: str) -> BuildCache:
         path = root / CACHE_FILE
         try:
-            with path.open("rb") as handle:
-                version, cache = pickle.load(handle)
+            raw = path.read_bytes()
         except FileNotFoundError:
             return cls(environment)
-        except Exception as exc:  # a damaged or foreign cache: start afresh
+        except OSError as exc:
             log.debug("ignoring the build cache %s: %s", path, exc)
             return cls(environment)
-        if version != _FORMAT or not isinstance(cache, cls) or cache.environment != environment:
+        try:
+            stored = json.loads(raw)
+            if stored.get("format") != _FORMAT or stored.get("environment") != environment:
+                return cls(environment)
+            cache = cls(environment, **_decode(stored))
+        except (ValueError, TypeError, KeyError, AttributeError, RecursionError) as exc:
+            # A damaged or foreign cache (DecodeError is a ValueError): start afresh.
+            log.debug("ignoring the build cache %s: %s", path, exc)
             return cls(environment)
         return cache
 
     def save(self, root: Path) -> None:
         if self.changed or not (root / CACHE_FILE).exists():
             self.changed = False
-            atomic_write(root / CACHE_FILE, pickle.dumps((_FORMAT, self), protocol=5))
+            stored = {"format": _FORMAT, "environment": self.environment}
+            stored |= {name: to_data(getattr(self, name)) for name in _STORED}
+            atomic_write(root / CACHE_FILE, json.dumps(stored, separators=(",", ":")).encode())
+
+    def forget_on_disk(self, root: Path) -> None:
+        """Remove the saved cache (save() writes it again)."""
+        (root / CACHE_FILE).unlink(missing_ok=True)
+        self.changed = True
 
     def reuse(self, folder: Path) -> Issue | None:
         """The Issue an earlier build loaded from folder, if none of its files changed."""
@@ -143,3 +175,15 @@ class BuildCache:
     def remember(self, name: str, key: str, files: Iterable[tuple[str, bytes]]) -> None:
         self.outputs[name] = OutputSet(key, {path: len(data) for path, data in files})
         self.changed = True
+
+
+_STORED = ("issues", "outputs", "entries")
+
+
+def _decode(stored: dict[str, Any]) -> dict[str, Any]:
+    hints = {
+        "issues": dict[str, tuple[Signature, Issue]],
+        "outputs": dict[str, OutputSet],
+        "entries": dict[str, tuple[Signature, str]],
+    }
+    return {name: from_data(hints[name], stored[name]) for name in _STORED}

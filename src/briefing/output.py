@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from briefing.atomic import atomic_write as atomic_write  # re-exported: send/ imports it here
-from briefing.atomic import replace
+from briefing.atomic import located, replace
 from briefing.atomic import sync_folder as sync_folder  # re-exported: send/ imports it here
+from briefing.out_folder import MARKER, pause_point
 from briefing.site import Outputs, collision
 
 MANIFEST = ".briefing-manifest"
 STAGING = ".briefing-staging"
+OWN = {MANIFEST, STAGING, MARKER}  # briefing's bookkeeping in the site folder
 
 
 @dataclass(frozen=True)
@@ -61,16 +64,27 @@ class Staging:
                 raise collision(path, outputs.origin(path), self._origin[path])
             target = self.folder / path
             try:
-                target.write_bytes(data)
-            except FileNotFoundError:
-                target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_bytes(data)
+                try:
+                    target.write_bytes(data)
+                except FileNotFoundError:
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    target.write_bytes(data)
+            except OSError as exc:  # a full disk names the site file, not the staged copy
+                raise located(exc, self.out_dir / path) from exc
             self.sizes[path] = len(data)
             self._origin[path] = outputs.origin(path)
 
     def commit(self, clean: bool, kept: set[str]) -> WriteReport:
+        manifest = self.out_dir / MANIFEST
+        previous = _listed(manifest)
+        current = set(self.sizes) | kept
+        # Before any move, the manifest lists the old files and the new: if this process
+        # dies among the moves, the next build still knows every file it may have to remove.
+        _write_manifest(manifest, previous | current)
         written = unchanged = 0
-        for path, size in sorted(self.sizes.items()):
+        for done, (path, size) in enumerate(sorted(self.sizes.items())):
+            if done == len(self.sizes) // 2:
+                pause_point("moving")
             staged, target = self.folder / path, self.out_dir / path
             if _same_file(target, staged, size):
                 unchanged += 1
@@ -79,23 +93,12 @@ class Staging:
             replace(staged, target)
             written += 1
         self.discard()
-
-        manifest = self.out_dir / MANIFEST
-        previous = set(manifest.read_text("utf-8").split("\n")) if manifest.is_file() else set()
         if clean:
-            previous |= {
-                str(p.relative_to(self.out_dir)) for p in self.out_dir.rglob("*") if p.is_file()
-            }
-        current = set(self.sizes) | kept
-        stale = sorted(previous - current - {MANIFEST, ""})
+            previous |= set(_unlisted_files(self.out_dir))
+        stale = sorted(previous - current)
         for path in stale:
-            with contextlib.suppress(FileNotFoundError):
-                (self.out_dir / path).unlink()
-        if stale:
-            _remove_empty_dirs(self.out_dir)
-        listing = ("\n".join(sorted(current)) + "\n").encode()
-        if not (manifest.is_file() and manifest.read_bytes() == listing):
-            atomic_write(manifest, listing)
+            _remove(self.out_dir, path)
+        _write_manifest(manifest, current)
         return WriteReport(written, unchanged + len(kept), len(stale))
 
     def discard(self) -> None:
@@ -111,7 +114,52 @@ def _same_file(target: Path, staged: Path, size: int) -> bool:
     return target.read_bytes() == staged.read_bytes()
 
 
-def _remove_empty_dirs(root: Path) -> None:
-    for folder in sorted((p for p in root.rglob("*") if p.is_dir()), reverse=True):
-        with contextlib.suppress(OSError):
+def _listed(manifest: Path) -> set[str]:
+    """The site paths a manifest lists: only plain relative paths inside the folder
+    (the manifest is a file in the site; a crafted one must not aim a removal outside)."""
+    if not manifest.is_file():
+        return set()
+    return {p for p in manifest.read_text("utf-8").split("\n") if _plain(p)}
+
+
+def _plain(path: str) -> bool:
+    parts = PurePosixPath(path).parts
+    return (
+        bool(parts)
+        and str(PurePosixPath(path)) == path
+        and not path.startswith("/")
+        and (".." not in parts and parts[0] not in OWN)
+    )
+
+
+def _write_manifest(manifest: Path, paths: set[str]) -> None:
+    listing = ("\n".join(sorted(paths)) + "\n").encode()
+    if not (manifest.is_file() and manifest.read_bytes() == listing):
+        atomic_write(manifest, listing)
+
+
+def _unlisted_files(root: Path) -> list[str]:
+    """Every file under root for --clean, except briefing's own and hidden ones (.git,
+    .well-known, .htaccess: briefing never writes a hidden file, so they are someone's)."""
+    found = []
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        base = Path(folder).relative_to(root)
+        found += [(base / f).as_posix() for f in files if not f.startswith(".")]
+    return found
+
+
+def _remove(root: Path, path: str) -> None:
+    """Remove a stale file, then the folders it leaves empty up to root, and no others."""
+    target = root / path
+    if not target.parent.resolve().is_relative_to(root.resolve()):
+        return  # a folder in the path is a link out of the site
+    with contextlib.suppress(FileNotFoundError):
+        target.unlink()
+    folder = target.parent
+    while folder != root:
+        try:
             folder.rmdir()  # fails, as wanted, when the folder is not empty
+        except OSError:
+            return
+        folder = folder.parent

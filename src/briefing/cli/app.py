@@ -140,7 +140,8 @@ def main() -> None:
     except OSError as exc:
         if debug:
             raise
-        click.echo(f"error: {exc.filename or ''}: {exc.strerror or exc}", err=True)
+        where = f"{exc.filename}: " if exc.filename else ""  # a failed write() names no file
+        click.echo(f"error: {where}{exc.strerror or exc}", err=True)
         sys.exit(1)
     except Exception as exc:
         if debug:

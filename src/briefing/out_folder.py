@@ -1,0 +1,94 @@
+"""The output folder's safety: where a site may go, who may build it, what --clean may empty.
+
+- A site never goes where it could overwrite or delete the project: not the project
+  folder or one holding it, not inside a source folder (issues/, the theme,
+  .briefing/, outbox/), not a folder holding another project's briefing.toml.
+- One build at a time per output folder: an exclusive flock(2) on a lock file named
+  after the folder, kept in the project's .briefing/ (not in the site: a no-op build
+  changes no file there). The kernel releases the lock when the process ends,
+  however it ends, so a crash never leaves it stuck; the file says who holds it,
+  for the second run's message.
+- --clean empties only a folder briefing created (or found empty) and marked.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from briefing.errors import BriefingError, Problem
+
+MARKER = ".briefing-site"  # this folder was made by briefing: --clean may empty it
+CONFIG_FILE = "briefing.toml"
+
+
+def refuse_unsafe(target: Path, root: Path, sources: Iterable[Path], shown: str) -> None:
+    """Raise unless target is a safe output folder for the project at root."""
+    target, root = target.resolve(), root.resolve()
+    if root.is_relative_to(target):
+        what = "is the project folder" if root == target else "holds the project folder"
+        raise _unsafe(shown, f"{what} {root}")
+    for folder in sources:
+        folder = folder.resolve()
+        if target.is_relative_to(folder):
+            raise _unsafe(shown, f"lies inside {folder}, which holds sources")
+    if (target / CONFIG_FILE).exists():
+        raise _unsafe(shown, f"holds a {CONFIG_FILE}: it is a project, not a site")
+
+
+def _unsafe(shown: str, why: str) -> BriefingError:
+    return BriefingError(
+        Problem("", f"refusing to build into {shown}: it {why}; choose another --out folder")
+    )
+
+
+def mark_if_new(folder: Path) -> None:
+    """Create folder if needed; mark it as briefing's when it is new or empty."""
+    folder.mkdir(parents=True, exist_ok=True)
+    if not any(folder.iterdir()):
+        (folder / MARKER).write_text(
+            "This folder was created by briefing; `briefing build --clean` may empty it.\n"
+        )
+
+
+def is_marked(folder: Path) -> bool:
+    return (folder / MARKER).is_file()
+
+
+@contextmanager
+def site_lock(lock: Path, shown: str) -> Iterator[None]:
+    """Hold the build lock of the site shown (the file lock), or raise naming the
+    process that holds it."""
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 200, 0).decode("utf-8", "replace").strip()
+            raise BriefingError(
+                Problem("", f"{shown} is being built by {holder or 'another process'}")
+            ) from None
+        since = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"process {os.getpid()} since {since}\n".encode(), 0)
+        yield
+    finally:
+        os.close(fd)  # releases the lock; the file stays (removing it would race)
+
+
+def pause_point(point: str) -> None:
+    """A test hook: with BRIEFING_PAUSE_AT=point:FOLDER, write this process's id to the
+    FIFO FOLDER/reached, then wait until a line arrives on the FIFO FOLDER/go. Tests
+    race or kill a build at a known point this way, waiting on events, not sleeps."""
+    name, _, folder = os.environ.get("BRIEFING_PAUSE_AT", "").partition(":")
+    if name != point or not folder:
+        return
+    with open(os.path.join(folder, "reached"), "w") as reached:
+        reached.write(f"{os.getpid()}\n")
+    with open(os.path.join(folder, "go")) as go:
+        go.readline()
