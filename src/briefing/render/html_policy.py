@@ -17,6 +17,8 @@ import html
 import re
 from html.parser import HTMLParser
 
+from markdown_it.token import Token
+
 from briefing.merge import PLACEHOLDER
 
 _DANGEROUS = frozenset(
@@ -134,13 +136,22 @@ def _unclosed(fragment: str) -> bool:
     return "<!" in rest or "<?" in rest
 
 
+def token_refusal(token: Token) -> str | None:
+    """Why a parsed Markdown token is refused: raw HTML, or a link or image whose URL
+    (entities already decoded by the parser) could run script."""
+    if token.type in ("html_block", "html_inline"):
+        return refusal(token.content)
+    what = {"link_open": ("a link", "href"), "image": ("an image", "src")}.get(token.type)
+    if what is None:
+        return None
+    reason = url_refusal(str(token.attrGet(what[1]) or ""))
+    return f"{what[0]} with {reason}" if reason else None
+
+
 def refused_html(text: str) -> str | None:
     """Why one line of inline Markdown (a dek, a key point) is refused, or None."""
     from briefing.render.markdown import parse_inline  # markdown imports this module
 
-    if "<" not in text:
+    if "<" not in text and "](" not in text:
         return None
-    for token in parse_inline(text):
-        if token.type == "html_inline" and (reason := refusal(token.content)):
-            return reason
-    return None
+    return next(filter(None, map(token_refusal, parse_inline(text))), None)

@@ -19,6 +19,7 @@ from functools import cache
 from urllib.parse import urljoin
 
 from markdown_it import MarkdownIt
+from markdown_it.common.utils import escapeHtml
 from markdown_it.renderer import RendererHTML
 from markdown_it.token import Token
 from markdown_it.utils import EnvType, OptionsDict
@@ -33,10 +34,11 @@ ImageSizer = Callable[[str], Shown | None]
 
 
 class _Parser(MarkdownIt):
-    """markdown-it asks validateLink whether a link or image URL may become one."""
+    """Every link and image is parsed as one, whatever its URL, so that the loader
+    refuses an unsafe one with its line (`scan`); rendering drops an unsafe URL."""
 
     def validateLink(self, url: str) -> bool:
-        return url_allowed(url)
+        return True
 
 
 @cache
@@ -66,10 +68,14 @@ def _absolute(tokens: Sequence[Token], idx: int, attr: str, env: EnvType) -> Seq
     """The tokens with tokens[idx]'s URL made absolute, on a copy: parsed tokens are
     rendered more than once (relative for pages, absolute for email and feeds)."""
     value = tokens[idx].attrGet(attr)
-    if not (isinstance(value, str) and env.get("base")):
+    safe = not isinstance(value, str) or url_allowed(value)
+    if safe and not (isinstance(value, str) and env.get("base")):
         return tokens
     copy = tokens[idx].copy(attrs=dict(tokens[idx].attrs))  # copy() shares attrs
-    copy.attrSet(attr, urljoin(env["base"], value))
+    if not safe:  # the loader refuses it; anything else rendering it gets no URL
+        copy.attrs.pop(attr, None)
+    else:
+        copy.attrSet(attr, urljoin(env["base"], str(value)))
     return [*tokens[:idx], copy, *tokens[idx + 1 :]]
 
 
@@ -83,8 +89,11 @@ def _image(
     self: RendererHTML, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType
 ) -> str:
     """A local image with its width and height, and the src its output shows."""
+    src = str(tokens[idx].attrGet("src") or "")
+    if not url_allowed(src):
+        return escapeHtml(tokens[idx].content)  # its alt text, as the text part shows it
     sizer = env.get("images")
-    shown = sizer(str(tokens[idx].attrGet("src") or "")) if sizer else None
+    shown = sizer(src) if sizer else None
     if shown is None:
         return self.image(_absolute(tokens, idx, "src", env), idx, options, env)
     copy = tokens[idx].copy(attrs=dict(tokens[idx].attrs))

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 from briefing.errors import Problem
 from briefing.model import Markdown
-from briefing.render.html_policy import REFUSED_HINT, refusal
+from briefing.render.html_policy import REFUSED_HINT, token_refusal
 from briefing.render.markdown import parse, walk
 
 
@@ -42,18 +42,21 @@ def references(markdown: Markdown) -> list[Reference]:
 
 
 def find_problems(markdown: Markdown, label: str) -> tuple[list[Problem], list[tuple[str, int]]]:
-    """Refused raw HTML, and the local images used (src, file line)."""
+    """Refused raw HTML and link URLs, and the local images used (src, file line)."""
     problems: list[Problem] = []
     images: list[tuple[str, int]] = []
-    if "<" not in markdown.text and "![" not in markdown.text:
-        return problems, images  # no raw HTML and no image: nothing to parse for
+    if not any(mark in markdown.text for mark in _MAY_LINK):
+        return problems, images  # no raw HTML, link or image: nothing to parse for
     for token, line in walk(parse(markdown), markdown.first_line):
-        if token.type in ("html_block", "html_inline"):
-            reason = refusal(token.content)
-            if reason:
-                problems.append(Problem(label, f"{reason}; {REFUSED_HINT}", line=line))
+        if reason := token_refusal(token):
+            problems.append(Problem(label, f"{reason}; {REFUSED_HINT}", line=line))
         elif token.type == "image":
             src = str(token.attrGet("src") or "")
             if not urlsplit(src).scheme and not src.startswith("/"):
                 images.append((src, line))
     return problems, images
+
+
+# Raw HTML and autolinks start with '<', inline links with '](', reference definitions
+# have ']:'; a body with none of them has nothing the policy could refuse.
+_MAY_LINK = ("<", "](", "]:")
