@@ -363,3 +363,24 @@ def test_every_imported_article_builds(fixture_pub: Path, tmp_path: Path) -> Non
     assert "On &lt;iframe src=x&gt;, onclick= handlers," in email
     assert "&lt;/mj-text&gt;&lt;mj-button&gt;" in email and "<mj-" not in email
     assert not _script_href(email)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "javascript:alert(1)",
+        "javascript&colon;alert(1)",
+        "&#106;avascript:alert(1)",
+        "java\\tscript:alert(1)",
+        "\\u0001javascript:alert(1)",
+        "vbscript:msgbox(1)",
+        "data:text/html,x",
+        "//evil.example/",
+        "https{{ x }}://x",
+    ],
+)
+def test_a_source_url_must_be_http(fixture_pub: Path, url: str) -> None:
+    _replace(fixture_pub / ARTICLE, "https://wire.example.net/lamp", f'"{url}"')
+    problems = _problems(fixture_pub)
+    assert [p.split(": ", 1)[0] for p in problems] == [f"{ARTICLE}:4"]
+    assert "source_url" in problems[0]
