@@ -97,7 +97,7 @@ def refusal(fragment: str) -> str | None:
     if match := _DANGEROUS_TAG.search(fragment):
         return f"raw <{match.group(1).lower()}> element"
     if _MJML_TAG.search(fragment):
-        return "an MJML tag (<mj-…>) in content; write &lt; for a literal '<'"
+        return "an MJML tag (<mj-…>) in content; write \\<mj-… to show it as text"
     if _unclosed(fragment):
         return "an unclosed HTML comment, or a <!…> or <?…> declaration"
     if _EVENT_HANDLER.search(fragment):
@@ -106,7 +106,7 @@ def refusal(fragment: str) -> str | None:
     parser.feed(fragment)
     parser.close()
     for tag, attrs in parser.tags:
-        if tag in _DANGEROUS or tag.startswith("mj"):
+        if tag in _DANGEROUS or tag == "mjml" or tag.startswith("mj-"):
             return f"raw <{tag}> element"
         for name, value in attrs:
             reason = _attribute_refusal(name, value or "")
