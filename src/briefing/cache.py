@@ -31,6 +31,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from stat import S_ISREG
 from typing import Any
 
 from briefing.atomic import atomic_write
@@ -71,7 +72,9 @@ def file_signature(path: Path) -> Stamp:
 
 def _stamp(name: str, path: str, stat: os.stat_result, racy: int) -> Stamp:
     content = ""
-    if max(stat.st_mtime_ns, stat.st_ctime_ns) >= racy:
+    # Only a regular file is opened: a FIFO in issues/ would block the build here
+    # (the loader refuses it with a message; briefing.project_files).
+    if S_ISREG(stat.st_mode) and max(stat.st_mtime_ns, stat.st_ctime_ns) >= racy:
         with open(path, "rb") as handle:
             content = hashlib.blake2b(handle.read(), digest_size=16).hexdigest()
     return (name, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino, content)
@@ -90,6 +93,7 @@ class OutputSet:
 @dataclass
 class BuildCache:
     environment: str = ""
+    as_of: str = ""  # the build's cut-off (ISO 8601; '' for none), for the record
     changed: bool = False  # whether save() has anything new to write
     issues: dict[str, tuple[Signature, Issue]] = field(default_factory=dict)
     outputs: dict[str, OutputSet] = field(default_factory=dict)
@@ -110,7 +114,7 @@ class BuildCache:
             stored = json.loads(raw)
             if stored.get("format") != _FORMAT or stored.get("environment") != environment:
                 return cls(environment)
-            cache = cls(environment, **_decode(stored))
+            cache = cls(environment, str(stored.get("as_of", "")), **_decode(stored))
         except (ValueError, TypeError, KeyError, AttributeError, RecursionError) as exc:
             # A damaged or foreign cache (DecodeError is a ValueError): start afresh.
             log.debug("ignoring the build cache %s: %s", path, exc)
@@ -120,9 +124,14 @@ class BuildCache:
     def save(self, root: Path) -> None:
         if self.changed or not (root / CACHE_FILE).exists():
             self.changed = False
-            stored = {"format": _FORMAT, "environment": self.environment}
+            stored = {"format": _FORMAT, "environment": self.environment, "as_of": self.as_of}
             stored |= {name: to_data(getattr(self, name)) for name in _STORED}
             atomic_write(root / CACHE_FILE, json.dumps(stored, separators=(",", ":")).encode())
+
+    def cut_off(self, as_of: str) -> None:
+        """Record the build's cut-off (issues dated after it are not in the site)."""
+        if as_of != self.as_of:
+            self.as_of, self.changed = as_of, True
 
     def forget_on_disk(self, root: Path) -> None:
         """Remove the saved cache (save() writes it again)."""

@@ -59,13 +59,11 @@ def load_publication(config: Config, reuse: Reuse | None = None) -> Publication:
         raise ContentError(Problem(ISSUES_DIR, message))
     issues: list[Issue] = []
     for path in sorted(folder.iterdir()):
-        if path.name.startswith((".", "_")):
-            continue
+        if path.name.startswith((".", "_")) or not path.is_dir():
+            continue  # files beside the issue folders are never read
         # A link is followed only within issues/ (briefing.project_files).
         if message := refusal(path, folder):
             problems.append(Problem(relative(path, config.root), message))
-            continue
-        if not path.is_dir():
             continue
         issue = reuse(path) if reuse else None
         if issue is None:
