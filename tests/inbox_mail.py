@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import os
 import string
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -152,3 +154,25 @@ def mixed_mailbox() -> Mixed:
     mixed.expected["quiet@example.org"] = "active"  # nothing came back for them
     mixed.deliveries = sorted(set(mixed.deliveries))
     return mixed
+
+
+def write_maildir(folder: Path, messages: list[bytes]) -> None:
+    for sub in ("cur", "new", "tmp"):
+        (folder / sub).mkdir(parents=True, exist_ok=True)
+    for n, data in enumerate(messages):
+        (folder / "new" / f"{1764000000 + n}.M{n}P1.test").write_bytes(data)
+
+
+def big_message(megabytes: int = 20) -> bytes:
+    """A bounce-shaped message carrying a large attachment, built without the slow
+    pure-Python encoders."""
+    data = base64.encodebytes(os.urandom(megabytes * 1024 * 1024))
+    return (
+        b"From: MAILER-DAEMON@mx.example.net\nSubject: Undelivered Mail Returned to Sender\n"
+        b"Message-ID: <big.1@mx.example.net>\nMIME-Version: 1.0\n"
+        b'Content-Type: multipart/mixed; boundary="b1"\n\n--b1\n'
+        b"Content-Type: text/plain\n\nYour message could not be delivered.\n--b1\n"
+        b"Content-Type: application/octet-stream\nContent-Transfer-Encoding: base64\n\n"
+        + data
+        + b"--b1--\n"
+    )

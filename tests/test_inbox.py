@@ -23,7 +23,7 @@ from briefing.cli import cli
 from briefing.config import load_config
 from briefing.send.ledger import Ledger
 from imap_server import Dovecot, dovecot
-from inbox_mail import SECRET, Mixed, mixed_mailbox, render
+from inbox_mail import SECRET, Mixed, big_message, mixed_mailbox, render, write_maildir
 
 HELPERS = Path(__file__).resolve().parent / "inbox_helpers"
 ACTED = ("bounced", "soft-bounced", "complained", "unsubscribed")
@@ -75,13 +75,6 @@ def history_rows(root: Path) -> list[tuple[object, ...]]:
 
 def run(root: Path, *args: str) -> Result:
     return CliRunner().invoke(cli, ["--project", str(root), "inbox", *args])
-
-
-def write_maildir(folder: Path, messages: list[bytes]) -> None:
-    for sub in ("cur", "new", "tmp"):
-        (folder / sub).mkdir(parents=True, exist_ok=True)
-    for n, data in enumerate(messages):
-        (folder / "new" / f"{1764000000 + n}.M{n}P1.test").write_bytes(data)
 
 
 def count_line(output: str, name: str) -> int:
@@ -276,8 +269,6 @@ def test_status_shows_what_came_back(project: Path, mixed: Mixed, tmp_path: Path
 
 def test_large_message_is_not_read(project: Path, tmp_path: Path) -> None:
     """A 20 MB message (bounces.max_size is 10 MB) is counted and left alone unread."""
-    from test_inbox_classify import big_message
-
     folder = tmp_path / "Maildir"
     write_maildir(folder, [big_message(20)])
     result = run(project, "--maildir", str(folder), "-v")

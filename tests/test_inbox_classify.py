@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import base64
 import email.policy
-import os
 from email.message import EmailMessage
 
 import pytest
@@ -20,6 +18,7 @@ from inbox_mail import (
     LIST_ID,
     SECRET,
     UNSUBSCRIBE_URL,
+    big_message,
     render,
 )
 
@@ -137,21 +136,6 @@ def test_human_mentioning_unsubscribe_is_not_unsubscribed() -> None:
     msg["Subject"] = "Re: unsubscribe link broken?"
     msg.set_content("The unsubscribe link in the footer did not work for me.")
     assert classify(msg.as_bytes(), context()).kind is Kind.IGNORED
-
-
-def big_message(megabytes: int = 20) -> bytes:
-    """A bounce-shaped message carrying a large attachment, built without the slow
-    pure-Python encoders."""
-    data = base64.encodebytes(os.urandom(megabytes * 1024 * 1024))
-    return (
-        b"From: MAILER-DAEMON@mx.example.net\nSubject: Undelivered Mail Returned to Sender\n"
-        b"Message-ID: <big.1@mx.example.net>\nMIME-Version: 1.0\n"
-        b'Content-Type: multipart/mixed; boundary="b1"\n\n--b1\n'
-        b"Content-Type: text/plain\n\nYour message could not be delivered.\n--b1\n"
-        b"Content-Type: application/octet-stream\nContent-Transfer-Encoding: base64\n\n"
-        + data
-        + b"--b1--\n"
-    )
 
 
 def test_big_attachment_is_read_without_trouble() -> None:

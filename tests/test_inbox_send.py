@@ -15,8 +15,7 @@ from briefing.cli import cli
 from briefing.config import load_config
 from briefing.inbox.verp import verp_address, verp_token
 from briefing.send.audience import normalize
-from inbox_mail import BOUNCES, SECRET, render
-from test_inbox import write_maildir
+from inbox_mail import BOUNCES, SECRET, render, write_maildir
 
 from smtp_server import SmtpServer
 

@@ -12,8 +12,7 @@ from briefing.inbox.classify import Context
 from briefing.inbox.service import Options, message_time, run_inbox
 from briefing.inbox.sources import MaildirSource
 from briefing.inbox.state import InboxState
-from inbox_mail import render
-from test_inbox import write_maildir
+from inbox_mail import render, write_maildir
 
 START = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
 RCPT = "reader@example.org"
