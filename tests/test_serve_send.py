@@ -100,6 +100,9 @@ def test_200_one_click_unsubscribes_during_a_send_lose_nothing_and_stop_the_mail
     assert held > 0, output  # some unsubscribes landed mid-send and were honoured
     assert sent + held == COUNT, output  # each of the 400 either got it or was withheld
     assert sent == len(list(folder.glob("*.eml")))
+    again, _ = _send(project).communicate(timeout=120)  # withheld ones stay unsent
+    assert "Sent 0 " in again and "200 suppressed" in again, again
+    assert sent == len(list(folder.glob("*.eml")))
 
 
 def test_an_unconfirmed_sign_up_never_gets_an_issue(project: Path, service: Service) -> None:
