@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import logging
 import signal
 import sys
@@ -38,6 +39,9 @@ def serve_command(state: State, bind: str | None, threads: int | None) -> None:
     def ready(url: str) -> None:
         click.echo(f"Subscriber service for {config.publication.title} on {url} (Ctrl-C stops)")
         sys.stdout.flush()
+        host = url.split("//", 1)[1].rsplit(":", 1)[0].strip("[]")
+        if not (host == "localhost" or ipaddress.ip_address(host).is_loopback):
+            click.echo("note: not on loopback: serve the public through a TLS proxy", err=True)
 
     # SIGTERM (systemd, docker stop) stops it as Ctrl-C does: pending commits are finished.
     signal.signal(signal.SIGTERM, _interrupt)
