@@ -64,6 +64,7 @@ class Pages:
             "signup_values": {},
             "signup_error": "",
             "signup_fields": self.config.service.fields,
+            "favicon": "",  # web/base.html.j2 links one when set; the service has none
         }
         return self.theme.render(PAGE, **(values | context))
 
