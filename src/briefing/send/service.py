@@ -10,10 +10,10 @@ one publication. The steps of a send, in order:
     plan     who gets it now, from the ledger
     dispatch deliver (Dispatcher), then suppress addresses that bounced (5.1.x)
 
-Each later feature has one place: a pre-send gate runs in `_prepare`; a
-per-issue lock wraps the ledger block of `run`; the audience store is the default
-AudienceOpener (send/store_audience.py); a per-recipient return path (VERP) is
-MessageTemplate.envelope_from; a scheduled send stores a SendRequest and calls
+Each later feature has one place: a pre-send gate runs in `_prepare`; the
+per-issue lock (send/issue_lock.py) wraps the ledger block of `run`; the audience
+store is the default AudienceOpener (send/store_audience.py); a per-recipient
+return path (VERP) is MessageTemplate.envelope_from; a scheduled send stores a SendRequest and calls
 `run` when it is due.
 """
 
@@ -28,10 +28,12 @@ from pathlib import Path
 from briefing.config import Config, load_config
 from briefing.errors import SendError
 from briefing.model import Publication
+from briefing.out_folder import pause_point
 from briefing.send.audience import AudienceSource, CsvAudience, Subscriber, address_problem
 from briefing.send.channel import Channel, Relay, open_channel
 from briefing.send.credentials import Credentials
 from briefing.send.dispatch import Dispatcher, Options, Progress, Tally
+from briefing.send.issue_lock import issue_lock
 from briefing.send.ledger import Delivery, open_ledger
 from briefing.send.message import MessageTemplate
 from briefing.send.pacing import Backoff
@@ -163,7 +165,10 @@ class SendService:
         audience = self.open_audience(self.config, request)
         subscribers = audience.subscribers()
         options = self.options(request)
-        with open_ledger(self.config) as ledger:
+        # One run per issue: planning settles the in-flight rows of a run that is gone.
+        ledger_path = self.config.root / self.config.send.ledger
+        with issue_lock(ledger_path, request.slug), open_ledger(self.config) as ledger:
+            pause_point("send-locked")
             plan = plan_send(
                 request.slug,
                 subscribers,
@@ -185,8 +190,8 @@ class SendService:
             started = time.perf_counter()
             tally = dispatcher.run(plan.to_send)
             seconds = time.perf_counter() - started
-        if tally.bounced:
-            audience.suppress((address, "bounced") for address in tally.bounced)
+            if tally.bounced:
+                audience.suppress((address, "bounced") for address in tally.bounced)
         return Summary(plan, tally, seconds, channel.where, len(subscribers), options)
 
     def send_test_copies(self, request: SendRequest) -> tuple[str, list[TestCopy]]:

@@ -1,0 +1,175 @@
+"""The send side of issue 9: what an attack on `briefing send` found, each case kept.
+
+Concurrent sends are real processes against a real SMTP server on loopback (or the
+outbox); misbehaving relays are scripted in tests/smtp_server.py or are a few lines of
+raw socket server here. Messages are checked at the raw bytes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import threading
+from collections import Counter
+from email import policy
+from email.parser import BytesParser
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from briefing.cli import cli
+
+from smtp_server import SmtpServer
+
+SLUG = "trump-xi-call"
+SECRET = "hardening-tests-unsubscribe-secret"
+BRIEFING = [sys.executable, "-m", "briefing"]
+
+
+@pytest.fixture
+def project(example: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The example publication, built, with the send secret set and no SMTP login."""
+    monkeypatch.setenv("BRIEFING_UNSUBSCRIBE_SECRET", SECRET)
+    monkeypatch.setenv("CI", "1")
+    monkeypatch.delenv("BRIEFING_SMTP_USER", raising=False)
+    monkeypatch.delenv("BRIEFING_SMTP_PASSWORD", raising=False)
+    result = CliRunner().invoke(cli, ["--project", str(example), "build", "--jobs", "1"])
+    assert result.exit_code == 0, result.output
+    return example
+
+
+def write_subscribers(root: Path, count: int) -> tuple[Path, list[str]]:
+    addresses = [f"user{n:03d}@example.com" for n in range(count)]
+    path = root / f"subscribers-{count}.csv"
+    rows = "".join(f"{a},User {n:03d}\n" for n, a in enumerate(addresses))
+    path.write_text("email,name\n" + rows, encoding="utf-8")
+    return path, addresses
+
+
+def smtp_args(root: Path, port: int, subscribers: Path, *extra: str) -> list[str]:
+    return [
+        *("--project", str(root), "send", SLUG, "--transport", "smtp"),
+        *("--smtp-host", "127.0.0.1", "--smtp-port", str(port), "--smtp-security", "none"),
+        *("--subscribers", str(subscribers), *extra),
+    ]
+
+
+def outbox_args(root: Path, subscribers: Path) -> list[str]:
+    return [
+        *("--project", str(root), "send", SLUG, "--transport", "outbox"),
+        *("--subscribers", str(subscribers)),
+    ]
+
+
+def start(args: list[str], **env: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [*BRIEFING, *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **env},
+    )
+
+
+def run(args: list[str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*BRIEFING, *args], capture_output=True, text=True, timeout=120, env=dict(os.environ)
+    )
+
+
+def invoke(*args: str) -> Any:
+    return CliRunner().invoke(cli, list(args))
+
+
+def received(server: SmtpServer) -> Counter[str]:
+    with server.recorder.lock:
+        return Counter(r for m in server.recorder.messages for r in m.rcpt_tos)
+
+
+def outbox_recipients(root: Path) -> Counter[str]:
+    parser = BytesParser(policy=policy.default)
+    found: Counter[str] = Counter()
+    for path in (root / "outbox" / SLUG).glob("*.eml"):
+        found[parser.parsebytes(path.read_bytes())["To"].addresses[0].addr_spec] += 1
+    return found
+
+
+# ---------------------------------------------------------------------------
+# 1. one send per issue at a time
+
+
+def test_two_smtp_sends_of_one_issue_deliver_each_message_once(project: Path) -> None:
+    subscribers, addresses = write_subscribers(project, 20)
+    with SmtpServer() as server:
+        arrived, release = threading.Event(), threading.Event()
+        original = server.recorder.handle_DATA
+        calls = 0
+
+        async def held_data(*args: Any) -> str:
+            nonlocal calls
+            calls += 1
+            if calls == 1:  # the first run's first message stays in flight
+                arrived.set()
+                await asyncio.get_running_loop().run_in_executor(None, release.wait, 60)
+            return await original(*args)
+
+        server.recorder.handle_DATA = held_data  # type: ignore[method-assign,assignment]
+        first = start(smtp_args(project, server.port, subscribers))
+        try:
+            assert arrived.wait(60), "the first send never reached DATA"
+            second = run(smtp_args(project, server.port, subscribers))
+        finally:
+            release.set()
+            out, err = first.communicate(timeout=120)
+        assert first.returncode == 0, out + err
+    assert second.returncode == 1
+    assert f"issue {SLUG} is being sent by process {first.pid} since " in second.stderr
+    assert "Traceback" not in second.stderr
+    assert received(server) == Counter({a: 1 for a in addresses})
+
+
+@pytest.fixture
+def pause(tmp_path: Path) -> Path:
+    folder = tmp_path / "pause"
+    folder.mkdir()
+    os.mkfifo(folder / "reached")
+    os.mkfifo(folder / "go")
+    return folder
+
+
+def _reached(pause: Path) -> int:
+    with open(pause / "reached") as reached:
+        return int(reached.readline())
+
+
+def test_two_outbox_sends_one_waits_and_a_killed_send_leaves_no_lock(
+    project: Path, pause: Path
+) -> None:
+    subscribers, addresses = write_subscribers(project, 30)
+    env = {"BRIEFING_PAUSE_AT": f"send-locked:{pause}"}
+    first = start(outbox_args(project, subscribers), **env)
+    pid = _reached(pause)
+    second = run(outbox_args(project, subscribers))
+    with open(pause / "go", "w") as go:
+        go.write("go\n")
+    out, err = first.communicate(timeout=120)
+    assert first.returncode == 0, out + err
+    assert second.returncode == 1, second.stdout
+    assert f"issue {SLUG} is being sent by process {pid} since " in second.stderr
+    assert outbox_recipients(project) == Counter({a: 1 for a in addresses})
+
+    # A send killed while it holds the lock: the kernel drops it, the next run goes ahead.
+    more, _ = write_subscribers(project, 40)
+    killed = start(outbox_args(project, more), **env)
+    _reached(pause)
+    os.kill(killed.pid, signal.SIGKILL)
+    killed.wait(timeout=60)
+    rerun = run(outbox_args(project, more))
+    assert rerun.returncode == 0, rerun.stderr
+    assert sum(outbox_recipients(project).values()) == 40
+    assert set(outbox_recipients(project).values()) == {1}
