@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import shutil
 import threading
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -32,11 +30,9 @@ ARGS = [
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    with playwright_api.sync_playwright() as p:
-        instance = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield instance
-        instance.close()
+def browser(offline_browser: object) -> object:
+    """The shared chromium (conftest): file: and loopback URLs only, remote images refused."""
+    return offline_browser
 
 
 @pytest.fixture
@@ -143,7 +139,7 @@ def test_preview_reloads_after_a_source_changes(browser, example: Path) -> None:
         page = _open(browser, url, 1400)
         assert page.locator("iframe.email").count() == 4
         assert "Trump pushes for a Xi call" in page.locator("h1").inner_text()
-        time.sleep(0.5)  # the watcher is up
+        assert preview.watching.wait(60)  # the watcher is up
         issue_md = example / "issues/2025-06-03-trump-xi-call/issue.md"
         issue_md.write_text(
             issue_md.read_text().replace(

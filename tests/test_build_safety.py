@@ -218,7 +218,7 @@ def test_a_build_killed_among_the_moves_is_repaired_by_the_next(
     manifest.write_text(manifest.read_text() + "tags/old-tag/index.html\n")
     # A new issue whose files the killed build moves in first (issues/aaa-new/ sorts early),
     # deleted before the next build: only the manifest written before the moves knows them.
-    new = _copy_issue(example, "2030-01-01-aaa-new")
+    new = _copy_issue(example, "2025-05-01-aaa-new")
     base = example / "templates" / "web" / "base.html.j2"  # and every page changes
     base.write_text(base.read_text().replace("</head>", "<!-- edited --></head>"))
     killed = _briefing(

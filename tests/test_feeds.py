@@ -21,10 +21,10 @@ RFC3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from conftest import REPO
+    from conftest import copy_example
 
     out = tmp_path_factory.mktemp("site")
-    build(REPO, out, jobs=1)
+    build(copy_example(tmp_path_factory.mktemp("project")), out, jobs=1)  # never the checkout
     return out
 
 

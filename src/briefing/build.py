@@ -19,7 +19,7 @@ from briefing.config import CONFIG_NAME, load_config
 from briefing.errors import BriefingError, Problem, relative
 from briefing.model import Issue, Publication
 from briefing.out_folder import (
-    MARKER,
+    MANIFEST,
     is_marked,
     mark_if_new,
     pause_point,
@@ -170,7 +170,7 @@ def build(
     if clean and target.exists() and not is_marked(target):
         raise BriefingError(
             f"--clean empties only a folder briefing created, and {shown} was not"
-            f" (it has no {MARKER}): remove it yourself, or build without --clean"
+            f" (its {MANIFEST} does not say so): remove it yourself, or build without --clean"
         )
     lock = root / CACHE_FILE.parent / f"build-{digest(str(target))[:16]}.lock"
     with site_lock(lock, shown):
@@ -195,8 +195,8 @@ def _environment(root: Path, templates: Path, target: Path) -> str:
         str(root),
         str(target),
         file_signature(root / CONFIG_NAME),
-        signature(templates, recursive=True) if templates.is_dir() else (),
-        signature(PACKAGE, recursive=True),
+        signature(templates, recursive=True, hash_recent=False) if templates.is_dir() else (),
+        signature(PACKAGE, recursive=True, hash_recent=False),
     )
 
 

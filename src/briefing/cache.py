@@ -48,10 +48,11 @@ Stamp = tuple[str, int, int, int, int, str]
 Signature = tuple[Stamp, ...]
 
 
-def signature(folder: Path, recursive: bool = False) -> Signature:
-    """A stamp of every file in folder (by relative name): cheap, and changes with any edit."""
+def signature(folder: Path, recursive: bool = False, hash_recent: bool = True) -> Signature:
+    """A stamp of every file in folder (by relative name): cheap, and changes with any edit.
+    Without hash_recent (the theme and briefing's code), stamps hold no content hash."""
     found: list[Stamp] = []
-    racy = time.time_ns() - RACY_NS
+    racy = time.time_ns() - RACY_NS if hash_recent else 1 << 62
     stack = [""]
     while stack:
         prefix = stack.pop()
@@ -67,7 +68,7 @@ def signature(folder: Path, recursive: bool = False) -> Signature:
 
 
 def file_signature(path: Path) -> Stamp:
-    return _stamp(path.name, str(path), path.stat(), time.time_ns() - RACY_NS)
+    return _stamp(path.name, str(path), path.stat(), 1 << 62)
 
 
 def _stamp(name: str, path: str, stat: os.stat_result, racy: int) -> Stamp:
@@ -75,8 +76,7 @@ def _stamp(name: str, path: str, stat: os.stat_result, racy: int) -> Stamp:
     # Only a regular file is opened: a FIFO in issues/ would block the build here
     # (the loader refuses it with a message; briefing.project_files).
     if S_ISREG(stat.st_mode) and max(stat.st_mtime_ns, stat.st_ctime_ns) >= racy:
-        with open(path, "rb") as handle:
-            content = hashlib.blake2b(handle.read(), digest_size=16).hexdigest()
+        content = _content_hash(Path(path))
     return (name, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino, content)
 
 
@@ -95,10 +95,11 @@ class BuildCache:
     environment: str = ""
     as_of: str = ""  # the build's cut-off (ISO 8601; '' for none), for the record
     changed: bool = False  # whether save() has anything new to write
-    issues: dict[str, tuple[Signature, Issue]] = field(default_factory=dict)
+    # folder name → its files' signature, a token for its content, the Issue loaded from it
+    issues: dict[str, tuple[Signature, str, Issue]] = field(default_factory=dict)
     outputs: dict[str, OutputSet] = field(default_factory=dict)
     seen: dict[str, Signature] = field(default_factory=dict)  # signatures reuse() took
-    entries: dict[str, tuple[Signature, str]] = field(default_factory=dict)  # feed entries
+    entries: dict[str, tuple[str, str]] = field(default_factory=dict)  # token, feed entry
 
     @classmethod
     def load(cls, root: Path, environment: str) -> BuildCache:
@@ -142,17 +143,24 @@ class BuildCache:
         """The Issue an earlier build loaded from folder, if none of its files changed."""
         stamp = self.seen[folder.name] = signature(folder)
         hit = self.issues.get(folder.name)
-        return hit[1] if hit and hit[0] == stamp else None
+        return hit[2] if hit and _same(hit[0], stamp, folder) else None
 
     def record(self, issues: Iterable[Issue]) -> None:
-        """Remember the issues a load returned, under the signatures reuse() took."""
-        loaded = {i.folder.name: (self.seen[i.folder.name], i) for i in issues}
-        if {k: v[0] for k, v in loaded.items()} != {k: v[0] for k, v in self.issues.items()}:
+        """Remember the issues a load returned, under the signatures reuse() took. A
+        reused issue keeps its token, so the outputs keyed by it stay fresh when only
+        its stamps were renewed (a recent file's hash checked once, then dropped)."""
+        loaded = {}
+        for issue in issues:
+            name, stamp = issue.folder.name, self.seen[issue.folder.name]
+            hit = self.issues.get(name)
+            token = hit[1] if hit and hit[2] is issue else digest(stamp)
+            loaded[name] = (stamp, token, issue)
+        if {k: v[:2] for k, v in loaded.items()} != {k: v[:2] for k, v in self.issues.items()}:
             self.changed = True
         self.issues, self.seen = loaded, {}
         # Entries of issues that are gone or changed go (the feeds hold a few newest).
         self.entries = {
-            k: v for k, v in self.entries.items() if k in loaded and v[0] == loaded[k][0]
+            k: v for k, v in self.entries.items() if k in loaded and v[0] == loaded[k][1]
         }
 
     def feed_entry(self, issue: Issue, make: Callable[[], str]) -> str:
@@ -164,9 +172,9 @@ class BuildCache:
             self.changed = True
         return cached[1]
 
-    def stamp(self, issue: Issue) -> Signature:
-        """The signature of the folder issue was loaded from (after record())."""
-        return self.issues[issue.folder.name][0]
+    def stamp(self, issue: Issue) -> str:
+        """The token of the content of the folder issue was loaded from (after record())."""
+        return self.issues[issue.folder.name][1]
 
     def fresh(self, name: str, key: str, out_dir: Path) -> OutputSet | None:
         """The cached outputs named name, if their key matches and every file is in place."""
@@ -191,8 +199,25 @@ _STORED = ("issues", "outputs", "entries")
 
 def _decode(stored: dict[str, Any]) -> dict[str, Any]:
     hints = {
-        "issues": dict[str, tuple[Signature, Issue]],
+        "issues": dict[str, tuple[Signature, str, Issue]],
         "outputs": dict[str, OutputSet],
-        "entries": dict[str, tuple[Signature, str]],
+        "entries": dict[str, tuple[str, str]],
     }
     return {name: from_data(hints[name], stored[name]) for name in _STORED}
+
+
+def _same(stored: Signature, current: Signature, folder: Path) -> bool:
+    """Whether a folder's files are as stored. A file recorded with a content hash (it
+    had just changed then) must still have that content, checked now if need be."""
+    if len(stored) != len(current):
+        return False
+    for old, new in zip(stored, current, strict=True):
+        if old[:5] != new[:5]:
+            return False
+        if old[5] and old[5] != (new[5] or _content_hash(folder / new[0])):
+            return False
+    return True
+
+
+def _content_hash(path: Path) -> str:
+    return hashlib.blake2b(path.read_bytes(), digest_size=16).hexdigest()

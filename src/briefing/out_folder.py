@@ -8,7 +8,8 @@
   changes no file there). The kernel releases the lock when the process ends,
   however it ends, so a crash never leaves it stuck; the file says who holds it,
   for the second run's message.
-- --clean empties only a folder briefing created (or found empty) and marked.
+- --clean empties only a folder briefing created (or found empty) and marked: the
+  first line of its manifest (the list of files briefing wrote there) says so.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ from pathlib import Path
 
 from briefing.errors import BriefingError, Problem
 
-MARKER = ".briefing-site"  # this folder was made by briefing: --clean may empty it
+MANIFEST = ".briefing-manifest"  # the files briefing wrote in the site, one a line
+MARKER = "# made by briefing: `briefing build --clean` may empty this folder"
 CONFIG_FILE = "briefing.toml"
 
 
@@ -50,13 +52,15 @@ def mark_if_new(folder: Path) -> None:
     """Create folder if needed; mark it as briefing's when it is new or empty."""
     folder.mkdir(parents=True, exist_ok=True)
     if not any(folder.iterdir()):
-        (folder / MARKER).write_text(
-            "This folder was created by briefing; `briefing build --clean` may empty it.\n"
-        )
+        (folder / MANIFEST).write_text(MARKER + "\n")
 
 
 def is_marked(folder: Path) -> bool:
-    return (folder / MARKER).is_file()
+    try:
+        with (folder / MANIFEST).open(encoding="utf-8") as manifest:
+            return manifest.readline().rstrip("\n") == MARKER
+    except (FileNotFoundError, UnicodeDecodeError):
+        return False
 
 
 @contextmanager

@@ -11,12 +11,11 @@ from pathlib import Path, PurePosixPath
 from briefing.atomic import atomic_write as atomic_write  # re-exported: send/ imports it here
 from briefing.atomic import located, replace
 from briefing.atomic import sync_folder as sync_folder  # re-exported: send/ imports it here
-from briefing.out_folder import MARKER, pause_point
+from briefing.out_folder import MANIFEST, MARKER, is_marked, pause_point
 from briefing.site import Outputs, collision
 
-MANIFEST = ".briefing-manifest"
 STAGING = ".briefing-staging"
-OWN = {MANIFEST, STAGING, MARKER}  # briefing's bookkeeping in the site folder
+OWN = {MANIFEST, STAGING}  # briefing's bookkeeping in the site folder
 
 
 @dataclass(frozen=True)
@@ -80,7 +79,8 @@ class Staging:
         current = set(self.sizes) | kept
         # Before any move, the manifest lists the old files and the new: if this process
         # dies among the moves, the next build still knows every file it may have to remove.
-        _write_manifest(manifest, previous | current)
+        marked = is_marked(self.out_dir)
+        _write_manifest(manifest, previous | current, marked)
         written = unchanged = 0
         for done, (path, size) in enumerate(sorted(self.sizes.items())):
             if done == len(self.sizes) // 2:
@@ -98,7 +98,7 @@ class Staging:
         stale = sorted(previous - current)
         for path in stale:
             _remove(self.out_dir, path)
-        _write_manifest(manifest, current)
+        _write_manifest(manifest, current, marked)
         return WriteReport(written, unchanged + len(kept), len(stale))
 
     def discard(self) -> None:
@@ -129,11 +129,12 @@ def _plain(path: str) -> bool:
         and str(PurePosixPath(path)) == path
         and not path.startswith("/")
         and (".." not in parts and parts[0] not in OWN)
+        and path != MARKER
     )
 
 
-def _write_manifest(manifest: Path, paths: set[str]) -> None:
-    listing = ("\n".join(sorted(paths)) + "\n").encode()
+def _write_manifest(manifest: Path, paths: set[str], marked: bool) -> None:
+    listing = ("\n".join([MARKER] * marked + sorted(paths)) + "\n").encode()
     if not (manifest.is_file() and manifest.read_bytes() == listing):
         atomic_write(manifest, listing)
 

@@ -4,7 +4,9 @@ The dashboard at / shows one issue as subscribers and readers will meet it: the
 email at desktop (600 px) and phone (375 px) width, light and dark, the plain
 text, the web page, the feed entry, and what `check` finds. Pages reload by
 themselves (server-sent events) after each rebuild. Only files inside the site
-folder are ever served.
+folder are ever served, only to requests naming 127.0.0.1 or localhost as their
+Host (a page on another name that resolves to 127.0.0.1 — DNS rebinding — gets 403).
+A rebuild that fails, however it fails, shows in the page; the server goes on.
 """
 
 from __future__ import annotations
@@ -35,6 +37,8 @@ EVENTS = "/__events"
 SITE = "/site/"
 DARK = "/dark/"  # the same files with the email's dark-mode rules always on
 _DARK_QUERY = b"@media (prefers-color-scheme: dark)"
+MAX_EVENT_CLIENTS = 32  # open pages listening for reloads; each holds a thread
+LOCAL_HOSTS = ("127.0.0.1", "localhost")
 
 
 @dataclass
@@ -53,6 +57,7 @@ class Preview:
         self.root, self.site, self.announce = root, site, announce
         self.state = State()
         self.stop = threading.Event()
+        self.watching = threading.Event()  # set once the watcher sees changes
         self.checked: dict[str, list[Finding]] = {}  # findings by group of outputs
 
     def rebuild(self) -> None:
@@ -67,10 +72,10 @@ class Preview:
                 f"Built {len(publication.issues)} issues: {report.written} written,"
                 f" {len(findings)} check findings"
             )
-        except BriefingError as exc:
+        except Exception as exc:  # any failure shows in the page; the next save tries again
             publication = self.state.publication
             findings = self.state.findings
-            errors = [str(p) for p in exc.problems]
+            errors = _error_lines(exc)
             self.announce("Build failed:\n  " + "\n  ".join(errors))
         with self.state.changed:
             self.state.publication, self.state.findings = publication, findings
@@ -92,13 +97,19 @@ class Preview:
         paths = [p for p in (self.root / ISSUES_DIR, self.root / CONFIG_NAME) if p.exists()]
         if theme := self._templates():
             paths.append(theme)
-        for _changes in watch(*paths, stop_event=self.stop, debounce=200):
-            self.rebuild()
+        # yield_on_timeout: the first (empty) yield says the watcher is running.
+        changes = watch(
+            *paths, stop_event=self.stop, debounce=200, rust_timeout=500, yield_on_timeout=True
+        )
+        for changed in changes:
+            self.watching.set()
+            if changed:
+                self.rebuild()
 
     def _templates(self) -> Path | None:
         try:
             return load(self.root).config.templates_dir
-        except BriefingError:
+        except Exception:  # the page shows what is wrong; watch the usual folder meanwhile
             return self.root / "templates" if (self.root / "templates").is_dir() else None
 
     def wait_for_change(self, seen: int, timeout: float) -> int:
@@ -110,27 +121,66 @@ class Preview:
 
     def site_file(self, path: str) -> Path | None:
         """The file a URL path names, if it is inside the site folder."""
-        target = (self.site / unquote(path).lstrip("/")).resolve()
-        if target.is_dir():
-            target = target / "index.html"
-        site = self.site.resolve()
-        if not target.is_relative_to(site) or not target.is_file():
+        try:  # a NUL (%00) or an over-long name is no file of the site
+            target = (self.site / unquote(path, errors="strict").lstrip("/")).resolve()
+            if target.is_dir():
+                target = target / "index.html"
+            site = self.site.resolve()
+            if not target.is_relative_to(site) or not target.is_file():
+                return None
+        except (ValueError, OSError):
             return None
         return target
 
 
+def _error_lines(exc: Exception) -> list[str]:
+    if isinstance(exc, BriefingError):
+        return [str(p) for p in exc.problems]
+    log.debug("preview: the rebuild failed", exc_info=exc)
+    return [f"{type(exc).__name__}: {exc} (briefing --debug preview shows the traceback)"]
+
+
+def local_host(header: str | None, port: int) -> bool:
+    """Whether a Host header names this server as 127.0.0.1 or localhost (RFC 9110
+    section 7.2), so a page served under another name cannot read the preview."""
+    if not header:
+        return False
+    host, _, given = header.rpartition(":") if ":" in header else (header, "", "")
+    return host.lower() in LOCAL_HOSTS and given in ("", str(port))
+
+
 def make_server(preview: Preview, port: int) -> ThreadingHTTPServer:
+    listeners = threading.BoundedSemaphore(MAX_EVENT_CLIENTS)
+
     class Handler(BaseHTTPRequestHandler):
         def log_message(self, format: str, *args: object) -> None:
             log.debug("preview: " + format, *args)
 
         def do_GET(self) -> None:
+            if not local_host(self.headers.get("Host"), server.server_address[1]):
+                self.send_error(HTTPStatus.FORBIDDEN, "Host must be 127.0.0.1 or localhost")
+                return
+            try:
+                self._get()
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+            except Exception:  # one bad request must not cost the server
+                log.debug("preview: request %r failed", self.path, exc_info=True)
+                self.send_error(HTTPStatus.INTERNAL_SERVER_ERROR)
+
+        def _get(self) -> None:
             url = urlsplit(self.path)
             if url.path == "/":
                 slug = parse_qs(url.query).get("issue", [""])[0]
                 self._send(dashboard(preview, slug).encode(), "text/html; charset=utf-8")
             elif url.path == EVENTS:
-                self._events()
+                if not listeners.acquire(blocking=False):
+                    self.send_error(HTTPStatus.SERVICE_UNAVAILABLE, "Too many open pages")
+                    return
+                try:
+                    self._events()
+                finally:
+                    listeners.release()
             elif url.path.startswith((SITE, DARK + "site/")):
                 self._site_file(url.path)
             else:
@@ -305,9 +355,11 @@ pre.text { background: #fff; border: 1px solid #ccc; padding: 1rem; max-height: 
 def serve(
     root: Path, site: Path, port: int, announce: Callable[[str], None]
 ) -> tuple[ThreadingHTTPServer, Preview]:
-    """Build once, start the watcher, and return the server (not yet serving)."""
+    """Listen, build once, start the watcher, and return the server (not yet serving).
+    The socket comes first: a port in use is the only error this raises; a build that
+    fails shows in the page."""
     preview = Preview(root, site, announce)
-    preview.rebuild()
     server = make_server(preview, port)
+    preview.rebuild()
     threading.Thread(target=preview.watch, name="preview-watch", daemon=True).start()
     return server, preview
