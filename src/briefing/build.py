@@ -8,10 +8,12 @@ re-checks only those.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from briefing.cache import CACHE_FILE, BuildCache, digest, file_signature, signature
@@ -57,6 +59,8 @@ class BuildResult:
     report: WriteReport
     groups: dict[str, tuple[str, ...]]  # every group of outputs → the site paths it wrote
     rendered: frozenset[str]  # the groups rendered by this build (the rest were fresh)
+    as_of: datetime | None = None  # the cut-off: issues dated after it were held back
+    held_back: tuple[Issue, ...] = ()  # drafts and future issues left out of the site
 
 
 def load(root: Path) -> Publication:
@@ -136,7 +140,8 @@ def _plan(
         return shown[issue.slug]
 
     for group in groups:
-        key = digest([show(i) for i in group.lists], [cache.stamp(i) for i in group.whole])
+        stamps = [cache.stamp(i) for i in group.whole]
+        key = digest([show(i) for i in group.lists], stamps, group.shows)
         _fresh_or_stale(plan, cache, group.name, key, target, group)
     return plan
 
@@ -159,8 +164,14 @@ def build(
     jobs: int = 0,
     clean: bool = False,
     progress: Progress | None = None,
+    as_of: datetime | None = None,
+    drafts: bool = False,
 ) -> BuildResult:
-    """Load, render what changed since the last build (everything with clean), write."""
+    """Load, render what changed since the last build (everything with clean), write.
+
+    The site holds the issues published at as_of: no drafts, none dated after it
+    (None: no date cut-off). The caller passes the clock's time (the CLI does);
+    rendering never reads it. drafts (preview): every issue, drafts and future ones too."""
     config = load_config(root)
     theme = Theme.load(config)
     target = (out_dir or root / "site").resolve()
@@ -177,11 +188,18 @@ def build(
         pause_point("locked")
         environment = _environment(root, config.templates_dir, target)
         cache = BuildCache(environment) if clean else BuildCache.load(root, environment)
-        publication = load_publication(config, cache.reuse)
-        cache.record(publication.issues)
+        loaded = load_publication(config, cache.reuse)
+        cache.record(loaded.issues)
+        cache.cut_off(as_of.isoformat() if as_of else "")
+        publication = loaded if drafts else loaded.published(as_of)
         mark_if_new(target)
         try:
-            return _render_and_write(root, publication, theme, cache, target, jobs, clean, progress)
+            result = _render_and_write(
+                root, publication, theme, cache, target, jobs, clean, progress
+            )
+            in_site = {i.slug for i in publication.issues}
+            held = tuple(i for i in loaded.issues if i.slug not in in_site)
+            return dataclasses.replace(result, as_of=as_of, held_back=held)
         except OSError as exc:  # a full disk or a lost permission: which file, in one line
             if exc.filename is None:
                 raise

@@ -97,6 +97,30 @@ class FeedsConfig(Section):
     max_items: int = option("How many of the newest issues the feeds hold.", 20, check=at_least(1))
 
 
+def _icon_file(value: str) -> str | None:
+    if value and not value.lower().endswith((".ico", ".png", ".svg", ".jpg", ".jpeg", ".gif")):
+        return "must be an .ico, .png, .svg, .jpg or .gif file in the project"
+    if value.startswith("/") or ".." in value.split("/"):
+        return "must be a path inside the project"
+    return None
+
+
+@dataclass(frozen=True)
+class SiteConfig(Section):
+    per_page: int = option(
+        "Issues on each page of the archive index; older ones go on page/2/, page/3/, …",
+        50,
+        check=at_least(1),
+    )
+    favicon: str = option("Icon file in the project, linked from every page.", "", check=_icon_file)
+    feed_icon: str = option("Square image in the project: the feeds' icon.", "", check=_icon_file)
+    robots: str = option(
+        "'allow': crawlers welcome (robots.txt names the sitemap); 'deny': keep them out.",
+        "allow",
+        choices=("allow", "deny"),
+    )
+
+
 @dataclass(frozen=True)
 class ThemeConfig(Section):
     templates: str = option("Folder of templates, relative to the project.", "templates")
@@ -253,6 +277,7 @@ class Config:
     publication: PublicationConfig
     email: EmailConfig
     feeds: FeedsConfig = FeedsConfig()
+    site: SiteConfig = SiteConfig()
     theme: ThemeConfig = ThemeConfig()
     send: SendConfig = SendConfig()
     smtp: SmtpConfig = SmtpConfig()

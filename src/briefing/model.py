@@ -11,6 +11,7 @@ from datetime import datetime
 from pathlib import Path
 
 from briefing.config import Config
+from briefing.segment import Segment
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,14 @@ class Issue:
     preheader: str = ""
     tags: tuple[str, ...] = ()
     assets: tuple[str, ...] = ()  # image files (relative to the folder) copied beside the page
+    draft: bool = False  # built for preview only: never published or sent
+    send_at: datetime | None = None  # when `send --due` sends it
+    audience: Segment | None = None  # None: every subscriber
+
+    def published(self, as_of: datetime | None) -> bool:
+        """Whether the issue belongs in the published site at the cut-off as_of (None:
+        no cut-off). A draft never does; a future-dated issue not before its date."""
+        return not self.draft and (as_of is None or self.date <= as_of)
 
     @property
     def summary(self) -> str:
@@ -78,6 +87,11 @@ class Issue:
 class Publication:
     config: Config
     issues: tuple[Issue, ...]  # newest first
+
+    def published(self, as_of: datetime | None) -> Publication:
+        """The publication as the site shows it at the cut-off as_of: no drafts, nothing
+        dated after as_of. Rendering never reads the clock: the caller says when."""
+        return Publication(self.config, tuple(i for i in self.issues if i.published(as_of)))
 
     def issue(self, slug: str) -> Issue | None:
         return next((i for i in self.issues if i.slug == slug), None)

@@ -63,7 +63,8 @@ class Preview:
     def rebuild(self) -> None:
         publication: Publication | None
         try:
-            result = build(self.root, self.site)
+            # Drafts and future issues too (marked): the editor previews what is coming.
+            result = build(self.root, self.site, drafts=True)
             publication = result.publication
             findings = self._check(result)
             errors: list[str] = []
@@ -276,7 +277,7 @@ def dashboard(preview: Preview, slug: str) -> str:
 def _issue_nav(publication: Publication, current: str) -> str:
     links = [
         f'<a href="/?issue={i.slug}"{" aria-current=page" if i.slug == current else ""}>'
-        f"No. {i.number}: {html.escape(i.title)}</a>"
+        f"No. {i.number}: {html.escape(i.title)}{' (draft)' * i.draft}</a>"
         for i in publication.issues
     ]
     return f'<nav class="issues">{" ".join(links)} <a href="{SITE}">Site ↗</a></nav>'

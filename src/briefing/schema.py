@@ -31,6 +31,8 @@ class Kind(Enum):
     TAGS = "a list of slugs, like [trade, china]"
     KEY_POINTS = "a list of '- label: …' / 'text: …' items"
     IMAGE = "a mapping with src, alt and caption"
+    BOOLEAN = "true or false"
+    AUDIENCE = "a mapping with tags_any, tags_all, tags_none and fields"
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,18 @@ ISSUE_FIELDS: tuple[Field, ...] = (
     Field("tags", Kind.TAGS, "Tags; one page per tag.", skeleton="[]", carried=True),
     Field("updated", Kind.TIMESTAMP, "Last change, for the feeds (default: date)."),
     Field("slug", Kind.SLUG, "Overrides the slug in the folder's name."),
+    Field("draft", Kind.BOOLEAN, "true: built for preview only; not published, not sent."),
+    Field(
+        "send_at",
+        Kind.TIMESTAMP,
+        "When `briefing send --due` sends it (ISO 8601 with offset).",
+    ),
+    Field(
+        "audience",
+        Kind.AUDIENCE,
+        "The subscribers it goes to: tags_any/tags_all/tags_none lists, fields: {name: value"
+        " or [values]} (default: everyone).",
+    ),
 )
 
 ARTICLE_FIELDS: tuple[Field, ...] = (
@@ -126,7 +140,7 @@ def front_matter(
     lines = ["---"]
     for field in fields:
         value = values.get(field.name)
-        if value not in (None, "", ()):
+        if value not in (None, "", ()) and value is not False:
             lines += _written(field, value)
         elif skeleton and field.skeleton is not None:
             gap = "" if field.skeleton.startswith("\n") else " "
@@ -141,8 +155,19 @@ def _written(field: Field, value: Any) -> list[str]:
         return [f"{field.name}:", _item(IMAGE_FIELDS, value, "  ")]
     if field.kind is Kind.TAGS:
         return [f"{field.name}: [{', '.join(value)}]"]
+    if field.kind is Kind.AUDIENCE:  # a briefing.segment.Segment
+        lines = [f"{field.name}:"]
+        for key in ("tags_any", "tags_all", "tags_none"):
+            if tags := getattr(value, key):
+                lines.append(f"  {key}: [{', '.join(tags)}]")
+        if value.fields:
+            lines.append("  fields:")
+            lines += [f"    {r.name}: [{', '.join(map(quote, r.values))}]" for r in value.fields]
+        return lines
     if isinstance(value, datetime):
         return [f"{field.name}: {value.isoformat()}"]
+    if isinstance(value, bool):
+        return [f"{field.name}: {'true' if value else 'false'}"]
     return [f"{field.name}: {value if isinstance(value, int) else quote(value)}"]
 
 

@@ -64,6 +64,21 @@ STYLESHEET = Output("style.css")
 RSS = Output("rss.xml")
 ATOM = Output("atom.xml")
 JSON_FEED = Output("feed.json")
+# The archive past its first page ([site] per_page): page/2/, page/3/, …
+INDEX_PAGE = Output("page/{number}/index.html")
+TAGS_INDEX = Output("tags/index.html")
+# What static hosts and search engines look for at the root.
+SITEMAP = Output("sitemap.xml")
+ROBOTS = Output("robots.txt")
+NOT_FOUND = Output("404.html")  # served for any missing path: its links are root-relative
+# [site] favicon and feed_icon, copied under these names ({ext}: the file's, e.g. .png).
+FAVICON = Output("favicon{ext}")
+FEED_ICON = Output("feed-icon{ext}")
+
+
+def index_page(number: int) -> Output:
+    """The archive's page number (1: the site's index)."""
+    return INDEX if number == 1 else Output(INDEX_PAGE.path(number=str(number)))
 
 
 def issue_folder(slug: str) -> str:
@@ -111,6 +126,13 @@ class Urls:
     @property
     def json_feed(self) -> str:
         return self(JSON_FEED)
+
+    @property
+    def tags_index(self) -> str:
+        return self(TAGS_INDEX)
+
+    def index_page(self, number: int) -> str:
+        return self(index_page(number))
 
     def issue(self, slug: str) -> str:
         return self(ISSUE_PAGE, slug=slug)

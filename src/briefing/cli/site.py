@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import sys
 import time
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -140,17 +140,28 @@ def import_command(state: State, files: tuple[Path, ...], into: str | None) -> N
     is_flag=True,
     help="Also remove files in the output folder that the build did not write.",
 )
+@click.option(
+    "--as-of",
+    "as_of",
+    callback=lambda _ctx, _param, value: as_of_time(value),
+    metavar="DATE",
+    help="Publish the issues dated up to DATE (ISO 8601; default: now). Same sources and"
+    " --as-of, same site.",
+)
 @click.pass_obj
-def build_command(state: State, out: Path | None, jobs: int, clean: bool) -> None:
-    """Render every issue: email HTML and text, web archive, RSS, Atom and JSON Feed.
+def build_command(state: State, out: Path | None, jobs: int, clean: bool, as_of: datetime) -> None:
+    """Render every published issue: email HTML and text, web archive, RSS, Atom and
+    JSON Feed. Drafts (draft: true) and issues dated after the cut-off are left out.
 
     \b
     Example:
       briefing build --out public --jobs 2
+      briefing build --as-of 2025-06-10T07:00:00+00:00   # the site as it was then
     """
     started = time.perf_counter()
     with progress_bar("Rendering issues") as progress:
-        result = build(state.root, out.resolve() if out else None, jobs, clean, progress)
+        target = out.resolve() if out else None
+        result = build(state.root, target, jobs, clean, progress, as_of=as_of)
     report = result.report
     count = len(result.publication.issues)
     click.echo(
@@ -158,13 +169,49 @@ def build_command(state: State, out: Path | None, jobs: int, clean: bool) -> Non
         f" {report.written} written, {report.unchanged} unchanged, {report.removed} removed"
         f" in {time.perf_counter() - started:.2f} s"
     )
+    drafts = [i.slug for i in result.held_back if i.draft]
+    future = [i for i in result.held_back if not i.draft]
+    line = f"Cut-off {as_of.isoformat(timespec='seconds')}"
+    if drafts:
+        line += f"; {len(drafts)} draft(s) left out: {', '.join(drafts)}"
+    if future:
+        soonest = min(future, key=lambda i: i.date)
+        line += (
+            f"; {len(future)} future issue(s) held back (next: {soonest.slug}"
+            f" on {soonest.date.isoformat()})"
+        )
+    click.echo(line)
+
+
+def as_of_time(value: str | None) -> datetime:
+    """--as-of as an aware time; the clock is read here, at the CLI, and nowhere below."""
+    if value is None:
+        return datetime.now(UTC)
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(
+            f"'{value}' is not an ISO 8601 date or date-time, e.g. 2025-06-10T07:00:00+00:00"
+        ) from None
+    if parsed.tzinfo is None:  # a bare date or time: the end of that moment in UTC
+        if len(value) == 10:
+            parsed = parsed.replace(hour=23, minute=59, second=59)
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed
 
 
 @cli.command("check")
 @click.argument("slugs", nargs=-1, metavar="[SLUG]...")
 @click.option("--strict", is_flag=True, help="Treat findings as errors (exit 1).")
+@click.option(
+    "--as-of",
+    "as_of",
+    callback=lambda _ctx, _param, value: as_of_time(value),
+    metavar="DATE",
+    help="The cut-off future issues are judged against (default: now).",
+)
 @click.pass_obj
-def check_command(state: State, slugs: tuple[str, ...], strict: bool) -> None:
+def check_command(state: State, slugs: tuple[str, ...], strict: bool, as_of: datetime) -> None:
     """Lint what subscribers and feed readers would suffer from.
 
     Each finding prints as file:line: rule: message. Exit status: 0 when there is
@@ -175,13 +222,21 @@ def check_command(state: State, slugs: tuple[str, ...], strict: bool) -> None:
       briefing check trump-xi-call
       briefing check --strict      # in CI, before send
     """
-    from briefing.check import check
+    from briefing.check import allowed, check
+    from briefing.check_calendar import calendar_findings
 
     publication = load(state.root)
     unknown = [s for s in slugs if publication.issue(s) is None]
     if unknown:
         raise ContentError(f"no issue with the slug '{unknown[0]}'")
     findings = check(publication, slugs, _subscriber_columns(publication.config))
+    audience = _active_fields(publication.config)
+    findings = sorted(findings + calendar_findings(publication, as_of, slugs, audience))
+    # Findings accepted in briefing.toml ([check] allow) pass --strict and the send gate.
+    accepted = [f for f in findings if allowed(f, publication.config.check.allow)]
+    findings = [f for f in findings if f not in accepted]
+    if accepted:
+        click.echo(f"{len(accepted)} finding(s) accepted by [check] allow.", err=True)
     level = "error" if strict else "warning"
     for finding in findings:
         click.echo(f"{finding} [{level}]")
@@ -223,6 +278,17 @@ def _subscriber_columns(config: Config) -> set[str] | None:
         return None
     with path.open(encoding="utf-8-sig", newline="") as handle:
         return {c.strip() for c in next(csv.reader(handle), [])}
+
+
+def _active_fields(config: Config) -> list[dict[str, str]] | None:
+    """Every active subscriber's fields (tags among them), for segment findings."""
+    from briefing.audience.access import store_path
+    from briefing.audience.store import ACTIVE, Store
+
+    if not store_path(config).is_file():
+        return None
+    with Store(store_path(config)) as store:
+        return [m.fields for m in store.members([ACTIVE])]
 
 
 @cli.command("preview")

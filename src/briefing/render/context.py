@@ -191,6 +191,10 @@ class IssueView:
             )
         ]
 
+    @property
+    def lead_image(self) -> LeadImage | None:
+        return lead_image(self)
+
     # Pages keep relative URLs as written, so the site also works from a preview
     # server, a file:// URL or another host.
     @cached_property
@@ -205,6 +209,35 @@ class IssueView:
                 self.issue.articles, self.article_tokens, self.web_article_tokens, strict=True
             )
         ]
+
+
+@dataclass(frozen=True)
+class LeadImage:
+    """The issue's lead image (its first article's image) as cards and feeds show it."""
+
+    url: str  # absolute
+    alt: str
+    width: int
+    height: int
+    bytes: int
+    mime: str
+
+
+def lead_image(view: IssueView) -> LeadImage | None:
+    local = view.images.local
+    for article in view.issue.articles:
+        name = local.name(article.image.src) if article.image else None
+        if article.image and name is not None:
+            measured = local.measured(name)
+            return LeadImage(
+                urljoin(view.url, article.image.src),
+                article.image.alt,
+                measured.width,
+                measured.height,
+                measured.bytes,
+                "image/" + measured.format.lower(),
+            )
+    return None
 
 
 def views(publication: Publication) -> list[IssueView]:

@@ -21,7 +21,8 @@ from briefing.merge import with_fallbacks
 from briefing.model import Issue, Publication
 from briefing.render.context import IssueView
 from briefing.render.theme import Theme
-from briefing.site import ATOM, INDEX, JSON_FEED, RSS, Output
+from briefing.render.web import icon_suffix
+from briefing.site import ATOM, FAVICON, FEED_ICON, INDEX, JSON_FEED, RSS, Output
 
 CONTENT_TEMPLATE = "web/_content.html.j2"
 # Given an issue and a way to render its entry's content, the content: lets the build
@@ -40,6 +41,12 @@ def entry_id(config: Config, view: IssueView) -> str:
 def feed_id(config: Config) -> str:
     """The feed's own id: the publication's home URL, stable as long as the site is."""
     return config.publication.base_url
+
+
+def feed_icon(config: Config) -> str:
+    """The absolute URL of [site] feed_icon's copy in the site, or ''."""
+    name = config.site.feed_icon
+    return FEED_ICON.absolute(config.publication.base_url, ext=icon_suffix(name)) if name else ""
 
 
 def _content(publication: Publication, view: IssueView, theme: Theme) -> str:
@@ -94,6 +101,10 @@ def _feedgen(
     fg.generator("briefing")
     if pub.author:
         fg.author({"name": pub.author, **({"email": pub.author_email} if pub.author_email else {})})
+    if icon := feed_icon(config):
+        fg.icon(icon)
+        fg.logo(icon)
+        fg.image(icon, pub.title, INDEX.absolute(pub.base_url))
     updated = _last_updated(views)
     if updated:  # an empty feed keeps feedgen's default; never happens with issues
         fg.updated(updated)
@@ -113,6 +124,8 @@ def _feedgen(
         _entry_author(entry, pub.author, pub.author_email)
         for tag in issue.tags:
             entry.category(term=tag, label=tag)
+        if lead := view.lead_image:  # RSS <enclosure>, Atom <link rel="enclosure">
+            entry.enclosure(lead.url, str(lead.bytes), lead.mime)
     return fg
 
 
@@ -138,6 +151,10 @@ def _json_feed(config: Config, views: list[IssueView], contents: list[str]) -> b
     }
     if pub.description:
         feed["description"] = pub.description
+    if icon := feed_icon(config):
+        feed["icon"] = icon
+    if config.site.favicon:
+        feed["favicon"] = FAVICON.absolute(pub.base_url, ext=icon_suffix(config.site.favicon))
     if pub.author:
         feed["authors"] = [{"name": pub.author}]
     feed["items"] = [
@@ -150,6 +167,7 @@ def _json_feed(config: Config, views: list[IssueView], contents: list[str]) -> b
             "date_published": view.issue.date.isoformat(),
             "date_modified": view.issue.updated.isoformat(),
             **({"tags": list(view.issue.tags)} if view.issue.tags else {}),
+            **({"image": lead.url} if (lead := view.lead_image) else {}),
         }
         for view, content in zip(views, contents, strict=True)
     ]

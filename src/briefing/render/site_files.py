@@ -22,13 +22,17 @@ from briefing.site import (
     EMAIL_HTML,
     EMAIL_IMAGE,
     EMAIL_TEXT,
-    INDEX,
     ISSUE_ASSET,
     ISSUE_PAGE,
+    NOT_FOUND,
+    ROBOTS,
+    SITEMAP,
     STYLESHEET,
     SUBSCRIBE_PAGE,
     TAG_PAGE,
+    TAGS_INDEX,
     Outputs,
+    index_page,
 )
 
 if TYPE_CHECKING:  # the renderers are imported on first use
@@ -86,7 +90,7 @@ def neighbours(all_views: list[IssueView], index: int) -> list[tuple[str, str]]:
 def listed(issue: Issue) -> tuple[object, ...]:
     """What a listing (the index, a tag page) shows of an issue."""
     i = issue
-    return (i.slug, i.title, i.number, i.date, i.tags, i.summary, i.edition)
+    return (i.slug, i.title, i.number, i.date, i.tags, i.summary, i.edition, i.draft)
 
 
 @dataclass(frozen=True)
@@ -97,6 +101,7 @@ class SharedGroup:
     lists: tuple[Issue, ...]  # issues it shows as listed() says
     whole: tuple[Issue, ...]  # issues it holds in full (the feeds' newest)
     render: Callable[[], Outputs]
+    shows: tuple[object, ...] = ()  # anything else it shows (an archive page: the count)
 
 
 def shared_groups(
@@ -106,7 +111,7 @@ def shared_groups(
     so an edit re-renders only the groups it shows up in. memo keeps feed entries."""
     from briefing.render.feeds import render_feeds
     from briefing.render.web import STYLESHEET as WEB_STYLESHEET
-    from briefing.render.web import render_index, render_subscribe, render_tag
+    from briefing.render.web import render_subscribe, render_tag
 
     config = publication.config
     origin = relative(config.templates_dir, config.root)
@@ -127,15 +132,9 @@ def shared_groups(
 
     issues = tuple(v.issue for v in all_views)
     newest = issues[: config.feeds.max_items]
-    groups = [
-        SharedGroup(
-            "index",
-            issues,
-            (),
-            one(INDEX.path(), partial(render_index, publication, all_views, theme)),
-        ),
-        SharedGroup("feeds", newest, newest, feeds),
-    ]
+    groups = _index_pages(publication, all_views, theme, one)
+    groups.append(SharedGroup("feeds", newest, newest, feeds))
+    groups += _publishing(publication, all_views, theme, one)
     for tag in publication.tags:
         render = partial(render_tag, publication, tag, all_views, theme)
         tagged = tuple(i for i in issues if tag in i.tags)
@@ -145,6 +144,63 @@ def shared_groups(
         groups.append(SharedGroup("subscribe", (), (), one(SUBSCRIBE_PAGE.path(), subscribe)))
     stylesheet = theme.path(WEB_STYLESHEET)
     groups.append(SharedGroup("style", (), (), one(STYLESHEET.path(), stylesheet.read_bytes)))
+    return groups
+
+
+def _index_pages(
+    publication: Publication,
+    all_views: list[IssueView],
+    theme: Theme,
+    one: Callable[[str, Callable[[], str | bytes]], Callable[[], Outputs]],
+) -> list[SharedGroup]:
+    """The archive index, [site] per_page issues a page: index.html, page/2/, …"""
+    from briefing.render.publish import page_count
+    from briefing.render.web import render_index
+
+    per_page = publication.config.site.per_page
+    pages = page_count(len(all_views), per_page)
+    groups = []
+    for number in range(1, pages + 1):
+        shown = all_views[(number - 1) * per_page : number * per_page]
+        render = partial(render_index, publication, shown, theme, number, pages)
+        name = "index" if number == 1 else f"index:{number}"
+        lists = tuple(v.issue for v in shown)
+        path = index_page(number).path()
+        groups.append(SharedGroup(name, lists, (), one(path, render), (number, pages)))
+    return groups
+
+
+def _publishing(
+    publication: Publication,
+    all_views: list[IssueView],
+    theme: Theme,
+    one: Callable[[str, Callable[[], str | bytes]], Callable[[], Outputs]],
+) -> list[SharedGroup]:
+    """Tags index, sitemap, robots.txt, 404 page and icons (briefing.render.publish)."""
+    from briefing.render import publish
+
+    issues = tuple(v.issue for v in all_views)
+    per_page = publication.config.site.per_page
+    sitemap = partial(publish.render_sitemap, publication, per_page)
+    tags = partial(publish.render_tags_index, publication, all_views, theme)
+    groups = [
+        SharedGroup("tags-index", issues, (), one(TAGS_INDEX.path(), tags)),
+        # lastmod is each issue's updated, which listed() leaves out.
+        SharedGroup(
+            "sitemap", issues, (), one(SITEMAP.path(), sitemap), tuple(i.updated for i in issues)
+        ),
+        SharedGroup(
+            "robots", (), (), one(ROBOTS.path(), partial(publish.render_robots, publication))
+        ),
+        SharedGroup(
+            "404",
+            (),
+            (),
+            one(NOT_FOUND.path(), partial(publish.render_not_found, publication, theme)),
+        ),
+    ]
+    for path, data in publish.icon_files(publication):
+        groups.append(SharedGroup("icon:" + path, (), (), one(path, partial(bytes, data))))
     return groups
 
 

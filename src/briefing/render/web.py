@@ -2,17 +2,41 @@
 
 from __future__ import annotations
 
+from pathlib import PurePosixPath
+
 from briefing.merge import with_fallbacks
 from briefing.model import Publication
 from briefing.render.context import IssueView
 from briefing.render.theme import Theme
-from briefing.site import INDEX, ISSUE_PAGE, SUBSCRIBE_PAGE, TAG_PAGE, Urls, to_root
+from briefing.site import (
+    FAVICON,
+    ISSUE_PAGE,
+    SUBSCRIBE_PAGE,
+    TAG_PAGE,
+    Urls,
+    index_page,
+)
 
 STYLESHEET = "web/style.css"
 
 
-def render_index(publication: Publication, views: list[IssueView], theme: Theme) -> str:
-    return _page(publication, theme, "web/index.html.j2", INDEX.path(), issue_views=views)
+def render_index(
+    publication: Publication,
+    views: list[IssueView],
+    theme: Theme,
+    page_number: int = 1,
+    page_count: int = 1,
+) -> str:
+    """One page of the archive: views are the issues it lists."""
+    return _page(
+        publication,
+        theme,
+        "web/index.html.j2",
+        index_page(page_number).path(),
+        issue_views=views,
+        page_number=page_number,
+        page_count=page_count,
+    )
 
 
 def render_tag(publication: Publication, tag: str, views: list[IssueView], theme: Theme) -> str:
@@ -56,13 +80,22 @@ def _page(
     `absolute_urls` (canonical and feed links); `root`, the way back to the site root,
     stays for themes written before them."""
     pub = publication.config.publication
+    urls = context.pop("urls", None) or Urls.page(path)
+    assert isinstance(urls, Urls)
+    icon = publication.config.site.favicon
     html = theme.render(
         template,
         pub=pub,
-        urls=Urls.page(path),
+        urls=urls,
         absolute_urls=Urls(pub.base_url),
-        root=to_root(path),
+        root=urls.prefix,
+        favicon=urls(FAVICON, ext=icon_suffix(icon)) if icon else "",
         **(signup_context(publication) | context),
     )
     # Pages have no recipient: merge fields show their fallback.
     return with_fallbacks(html)
+
+
+def icon_suffix(name: str) -> str:
+    """The suffix an icon file keeps in the site (favicon.png, feed-icon.svg)."""
+    return PurePosixPath(name).suffix.lower()

@@ -33,6 +33,11 @@ def prepare_issue(publication: Publication, slug: str, site: Path) -> PreparedIs
     if issue is None:
         known = ", ".join(i.slug for i in publication.issues[:5])
         raise SendError(f"no issue with the slug '{slug}'; recent issues: {known}")
+    if issue.draft:
+        raise SendError(
+            f"{relative(issue.folder / 'issue.md', config.root)}: '{slug}' is a draft"
+            " (draft: true); remove that line, build and review it, then send"
+        )
     view = IssueView(issue, config.publication.base_url)
     theme = Theme.load(publication.config)
     html, text = render_email(publication, view, theme), render_text(publication, view, theme)

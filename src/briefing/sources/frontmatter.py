@@ -330,6 +330,20 @@ def image(node: yaml.Node) -> Image:
     return Image(**mapping(node, IMAGE_FIELDS))
 
 
+def boolean(node: yaml.Node) -> bool:
+    # Only the two YAML 1.2 spellings: `no`/`off` are YAML 1.1's and read as text elsewhere.
+    value = text(node).lower()
+    if value not in ("true", "false"):
+        raise FieldError(f"must be true or false, not '{value}'")
+    return value == "true"
+
+
+def _audience(node: yaml.Node) -> Any:
+    from briefing.sources.audience_field import audience  # it builds on this module's readers
+
+    return audience(node)
+
+
 READERS: dict[Kind, Reader] = {
     Kind.TEXT: text,
     Kind.INTEGER: integer,
@@ -339,4 +353,6 @@ READERS: dict[Kind, Reader] = {
     Kind.TAGS: tags,
     Kind.KEY_POINTS: key_points,
     Kind.IMAGE: image,
+    Kind.BOOLEAN: boolean,
+    Kind.AUDIENCE: _audience,
 }
