@@ -13,6 +13,7 @@ import dataclasses
 import functools
 import types
 import typing
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -48,24 +49,35 @@ def _key(key: object) -> str:
 
 def from_data(kind: Any, data: Json) -> Any:
     """data read back as kind; DecodeError when it does not fit."""
+    return _decoder(kind)(data)
+
+
+Decoder = Callable[[Json], Any]
+
+
+@functools.cache
+def _decoder(kind: Any) -> Decoder:
+    """A function reading data as kind, made once per type (the cache holds thousands
+    of issues: dispatching on the type for every value would cost more than the JSON)."""
     origin, args = typing.get_origin(kind), typing.get_args(kind)
     if origin in (typing.Union, types.UnionType):
-        return _union(args, data)
+        return functools.partial(_union, tuple(_decoder(a) for a in args))
+    if origin is tuple and len(args) == 2 and args[1] is Ellipsis:
+        return functools.partial(_many, _decoder(args[0]))
     if origin is tuple:
-        return _tuple(args, _exactly(list, data))
+        return functools.partial(_fixed, tuple(_decoder(a) for a in args))
     if origin is dict:
-        items = _exactly(dict, data).items()
-        return {_exactly(str, k): from_data(args[1], v) for k, v in items}
+        return functools.partial(_mapping, _decoder(args[1]))
     if kind is Path:
-        return Path(_exactly(str, data))
+        return lambda data: Path(_exactly(str, data))
     if kind is datetime:
-        return _datetime(_exactly(str, data))
+        return _datetime
     if kind in (str, int, bool, type(None)):
-        return _exactly(kind, data)
+        return functools.partial(_exactly, kind)
     if kind is float:
-        return float(data if type(data) is int else _exactly(float, data))
+        return lambda data: float(data if type(data) is int else _exactly(float, data))
     if isinstance(kind, type) and dataclasses.is_dataclass(kind):
-        return _dataclass(kind, _exactly(dict, data))
+        return _dataclass_decoder(kind)
     raise DecodeError(f"no rule to read a {kind!r}")
 
 
@@ -75,38 +87,48 @@ def _exactly(kind: type, data: Json) -> Any:
     return data
 
 
-def _union(args: tuple[Any, ...], data: Json) -> Any:
-    for arg in args:
+def _union(options: tuple[Decoder, ...], data: Json) -> Any:
+    for option in options:
         try:
-            return from_data(arg, data)
+            return option(data)
         except DecodeError:
             continue
-    raise DecodeError(f"{type(data).__name__} fits none of {args}")
+    raise DecodeError(f"a {type(data).__name__} fits none of the types allowed")
 
 
-def _tuple(args: tuple[Any, ...], items: list[Json]) -> tuple[Any, ...]:
-    if len(args) == 2 and args[1] is Ellipsis:
-        return tuple(from_data(args[0], item) for item in items)
-    if len(items) != len(args):
-        raise DecodeError(f"expected {len(args)} items, found {len(items)}")
-    return tuple(from_data(arg, item) for arg, item in zip(args, items, strict=True))
+def _many(item: Decoder, data: Json) -> tuple[Any, ...]:
+    return tuple(map(item, _exactly(list, data)))
 
 
-def _datetime(text: str) -> datetime:
+def _fixed(items: tuple[Decoder, ...], data: Json) -> tuple[Any, ...]:
+    values = _exactly(list, data)
+    if len(values) != len(items):
+        raise DecodeError(f"expected {len(items)} items, found {len(values)}")
+    return tuple(decode(value) for decode, value in zip(items, values, strict=True))
+
+
+def _mapping(value: Decoder, data: Json) -> dict[str, Any]:
+    return {_exactly(str, k): value(v) for k, v in _exactly(dict, data).items()}
+
+
+def _datetime(data: Json) -> datetime:
     try:
-        return datetime.fromisoformat(text)
+        return datetime.fromisoformat(_exactly(str, data))
     except ValueError as exc:
         raise DecodeError(str(exc)) from None
 
 
-def _dataclass(kind: type, data: dict[str, Json]) -> Any:
-    hints = _hints(kind)
-    names = {f.name for f in dataclasses.fields(kind) if f.init}
-    if set(data) != names:
-        raise DecodeError(f"{kind.__name__}: fields {sorted(set(data) ^ names)} differ")
-    return kind(**{name: from_data(hints[name], data[name]) for name in names})
+def _dataclass_decoder(kind: type) -> Decoder:
+    hints = typing.get_type_hints(kind)
+    names = frozenset(f.name for f in dataclasses.fields(kind) if f.init)
+    fields: list[tuple[str, Decoder]] = []
 
+    def decode(data: Json) -> Any:
+        found = _exactly(dict, data)
+        if found.keys() != names:
+            raise DecodeError(f"{kind.__name__}: fields {sorted(found.keys() ^ names)} differ")
+        if not fields:  # filled on first use: a dataclass may refer to itself
+            fields.extend((name, _decoder(hints[name])) for name in names)
+        return kind(**{name: field(found[name]) for name, field in fields})
 
-@functools.cache
-def _hints(kind: type) -> dict[str, Any]:
-    return typing.get_type_hints(kind)
+    return decode
