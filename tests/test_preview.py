@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 import briefing.preview as preview_module
+from briefing.errors import BriefingError
 from briefing.preview import Preview, dashboard, serve
 
 
@@ -119,6 +120,12 @@ def test_a_project_that_does_not_load_is_shown_not_reported_as_a_port(tmp_path: 
     finally:
         preview.stop.set()
         server.server_close()
+
+
+@pytest.mark.parametrize("site", [".", "..", "issues"])
+def test_preview_never_serves_the_project_folder(example: Path, site: str) -> None:
+    with pytest.raises(BriefingError, match="refusing to build into"):
+        serve(example, (example / site).resolve(), 0, _quiet)
 
 
 @pytest.mark.parametrize(

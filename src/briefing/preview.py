@@ -26,8 +26,9 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from briefing.build import BuildResult, build, load
 from briefing.check import Finding, check_built
 from briefing.config import CONFIG_NAME
-from briefing.errors import BriefingError
+from briefing.errors import BriefingError, relative
 from briefing.model import Publication
+from briefing.out_folder import refuse_unsafe
 from briefing.site import EMAIL_HTML, EMAIL_TEXT, ISSUE_PAGE, JSON_FEED
 from briefing.sources.issues import ISSUES_DIR
 
@@ -359,6 +360,9 @@ def serve(
     """Listen, build once, start the watcher, and return the server (not yet serving).
     The socket comes first: a port in use is the only error this raises; a build that
     fails shows in the page."""
+    # The folder served must not be the project (briefing.toml, subscribers, .git...).
+    sources = [root / name for name in (ISSUES_DIR, "templates", ".briefing", "outbox")]
+    refuse_unsafe(site, root, sources, relative(site, root) + "/")
     preview = Preview(root, site, announce)
     server = make_server(preview, port)
     preview.rebuild()
