@@ -178,7 +178,7 @@ def test_merge_fields_are_escaped_in_html_and_cannot_inject_headers(project: Pat
         ("email,name\nnot-an-address,X\n", r"subscribers.csv:2: 'not-an-address' is not an"),
         (
             'email,name\na@example.com,"Eve\r\nBcc: x@evil.example"\n',
-            r"subscribers.csv:2: line break inside the 'name' field",
+            r"subscribers.csv:2: the 'name' field contains the control character U\+000[AD]",
         ),
         ("email,name,city\na@example.com,A\n", r"subscribers.csv:2: has 2 fields, the header"),
         ("name\nA\n", r"subscribers.csv:1: the header row has no 'email' column"),

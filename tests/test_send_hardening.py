@@ -15,7 +15,9 @@ import sys
 import threading
 from collections import Counter
 from email import policy
+from email.header import decode_header, make_header
 from email.parser import BytesParser
+from email.utils import parseaddr
 from pathlib import Path
 from typing import Any
 
@@ -173,3 +175,95 @@ def test_two_outbox_sends_one_waits_and_a_killed_send_leaves_no_lock(
     assert rerun.returncode == 0, rerun.stderr
     assert sum(outbox_recipients(project).values()) == 40
     assert set(outbox_recipients(project).values()) == {1}
+
+
+# ---------------------------------------------------------------------------
+# 2. subscriber names and fields: one header-value rule at load, folding at the bytes
+
+
+CONTROLS = ["\f", "\v", "\x1c", "\x1d", "\x1e", "\x1b", "\x7f", "\x85", "\t"]
+
+
+@pytest.mark.parametrize("char", CONTROLS, ids=[f"U+{ord(c):04X}" for c in CONTROLS])
+def test_a_control_character_in_a_name_is_refused_at_load(project: Path, char: str) -> None:
+    path = project / "people.csv"
+    rows = f"email,name,city\nann@example.com,Ann,Oslo\nbob@example.com,Bob{char}: x,Rome\n"
+    path.write_text(rows, encoding="utf-8")
+    expected = f"people.csv:3: the 'name' field contains the control character U+{ord(char):04X}"
+    for args in (
+        ["send", SLUG, "--transport", "outbox", "--subscribers", str(path), "--dry-run"],
+        ["send", SLUG, "--transport", "outbox", "--subscribers", str(path)],
+        ["audience", "import", str(path)],
+    ):
+        result = invoke("--project", str(project), *args)
+        assert result.exit_code == 1, (args, result.output)
+        assert expected in result.output, result.output
+        assert "Traceback" not in result.output
+    assert not (project / "outbox" / SLUG).exists()
+
+
+def test_a_control_character_in_a_merge_field_is_refused_at_load(project: Path) -> None:
+    path = project / "people.csv"
+    path.write_text("email,name,city\nann@example.com,Ann,Os\x1elo\n", encoding="utf-8")
+    result = invoke("--project", str(project), "audience", "import", str(path))
+    assert result.exit_code == 1
+    assert "people.csv:2: the 'city' field contains the control character U+001E" in result.output
+
+
+def test_a_name_longer_than_a_header_may_be_is_refused_at_load(project: Path) -> None:
+    path = project / "people.csv"
+    path.write_text(f"email,name\nann@example.com,{'A' * 2000}\n", encoding="utf-8")
+    result = invoke(
+        "--project", str(project), "send", SLUG, "--transport", "outbox", "--subscribers", str(path)
+    )
+    assert result.exit_code == 1
+    assert "people.csv:2: the 'name' field is 2000 bytes long" in result.output
+
+
+LONG_NAMES = {
+    "one-word@example.com": "x" * 890,
+    "words@example.com": "word " * 170,
+    "accents@example.com": "Zoë Ångström " * 50,
+    "quoted@example.com": 'Ada "the Countess", Lovelace ' * 25,
+    "mixed@example.com": "Ada " + "é" * 400,
+}
+
+
+def _header_lines(raw: bytes, name: bytes) -> list[bytes]:
+    """The physical lines of one header (the field line and its continuation lines)."""
+    head = raw.split(b"\r\n\r\n", 1)[0].split(b"\r\n")
+    start = next(n for n, line in enumerate(head) if line.startswith(name + b":"))
+    end = start + 1
+    while end < len(head) and head[end][:1] in (b" ", b"\t"):
+        end += 1
+    return head[start:end]
+
+
+def test_long_names_are_folded_into_short_lines_and_read_back_whole(project: Path) -> None:
+    path = project / "people.csv"
+    path.write_text(
+        "email,name\n"
+        + "".join(f'{a},"{n.replace(chr(34), chr(34) * 2)}"\n' for a, n in LONG_NAMES.items()),
+        encoding="utf-8",
+    )
+    result = invoke(
+        "--project", str(project), "send", SLUG, "--transport", "outbox", "--subscribers", str(path)
+    )
+    assert result.exit_code == 0, result.output
+    parser = BytesParser(policy=policy.default)
+    seen = set()
+    for eml in (project / "outbox" / SLUG).glob("*.eml"):
+        raw = eml.read_bytes()
+        lines = _header_lines(raw, b"To")
+        assert all(len(line) <= 78 for line in lines), [len(line) for line in lines]
+        assert all(line.isascii() and line.strip() for line in lines)
+        to = parser.parsebytes(raw)["To"]
+        assert len(to.addresses) == 1
+        address = to.addresses[0].addr_spec
+        # Decoded as RFC 2047 6.2 says (white space between encoded-words dropped); the
+        # stdlib's structured-header parser keeps it, mail clients do not.
+        value = b"".join(lines).decode("ascii").removeprefix("To:")
+        name, decoded = parseaddr(str(make_header(decode_header(value))))
+        assert (name, decoded) == (" ".join(LONG_NAMES[address].split()), address)
+        seen.add(address)
+    assert seen == set(LONG_NAMES)

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+
+from briefing.headers import header_value_problem
 
 # RFC 5322 dot-atom addr-spec, ASCII only (SMTPUTF8 is not assumed of relays).
 _LOCAL = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*$")
@@ -21,6 +24,17 @@ def address_problem(address: str) -> str | None:
     labels = domain.split(".")
     if len(labels) < 2 or not all(_LABEL.match(label) for label in labels):
         return f"'{address}' has an invalid domain"
+    return None
+
+
+def fields_problem(values: Mapping[str, str]) -> str | None:
+    """The one rule for a subscriber's fields (name and merge fields), wherever they are
+    read: each may land in To: or Subject:, so each follows the header-value rule (no
+    control character: a form feed or RS makes Python's header parser fail halfway
+    through a send; a CR or LF would inject headers) and its length limit."""
+    for column, value in values.items():
+        if problem := header_value_problem(value):
+            return f"the '{column}' field {problem}"
     return None
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
-from briefing.audience.address import address_problem, normalize
+from briefing.audience.address import address_problem, fields_problem, normalize
 from briefing.audience.store import (
     ACTIVE,
     BOUNCED,
@@ -125,10 +125,8 @@ def _row_problem(header: list[str], row: list[str]) -> str | None:
     if len(row) != len(header):
         return f"has {len(row)} fields, the header has {len(header)}"
     values = dict(zip(header, row, strict=True))
-    # CR or LF in any field could inject headers into a message; refuse rather than clean.
-    if bad := [k for k, v in values.items() if "\r" in v or "\n" in v]:
-        return f"line break inside the '{bad[0]}' field"
-    return address_problem(values["email"].strip())
+    # Control characters could inject or break headers in a message; refuse, never clean.
+    return fields_problem(values) or address_problem(values["email"].strip())
 
 
 def subscriber_rows(rows: list[dict[str, str]]) -> list[Row]:

@@ -17,6 +17,7 @@ from typing import Protocol
 
 # One definition of what an address is and when two are one (re-exported for the send).
 from briefing.audience.address import address_problem as address_problem
+from briefing.audience.address import fields_problem
 from briefing.audience.address import normalize as normalize
 from briefing.audience.address import suppression_key as suppression_key
 from briefing.errors import Problem, SendError, relative
@@ -104,10 +105,8 @@ def _subscriber(header: list[str], row: list[str]) -> Subscriber | str:
     if len(row) != len(header):
         return f"has {len(row)} fields, the header has {len(header)}; add the missing column"
     values = {k: v.strip() for k, v in zip(header, row, strict=True)}
-    # CR or LF in any field could inject headers; refuse rather than clean.
-    if bad := [k for k, v in values.items() if "\r" in v or "\n" in v]:
-        return f"line break inside the '{bad[0]}' field"
-    if reason := address_problem(values["email"]):
+    # Control characters could inject or break headers; refuse rather than clean.
+    if reason := fields_problem(values) or address_problem(values["email"]):
         return reason
     return Subscriber(values["email"], values.get("name", ""), values)
 

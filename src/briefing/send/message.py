@@ -146,6 +146,54 @@ def _address(name: str, address: str) -> str:
     return formataddr((name, address), charset="utf-8")
 
 
+# An RFC 2047 encoded-word is at most 75 characters: "=?utf-8?b?" + base64 + "?=".
+# 45 bytes of UTF-8 are 60 of base64, so each word is at most 72 and fits a line
+# after "To: " (RFC 5322 2.1.1: 78 characters a line).
+_WORD_BYTES = 45
+_LINE = 78
+
+
+def _encoded_words(text: str) -> list[str]:
+    """text as B encoded-words (RFC 2047 4.1), never splitting a character's bytes
+    across words (RFC 2047 5: each word must decode on its own)."""
+    chunks, chunk = [], b""
+    for char in text:
+        data = char.encode("utf-8")
+        if len(chunk) + len(data) > _WORD_BYTES:
+            chunks.append(chunk)
+            chunk = b""
+        chunk += data
+    chunks.append(chunk)
+    return [f"=?utf-8?b?{base64.b64encode(c).decode('ascii')}?=" for c in chunks if c]
+
+
+def _fold(name: str, words: list[str]) -> bytes:
+    """A header of words joined by single spaces, folded before a word that would pass
+    78 characters (RFC 5322 2.2.3: a fold is CRLF before white space; unfolding gives
+    the value back). A single word longer than a line keeps a line of its own."""
+    lines, line = [], f"{name}:"
+    for word in words:
+        if len(line) + 1 + len(word) > _LINE and line != f"{name}:":
+            lines.append(line)
+            line = " " + word
+        else:
+            line += " " + word
+    lines.append(line)
+    return "\r\n".join(lines).encode("ascii") + CRLF
+
+
+def _to_header(name: str, address: str) -> bytes:
+    """To: for one recipient. An ASCII name is a phrase (quoted as needed) folded at its
+    spaces; a non-ASCII name, or one with a word too long for a line, is a run of
+    encoded-words (RFC 2047 5(3): allowed in a phrase; white space between adjacent
+    encoded-words is dropped when decoded, RFC 2047 6.2)."""
+    name = " ".join(name.split())  # runs of white space would fold into blank lines
+    words = formataddr((name, address)).split(" ") if name.isascii() else []
+    if not words or any(len(word) > _LINE - len("To: ") for word in words[:-1]):
+        words = [*_encoded_words(name), f"<{address}>"] if name else [address]
+    return _fold("To", words)
+
+
 @dataclass(frozen=True)
 class Sender:
     """What the publication's settings put in every message."""
@@ -243,7 +291,7 @@ class MessageTemplate:
         if self.sender.unsubscribe_mailto:
             targets.append(f"<mailto:{self.sender.unsubscribe_mailto}?subject=unsubscribe>")
         headers = [
-            _header("To", _address(subscriber.name, subscriber.email)),
+            _to_header(subscriber.name, subscriber.email),
             _header("Subject", subject),
             # A numeric zone: "GMT" is obsolete syntax (RFC 5322 3.3, 4.3).
             _header("Date", format_datetime(when)),

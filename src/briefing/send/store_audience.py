@@ -17,10 +17,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from briefing.audience.access import open_store, store_path
+from briefing.audience.address import fields_problem
 from briefing.audience.store import ACTIVE, SUPPRESSING, Store
 from briefing.audience.transfer import MIGRATED, REASONS
 from briefing.config import Config
-from briefing.errors import SendError, relative
+from briefing.errors import Problem, SendError, relative
 from briefing.send.audience import Subscriber, read_subscribers
 
 if TYPE_CHECKING:
@@ -66,10 +67,20 @@ class StoreAudience:
                 f"{label} has no active subscribers: add them with `briefing audience import"
                 " FILE.csv`, or pass --subscribers FILE for a one-off list"
             )
-        return [
+        subscribers = [
             Subscriber(m.email, m.name, {**m.fields, "email": m.email, "name": m.name})
             for m in members
         ]
+        # Rows stored before the header-value rule (or by an older briefing): refused
+        # here, all at once, rather than halfway through the send.
+        label = relative(store_path(self.config), self.config.root)
+        if bad := [
+            Problem(label, f"{s.email}: {problem}")
+            for s, m in zip(subscribers, members, strict=True)
+            if m.status == ACTIVE and (problem := fields_problem(s.fields))
+        ]:
+            raise SendError([*bad, Problem(label, "fix them with `briefing audience import`")])
+        return subscribers
 
     def suppressed(self) -> Collection[str]:
         rows = self.store.query(

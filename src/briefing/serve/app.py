@@ -26,7 +26,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
-from briefing.audience.address import address_problem, mask, suppression_key
+from briefing.audience.address import address_problem, fields_problem, mask, suppression_key
 from briefing.audience.store import ACTIVE, SUPPRESSING, UNSUBSCRIBED, Consent, Store
 from briefing.config import Config
 from briefing.send.message import verify_unsubscribe_token
@@ -282,7 +282,7 @@ class SubscriberService:
 def _form(request: Request, allowed: tuple[str, ...]) -> tuple[dict[str, str], str | None]:
     """The sign-up form's values (email, name, allowed fields) and what is wrong with them."""
     values = {k: request.form.get(k, "").strip() for k in ("email", "name", *allowed)}
-    if any(len(v) > MAX_FIELD or "\r" in v or "\n" in v for v in values.values()):
+    if any(len(v) > MAX_FIELD for v in values.values()) or fields_problem(values):
         return values, "Please keep each field to one short line."
     if not values["email"] or address_problem(values["email"]):
         return values, "Please enter a valid email address, like name@example.com."
