@@ -105,3 +105,19 @@ def test_forty_thousand_links_are_numbered_in_order_with_repeats() -> None:
     assert numbers == [*range(1, 40001), 15, 2]
     assert renderer.links[:3] == ["https://e.com/i/x/0/", "https://o.org/0", "https://e.com/i/x/1/"]
     assert renderer.inline("[a](x/3/) and [b](https://new.org/)") == "a [7] and b [40001]"
+
+
+def test_script_links_are_found_without_raw_html_or_images() -> None:
+    source = Markdown(
+        "[a](https://e.com/) [b](mailto:x@e.com)\n\n[c]( javascript:go())\n\n"
+        "[d][ref]\n\n[ref]: &#106;avascript:go()\n",
+        Path("a.md"),
+        1,
+    )
+    problems, _ = find_problems(source, "a.md")
+    assert [(p.line, p.message.split(";")[0]) for p in problems] == [
+        (3, "a link with a script URL ('javascript:')"),
+        (5, "a link with a script URL ('javascript:')"),
+    ]
+    plain = Markdown("Only [safe](https://e.com/) and [mail](MAILTO:x@e.com).", Path("a.md"), 1)
+    assert find_problems(plain, "a.md") == ([], [])

@@ -6,6 +6,7 @@ one pass over a body: raw HTML the policy refuses, and the local images to find.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -45,8 +46,8 @@ def find_problems(markdown: Markdown, label: str) -> tuple[list[Problem], list[t
     """Refused raw HTML and link URLs, and the local images used (src, file line)."""
     problems: list[Problem] = []
     images: list[tuple[str, int]] = []
-    if not any(mark in markdown.text for mark in _MAY_LINK):
-        return problems, images  # no raw HTML, link or image: nothing to parse for
+    if not _MAY_REFUSE.search(markdown.text):
+        return problems, images  # nothing the policy could refuse: spare the parse
     for token, line in walk(parse(markdown), markdown.first_line):
         if reason := token_refusal(token):
             problems.append(Problem(label, f"{reason}; {REFUSED_HINT}", line=line))
@@ -57,6 +58,7 @@ def find_problems(markdown: Markdown, label: str) -> tuple[list[Problem], list[t
     return problems, images
 
 
-# Raw HTML and autolinks start with '<', inline links with '](', reference definitions
-# have ']:'; a body with none of them has nothing the policy could refuse.
-_MAY_LINK = ("<", "](", "]:")
+# What could hold something to refuse: raw HTML or an autolink ('<'), an image, or
+# a link or reference definition whose URL does not plainly start http(s):// or
+# mailto: (the common case, so most bodies are parsed once, for rendering, not twice).
+_MAY_REFUSE = re.compile(r"<|!\[|\][(:]\s*(?!https?://|mailto:)", re.IGNORECASE)
