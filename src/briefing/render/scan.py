@@ -61,4 +61,4 @@ def find_problems(markdown: Markdown, label: str) -> tuple[list[Problem], list[t
 # What could hold something to refuse: raw HTML or an autolink ('<'), an image, or
 # a link or reference definition whose URL does not plainly start http(s):// or
 # mailto: (the common case, so most bodies are parsed once, for rendering, not twice).
-_MAY_REFUSE = re.compile(r"<|!\[|\][(:]\s*(?!https?://|mailto:)", re.IGNORECASE)
+_MAY_REFUSE = re.compile(r"<|!\[|\][(:]\s*+(?!https?://|mailto:)", re.IGNORECASE)
