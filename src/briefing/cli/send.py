@@ -17,7 +17,7 @@ from briefing.send.service import SendRequest, SendService, Summary, TestCopy
 
 
 @cli.command("send")
-@click.argument("slug")
+@click.argument("slug", required=False)
 @click.option(
     "--transport",
     type=click.Choice(TRANSPORTS),
@@ -57,8 +57,23 @@ from briefing.send.service import SendRequest, SendService, Summary, TestCopy
     type=click.Path(file_okay=False, path_type=Path),
     help="The built site to check the issue against (default: site/).",
 )
+@click.option(
+    "--where",
+    multiple=True,
+    metavar="RULE",
+    help="Only subscribers matching RULE (repeatable, all must match): tags_any=a,b,"
+    " tags_all=…, tags_none=…, FIELD=value or FIELD=v1,v2.",
+)
+@click.option("--due", is_flag=True, help="Send every issue whose send_at has passed, once.")
+@click.option(
+    "--max-late",
+    default="24h",
+    show_default=True,
+    help="With --due: how late a missed slot may still be sent (30m, 6h, 2d).",
+)
+@click.option("--at", metavar="DATE", help="With --due: act as at DATE (default: now).")
 @click.pass_obj
-def send_command(state: State, /, slug: str, **options: Any) -> None:
+def send_command(state: State, /, slug: str | None, **options: Any) -> None:
     """Deliver issue SLUG to every subscriber, exactly once, personalised.
 
     Run it again after a crash or Ctrl-C: what was sent is skipped, temporary
@@ -70,9 +85,19 @@ def send_command(state: State, /, slug: str, **options: Any) -> None:
       briefing build && briefing send trump-xi-call            # into outbox/
       briefing send trump-xi-call --to me@example.com --transport smtp
       briefing send trump-xi-call --transport smtp --connections 4 --rate 50
+      briefing send trump-xi-call --where tags_any=trade --dry-run   # a segment's count
+      briefing send --due --transport smtp     # every minute from cron: what send_at says
     """
     # The option names are SendRequest's field names; the relay's three go together.
     relay = Relay(options.pop("smtp_host"), options.pop("smtp_port"), options.pop("smtp_security"))
+    due, max_late, at = options.pop("due"), options.pop("max_late"), options.pop("at")
+    if due:  # scheduled sends (cli/schedule.py)
+        from briefing.cli.schedule import due_request, send_due
+
+        send_due(state, at, max_late, due_request(slug, {"relay": relay, **options}))
+        return
+    if slug is None:
+        raise click.UsageError("give the SLUG of the issue to send, or --due")
     request = SendRequest(slug, relay=relay, **options)
     service = SendService.open(state.root)
     if request.test_to:

@@ -39,6 +39,7 @@ from briefing.send.message import MessageTemplate
 from briefing.send.pacing import Backoff
 from briefing.send.plan import Plan, plan_send
 from briefing.send.prepare import make_template, prepare_issue
+from briefing.send.segments import segmented
 from briefing.send.states import DeliveryState
 from briefing.send.store_audience import store_audience
 from briefing.send.transports import Result
@@ -59,6 +60,7 @@ class SendRequest:
     test_to: tuple[str, ...] = ()  # for send_test_copies(): the addresses
     resend_unknown: bool = False  # also resend what a crash left of unknown fate
     site: Path | None = None  # the built site the issue is checked against
+    where: tuple[str, ...] = ()  # segment rules besides the issue's audience (segment.py)
 
 
 @dataclass(frozen=True)
@@ -118,7 +120,8 @@ class SendService:
         self.config = config
         self.credentials = credentials or Credentials.from_env()
         # The audience store by default (see store_audience); csv_audience reads the files.
-        self.open_audience = audience or store_audience
+        # Either narrowed to the issue's audience and --where (send/segments.py).
+        self.open_audience = segmented(audience or store_audience, lambda: self.publication)
         self.backoff = backoff or Backoff()
         self._publication: Publication | None = None
 
