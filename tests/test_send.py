@@ -154,7 +154,9 @@ def test_message_ids_are_unique_and_stable_across_runs(project: Path) -> None:
     (project / ".briefing" / "ledger.db").unlink()
     for name in ("ledger.db-wal", "ledger.db-shm"):
         (project / ".briefing" / name).unlink(missing_ok=True)
-    assert _run(project, "send", SLUG).exit_code == 0
+    # The outbox shows it was sent: without its ledger, only --ledger-lost sends again.
+    assert "the ledger has no record" in _run(project, "send", SLUG).output
+    assert _run(project, "send", SLUG, "--ledger-lost").exit_code == 0
     second = sorted(_parse(r)["Message-ID"] for r in _outbox(project))
     assert len(set(first)) == 2
     assert first == second

@@ -18,6 +18,7 @@ from urllib.parse import urljoin, urlsplit
 from lxml import html as lxml_html
 
 from briefing.check_email import email_rules, page_rules, unitless_zeros
+from briefing.check_gate import issue_rules, sender_rules
 from briefing.errors import relative
 from briefing.merge import PLACEHOLDER, names, personal_without_web, placeholder
 from briefing.model import Issue, Markdown, Publication
@@ -70,6 +71,7 @@ def check(
         files = render_issue_files(publication, all_views, index, theme)
         outputs.update(files)
         findings += _issue(publication, view, files, columns, theme)
+    findings += [Finding(*found) for found in sender_rules(publication.config)]
     if wanted:
         judged = tuple(issue_folder(slug) for slug in wanted)
     else:
@@ -121,6 +123,7 @@ def _issue(
     root = publication.config.root
     label = relative(issue.folder / "issue.md", root)
     yield from _header(issue, label)
+    yield from (Finding(*found) for found in issue_rules(issue, root))
     yield from _emails(issue, files, label, root, theme)
     sources: list[tuple[str, Markdown]] = [(label, issue.note)]
     sources += [(relative(a.path, root), a.body) for a in issue.articles]
@@ -362,6 +365,13 @@ def _internal_links(outputs: Outputs, exists: Callable[[str], bool]) -> Iterator
                     "broken-link",
                     f"links to {url.decode()}, which the build does not write",
                 )
+
+
+def allowed(finding: Finding, allow: Iterable[str]) -> bool:
+    """Whether briefing.toml's [check] allow accepts a finding: its rule, or 'rule:FILE'."""
+    return any(
+        entry == finding.rule or entry == f"{finding.rule}:{finding.file}" for entry in allow
+    )
 
 
 def _key_line(path: Path, key: str) -> int:

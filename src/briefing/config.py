@@ -121,6 +121,40 @@ class SiteConfig(Section):
     )
 
 
+# Rules of `check` that the pre-send gate refuses a send on (send/gate.py): what would
+# embarrass the publisher or break the law. They cannot be allowed.
+GATE_RULES = (
+    "unsubscribe",
+    "scaffold",
+    "article-number",
+    "placeholder-address",
+    "placeholder-from",
+    "broken-link",
+    "merge-column",
+    "merge-missing",
+)
+
+
+def _allowed(value: tuple[str, ...]) -> str | None:
+    for entry in value:
+        rule = entry.partition(":")[0].strip()
+        if rule in GATE_RULES:
+            return f"'{rule}' guards every send and cannot be allowed; fix it instead"
+        if not rule or not all(part.isalnum() for part in rule.split("-")):
+            return f"'{entry}' is not a rule name like 'image-width' (or 'rule:FILE')"
+    return None
+
+
+@dataclass(frozen=True)
+class CheckConfig(Section):
+    allow: tuple[str, ...] = option(
+        "Findings accepted: rule names, or 'rule:FILE' for one file; `check --strict` and"
+        " `send` then pass them.",
+        (),
+        check=_allowed,
+    )
+
+
 @dataclass(frozen=True)
 class ThemeConfig(Section):
     templates: str = option("Folder of templates, relative to the project.", "templates")
@@ -279,6 +313,7 @@ class Config:
     feeds: FeedsConfig = FeedsConfig()
     site: SiteConfig = SiteConfig()
     theme: ThemeConfig = ThemeConfig()
+    check: CheckConfig = CheckConfig()
     send: SendConfig = SendConfig()
     smtp: SmtpConfig = SmtpConfig()
     dkim: DkimConfig = DkimConfig()

@@ -14,6 +14,7 @@ from briefing.config import CONFIG_NAME, key, load_config
 from briefing.errors import BriefingError, ContentError, Problem, relative
 from briefing.headers import header_value_problem
 from briefing.model import Article, Issue
+from briefing.placeholders import CARRIED_BODY, NOTE_SKELETON, STORY_SKELETON
 from briefing.render.theme import PACKAGED
 from briefing.schema import ARTICLE_FIELDS, ISSUE_FIELDS, Field, front_matter, quote
 from briefing.sources import load_publication
@@ -161,20 +162,17 @@ def new_issue(
         raise BriefingError(f"--from-issue: no issue with the slug '{from_issue}'")
     values = {"title": title, "date": moment, "number": number} | _carried(ISSUE_FIELDS, template)
     header = front_matter(ISSUE_FIELDS, values, skeleton=True)
-    header += ["Hello {{ name | reader }}, the editor's note goes here.", ""]
+    header += [NOTE_SKELETON, ""]
     folder.mkdir(parents=True)
     _write(folder / "issue.md", header)
     if template:
         for article in template.articles:
             lasting = front_matter(ARTICLE_FIELDS, _carried(ARTICLE_FIELDS, article), True)
-            _write(folder / article.path.name, [*lasting, "The story, in Markdown.", ""])
+            _write(folder / article.path.name, [*lasting, CARRIED_BODY, ""])
     elif with_story:
         story = front_matter(ARTICLE_FIELDS, {}, skeleton=True)
-        _write(folder / "01-story.md", [*story, _STORY_BODY, ""])
+        _write(folder / "01-story.md", [*story, STORY_SKELETON, ""])
     return folder
-
-
-_STORY_BODY = "The story, in Markdown. Use `## ` for subheadings and `> ` for quotes."
 
 
 def _carried(fields: tuple[Field, ...], earlier: Issue | Article | None) -> dict[str, object]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,9 @@ from briefing.config import choices, load_config
 from briefing.errors import SendError
 from briefing.inbox.setup import mail_back
 from briefing.send.channel import TRANSPORTS, Relay
+from briefing.send.gate import GateReport, describe
+from briefing.send.guard import RouteChanged
+from briefing.send.route import Route, command
 from briefing.send.service import SendRequest, SendService, Summary, TestCopy
 
 
@@ -57,6 +61,17 @@ from briefing.send.service import SendRequest, SendService, Summary, TestCopy
     type=click.Path(file_okay=False, path_type=Path),
     help="The built site to check the issue against (default: site/).",
 )
+@click.option("--yes", is_flag=True, help="Send without asking, the gate's warnings accepted.")
+@click.option(
+    "--change-route",
+    is_flag=True,
+    help="Go another way (transport, relay, list, edited issue) than the first run went.",
+)
+@click.option(
+    "--ledger-lost",
+    is_flag=True,
+    help="Send although the issue was sent before and the ledger has no record of it.",
+)
 @click.option(
     "--where",
     multiple=True,
@@ -87,6 +102,10 @@ def send_command(state: State, /, slug: str | None, **options: Any) -> None:
       briefing send trump-xi-call --transport smtp --connections 4 --rate 50
       briefing send trump-xi-call --where tags_any=trade --dry-run   # a segment's count
       briefing send --due --transport smtp     # every minute from cron: what send_at says
+
+    Before the first message the gate runs check's rules on what goes out: it
+    refuses on a missing unsubscribe link, scaffold text, a merge field the list
+    cannot fill, a placeholder address…, and asks you to confirm its warnings.
     """
     # The option names are SendRequest's field names; the relay's three go together.
     relay = Relay(options.pop("smtp_host"), options.pop("smtp_port"), options.pop("smtp_security"))
@@ -101,27 +120,105 @@ def send_command(state: State, /, slug: str | None, **options: Any) -> None:
     request = SendRequest(slug, relay=relay, **options)
     service = SendService.open(state.root)
     if request.test_to:
+        _echo_findings(service.test_gate(request), test=True)
         where, copies = service.send_test_copies(request)
         _print_test_copies(copies, where)
         return
+    summary, report = service.review(request)
     if request.dry_run:
-        _print_plan(service.plan(request))
+        _echo_findings(report)
+        _print_plan(summary)
         return
-    with progress_bar(f"Sending {slug}") as progress:
-        summary = service.run(request, progress)
-    _print_summary(summary, slug)
+    request = _confirm(service, request, summary, report)
+    try:
+        with progress_bar(f"Sending {slug}") as progress:
+            summary = service.run(request, progress)
+    except RouteChanged as changed:
+        resume = command(slug, changed.then, _extra(request), _project(state))
+        raise SendError(
+            f"{changed}\n  resume as before: {resume}\n  or switch on purpose:"
+            f" {_full_command(state, service, request, '--change-route')}"
+        ) from None
+    _print_summary(summary, slug, _full_command(state, service, request))
     if summary.tally.interrupted:
         raise SendError(
-            f"interrupted: the message in flight was finished; run `briefing send"
-            f" {slug}` again to resume"
+            "interrupted: the message in flight was finished; resume with:"
+            f" {_full_command(state, service, request)}"
         )
     if not summary.complete:
         sys.exit(2)
 
 
+def _echo_findings(report: GateReport, test: bool = False) -> None:
+    """The gate's findings; for test copies the refusals are warnings too."""
+    for line in describe(report):
+        click.echo(line.replace("[refused]", "[would refuse a list send]") if test else line)
+    if report.accepted:
+        click.echo(f"{len(report.accepted)} finding(s) accepted by [check] allow.")
+
+
+def _confirm(
+    service: SendService, request: SendRequest, summary: Summary, report: GateReport
+) -> SendRequest:
+    """The gate's findings shown; on a terminal the editor confirms with the count."""
+    _echo_findings(report)
+    if report.blockers or request.yes or not _terminal():
+        return request  # run() refuses what must be refused and what nobody confirmed
+    title = service.publication.issue(request.slug)
+    count = len(summary.plan.to_send)
+    question = (
+        f"Send '{title.title if title else request.slug}' to {count:,}"
+        f" subscriber{'s' * (count != 1)}?"
+    )
+    if not click.confirm(question, default=False):
+        raise SendError("not confirmed; nothing was sent")
+    return dataclasses.replace(request, yes=True)
+
+
+def _terminal() -> bool:
+    return sys.stdin.isatty() and sys.stdout.isatty()
+
+
+def _project(state: State) -> str | None:
+    return None if state.root.resolve() == Path.cwd().resolve() else str(state.root)
+
+
+def _extra(request: SendRequest, *more: str) -> list[str]:
+    """The flags of a request besides its route, for a command to copy and paste."""
+    words: list[str] = []
+    if request.site:
+        words += ["--site", str(request.site)]
+    if request.rate is not None:
+        words += ["--rate", f"{request.rate:g}"]
+    if request.connections:
+        words += ["--connections", str(request.connections)]
+    for flag in ("resend_unknown", "yes", "ledger_lost"):
+        if getattr(request, flag):
+            words.append("--" + flag.replace("_", "-"))
+    return [*words, *more]
+
+
+def _full_command(state: State, service: SendService, request: SendRequest, *more: str) -> str:
+    """The command that runs this send again, every flag spelled out (the configured
+    transport and relay too, so a changed briefing.toml cannot send it another way)."""
+    config = service.config
+    relay = request.relay
+    route = Route(
+        request.transport or config.send.transport,
+        "",
+        relay.host or config.smtp.host,
+        relay.port or config.smtp.port,
+        relay.security or config.smtp.security,
+    ).with_audience(request.subscribers.resolve() if request.subscribers else None)
+    return command(request.slug, route, _extra(request, *more), _project(state))
+
+
 def _print_test_copies(copies: list[TestCopy], where: str) -> None:
     for copy in copies:
         result = copy.result
+        if result is None:
+            click.echo(f"test copy to {copy.address}: not sent, the address is suppressed")
+            continue
         click.echo(
             f"test copy to {copy.address}: {result.state}"
             f"{f' ({result.code} {result.reply})' if result.code else ''} via {where}"
@@ -142,7 +239,7 @@ def _print_plan(summary: Summary) -> None:
     click.echo("Nothing was sent (--dry-run).")
 
 
-def _print_summary(summary: Summary, slug: str) -> None:
+def _print_summary(summary: Summary, slug: str, again: str) -> None:
     t, plan = summary.tally, summary.plan
     rate = t.sent / summary.seconds if summary.seconds > 0 else 0.0
     click.echo(
@@ -158,9 +255,7 @@ def _print_summary(summary: Summary, slug: str) -> None:
     if t.bounced:
         click.echo(f"Suppressed {len(t.bounced)} address(es) that do not exist (5.1.x).")
     if not summary.complete:
-        click.echo(
-            f"See `briefing status {slug}`; run the same send again to retry deferred messages."
-        )
+        click.echo(f"See `briefing status {slug}`; to retry deferred messages run: {again}")
 
 
 @cli.command("status")

@@ -1,9 +1,11 @@
 """What a Markdown source may hold: the raw-HTML and URL safety policy, in one place.
 
 Raw HTML is allowed for small things (<sup>, <br>, <a href>) but anything that
-runs or embeds content is refused at load time, with the file and line
-(`refusal`). Markdown links and images whose URL could run script are not made
-links at all (`url_allowed`, which the parser consults for every link and image).
+runs or embeds content, and any MJML tag (content sits inside the email's
+<mj-text>), is refused at load time with the file and line (`refusal`); so are
+Markdown links and images whose URL could run script (`token_refusal`, for
+bodies, the note, deks and key points). Rendering drops such a URL too
+(`url_allowed`), for callers that render what the loader never saw.
 
 URLs are judged as a browser reads them (`url_refusal`): entities decoded, tabs,
 newlines and control characters dropped, then the scheme taken from an allow-list.

@@ -112,18 +112,79 @@ def _subscriber(header: list[str], row: list[str]) -> Subscriber | str:
 
 
 SUPPRESSION_HEADER = ["email", "reason"]
+REASONS = ("unsubscribed", "bounced", "complained", "manual")
 
 
-def read_suppressions(path: Path) -> dict[str, str]:
-    """Suppressed addresses (lowercased) → reason. A missing file suppresses nobody."""
-    if not path.is_file():
+def read_suppressions(path: Path, project: Path | None = None) -> dict[str, str]:
+    """Suppression keys → reason, read as strictly as the subscribers: a wrong or missing
+    header, a bad row or an unreadable file stops the send with FILE:LINE: message (a
+    list that silently suppresses nobody is the worst failure). No file: nobody."""
+    if not path.exists():
         return {}
-    with path.open(encoding="utf-8", newline="") as handle:
-        return {
-            suppression_key(r["email"]): r.get("reason", "")
-            for r in csv.DictReader(handle)
-            if r.get("email")
-        }
+    label = relative(path, project or path.parent)
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        raise SendError(Problem(label, "is not UTF-8 text; save it as UTF-8")) from None
+    except OSError as exc:
+        raise SendError(
+            Problem(label, f"cannot be read ({exc.strerror}); nothing was sent")
+        ) from None
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    header = _suppression_header(reader, label)
+    found: dict[str, str] = {}
+    problems: list[Problem] = []
+    while True:
+        line = reader.line_num + 1
+        try:
+            row = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            problems.append(Problem(label, f"bad CSV: {exc}", line=line))
+            continue
+        if not any(cell.strip() for cell in row):
+            continue
+        if len(row) != len(header):
+            problems.append(
+                Problem(label, f"has {len(row)} fields, the header has {len(header)}", line=line)
+            )
+            continue
+        values = {k: v.strip() for k, v in zip(header, row, strict=True)}
+        reason = values.get("reason", "")
+        if problem := address_problem(values["email"]):
+            problems.append(Problem(label, problem, line=line))
+        elif reason and reason not in REASONS:
+            problems.append(
+                Problem(label, f"unknown reason '{reason}'; use {', '.join(REASONS)}", line=line)
+            )
+        else:
+            found[suppression_key(values["email"])] = reason
+    if problems:
+        raise SendError([*problems, Problem(label, "fix these rows; nothing was sent")])
+    return found
+
+
+def _suppression_header(reader: Iterator[list[str]], label: str) -> list[str]:
+    expected = ",".join(SUPPRESSION_HEADER)
+    try:
+        header = [h.strip().lower() for h in next(reader)]
+    except StopIteration:
+        raise SendError(Problem(label, f"is empty; the first row must be '{expected}'")) from None
+    except csv.Error as exc:
+        raise SendError(Problem(label, f"bad CSV: {exc}", line=1)) from None
+    if any("@" in cell for cell in header):
+        raise SendError(
+            Problem(label, f"has no header row; add '{expected}' as the first line", line=1)
+        )
+    if "email" not in header:
+        shown = ",".join(header)
+        raise SendError(
+            Problem(label, f"the header is '{shown}', not '{expected}'; rename the column", line=1)
+        )
+    if len(set(header)) != len(header) or "" in header:
+        raise SendError(Problem(label, "column names must be unique and not empty", line=1))
+    return header
 
 
 def add_suppressions(path: Path, entries: Iterable[tuple[str, str]]) -> list[str]:
@@ -180,7 +241,7 @@ class CsvAudience:
         return read_subscribers(self.path, self.root)
 
     def suppressed(self) -> Collection[str]:
-        return read_suppressions(self.suppressions_path).keys()
+        return read_suppressions(self.suppressions_path, self.root).keys()
 
     def suppress(self, entries: Iterable[tuple[str, str]]) -> list[str]:
         return add_suppressions(self.suppressions_path, entries)

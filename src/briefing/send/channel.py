@@ -30,12 +30,19 @@ class Channel:
 
 
 def open_channel(
-    config: Config, kind: str, folder: str, relay: Relay, credentials: Credentials
+    config: Config,
+    kind: str,
+    folder: str,
+    relay: Relay,
+    credentials: Credentials,
+    clean: bool = True,
 ) -> Channel:
-    """kind: 'outbox' or 'smtp'; folder: the outbox folder's name (the slug)."""
+    """kind: 'outbox' or 'smtp'; folder: the outbox folder's name (the slug); clean:
+    remove what a killed run left half-written (a dry run leaves the folder alone)."""
     if kind == "outbox":
         path = config.root / config.send.outbox / folder
-        OutboxTransport.clear_leftovers(path)
+        if clean:
+            OutboxTransport.clear_leftovers(path)
         return Channel(lambda: OutboxTransport(path), True, relative(path, config.root) + "/")
     smtp = config.smtp
     settings = SmtpSettings(

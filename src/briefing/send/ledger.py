@@ -37,6 +37,11 @@ CREATE TABLE IF NOT EXISTS deliveries (
     updated TEXT NOT NULL,
     PRIMARY KEY (issue, recipient)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS routes (
+    issue TEXT PRIMARY KEY,
+    route TEXT NOT NULL,
+    recorded TEXT NOT NULL
+) WITHOUT ROWID;
 """
 
 
@@ -61,10 +66,13 @@ def _now() -> str:
 class Ledger:
     """Thread-safe: one connection, one lock; every state change is its own commit."""
 
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+    def __init__(self, path: Path, db: sqlite3.Connection | None = None) -> None:
+        """db: an open connection to use instead of the file (see snapshot)."""
+        if db is None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self.path = path
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._db = db
         self._lock = threading.Lock()
         with self._lock:
             self._db.execute("PRAGMA journal_mode=WAL")
@@ -154,6 +162,37 @@ class Ledger:
             )
             self._db.execute("COMMIT")
 
+    def route(self, issue: str) -> str | None:
+        """How the issue's first run went (send/route.py), as recorded."""
+        with self._lock:
+            row = self._db.execute("SELECT route FROM routes WHERE issue=?", (issue,)).fetchone()
+            return None if row is None else str(row[0])
+
+    def set_route(self, issue: str, route: str) -> None:
+        with self._lock:
+            self._db.execute(
+                "INSERT OR REPLACE INTO routes (issue, route, recorded) VALUES (?, ?, ?)",
+                (issue, route, _now()),
+            )
+
+    def issues(self) -> dict[str, dict[DeliveryState, int]]:
+        """Every issue in the ledger with its counts per state."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT issue, state, COUNT(*) FROM deliveries GROUP BY issue, state"
+            ).fetchall()
+        found: dict[str, dict[DeliveryState, int]] = {}
+        for issue, state, n in rows:
+            found.setdefault(issue, {})[DeliveryState(state)] = n
+        return found
+
+    def last_update(self, issue: str) -> str | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT MAX(updated) FROM deliveries WHERE issue=?", (issue,)
+            ).fetchone()
+            return None if row is None else row[0]
+
     def counts(self, issue: str) -> dict[DeliveryState, int]:
         with self._lock:
             rows = self._db.execute(
@@ -180,11 +219,29 @@ class Ledger:
             ]
 
 
-def open_ledger(config: Config) -> Ledger:
-    """The publication's ledger; a ledger that cannot be opened is a user error."""
+def snapshot(path: Path) -> sqlite3.Connection:
+    """An in-memory copy of a SQLite file, read without writing a byte beside it: a WAL
+    database opened even read-only leaves -wal and -shm files, so it is opened
+    immutable unless a -wal file shows another process has it open (then read-only,
+    whose files exist already). A missing file gives an empty database."""
+    copy = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
+    if path.is_file():
+        wal = path.with_name(path.name + "-wal").exists()
+        mode = "mode=ro" if wal else "immutable=1"
+        source = sqlite3.connect(f"{path.resolve().as_uri()}?{mode}", uri=True)
+        try:
+            source.backup(copy)
+        finally:
+            source.close()
+    return copy
+
+
+def open_ledger(config: Config, readonly: bool = False) -> Ledger:
+    """The publication's ledger; a ledger that cannot be opened is a user error.
+    readonly: a snapshot in memory (dry runs and status change nothing on disk)."""
     path = config.root / config.send.ledger
     try:
-        return Ledger(path)
+        return Ledger(path, snapshot(path) if readonly else None)
     except Exception as exc:  # sqlite3.Error, OSError
         raise SendError(
             Problem(relative(path, config.root), f"cannot open the ledger: {exc}")

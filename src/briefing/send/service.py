@@ -22,23 +22,26 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from briefing.config import Config, load_config
-from briefing.errors import SendError
+from briefing.errors import Problem, SendError
 from briefing.model import Publication
 from briefing.out_folder import pause_point
 from briefing.send.audience import AudienceSource, CsvAudience, Subscriber, address_problem
 from briefing.send.channel import Channel, Relay, open_channel
 from briefing.send.credentials import Credentials
 from briefing.send.dispatch import Dispatcher, Options, Progress, Tally
+from briefing.send.gate import GateReport, run_gate
+from briefing.send.guard import RouteChanged, refuse, sent_before
 from briefing.send.issue_lock import issue_lock
-from briefing.send.ledger import Delivery, open_ledger
+from briefing.send.ledger import Delivery, Ledger, open_ledger
 from briefing.send.message import MessageTemplate
 from briefing.send.pacing import Backoff
 from briefing.send.plan import Plan, plan_send
-from briefing.send.prepare import make_template, prepare_issue
+from briefing.send.prepare import PreparedIssue, make_template, prepare_issue
+from briefing.send.route import Route, differences, digest
 from briefing.send.segments import segmented
 from briefing.send.states import DeliveryState
 from briefing.send.store_audience import store_audience
@@ -60,6 +63,9 @@ class SendRequest:
     test_to: tuple[str, ...] = ()  # for send_test_copies(): the addresses
     resend_unknown: bool = False  # also resend what a crash left of unknown fate
     site: Path | None = None  # the built site the issue is checked against
+    yes: bool = False  # the gate's warnings are confirmed (the gate's refusals never are)
+    change_route: bool = False  # go another way than the first run went (send/route.py)
+    ledger_lost: bool = False  # send although it was sent before with no ledger record
     where: tuple[str, ...] = ()  # segment rules besides the issue's audience (segment.py)
 
 
@@ -84,7 +90,7 @@ class Summary:
 @dataclass(frozen=True)
 class TestCopy:
     address: str
-    result: Result
+    result: Result | None  # None: the address is suppressed, so nothing was sent
 
 
 @dataclass(frozen=True)
@@ -94,6 +100,10 @@ class Status:
 
 
 AudienceOpener = Callable[[Config, SendRequest], AudienceSource]
+
+
+def _audience_name(request: SendRequest) -> str:
+    return request.subscribers.name if request.subscribers else "the audience store"
 
 
 def csv_audience(config: Config, request: SendRequest) -> AudienceSource:
@@ -139,21 +149,35 @@ class SendService:
     # --- operations -----------------------------------------------------------------------
 
     def plan(self, request: SendRequest) -> Summary:
-        """What run() would do now; sends nothing and leaves the ledger as it is."""
-        _, channel = self._prepare(request)
-        audience = self.open_audience(self.config, request)
+        """What run() would do now; sends nothing and changes nothing on disk (the ledger
+        and the audience store are read from copies, the outbox is left as it is)."""
+        return self.review(request)[0]
+
+    def test_gate(self, request: SendRequest) -> GateReport:
+        """The gate for test copies: the issue's findings, no audience to judge."""
+        _, _, prepared = self._prepare(request, test=True, clean=False)
+        return run_gate(self.publication, prepared, None, "")
+
+    def review(self, request: SendRequest) -> tuple[Summary, GateReport]:
+        """The plan and the gate's findings, changing nothing on disk."""
+        _, channel, prepared = self._prepare(request, clean=False)
+        # A dry-run request opens the audience from a copy (changes nothing on disk).
+        audience = self.open_audience(self.config, replace(request, dry_run=True))
         subscribers = audience.subscribers()
-        with open_ledger(self.config) as ledger:
+        suppressed = audience.suppressed()
+        report = run_gate(self.publication, prepared, subscribers, _audience_name(request))
+        with open_ledger(self.config, readonly=True) as ledger:
             plan = plan_send(
                 request.slug,
                 subscribers,
-                audience.suppressed(),
+                suppressed,
                 ledger,
                 channel.idempotent,
                 request.resend_unknown,
                 dry_run=True,
             )
-        return Summary(plan, Tally(), 0.0, channel.where, len(subscribers), self.options(request))
+        options = self.options(request)
+        return Summary(plan, Tally(), 0.0, channel.where, len(subscribers), options), report
 
     def run(
         self,
@@ -164,20 +188,24 @@ class SendService:
         """Deliver the issue to everyone the plan names; resumable after any stop."""
         if request.dry_run:
             return self.plan(request)
-        template, channel = self._prepare(request)
+        template, channel, prepared = self._prepare(request)
         audience = self.open_audience(self.config, request)
         subscribers = audience.subscribers()
+        refuse(run_gate(self.publication, prepared, subscribers, _audience_name(request)), request)
         options = self.options(request)
+        route = self._route(request, channel, prepared)
         # One run per issue: planning settles the in-flight rows of a run that is gone.
         ledger_path = self.config.root / self.config.send.ledger
         with issue_lock(ledger_path, request.slug), open_ledger(self.config) as ledger:
             pause_point("send-locked")
+            # Rows another transport had in flight are never re-queued by this one.
+            same = self._keep_route(ledger, request, route)
             plan = plan_send(
                 request.slug,
                 subscribers,
                 audience.suppressed(),
                 ledger,
-                channel.idempotent,
+                channel.idempotent and same,
                 request.resend_unknown,
             )
             dispatcher = Dispatcher(
@@ -201,15 +229,23 @@ class SendService:
         """A marked copy ([TEST] subject) to each of request.test_to, outside the ledger;
         in the outbox they go to <slug>-test/ so they never replace a real message.
         Returns where they went and each copy's result."""
-        template, channel = self._prepare(request, test=True)
-        for address in request.test_to:
-            if reason := address_problem(address):
-                raise SendError(f"--to: {reason}")
+        template, channel, _ = self._prepare(request, test=True)
+        bad = [
+            Problem("--to", reason)
+            for address in request.test_to
+            if (reason := address_problem(address))
+        ]
+        if bad:
+            raise SendError([*bad, Problem("--to", "fix these addresses; nothing was sent")])
+        suppressed = self.open_audience(self.config, replace(request, dry_run=True)).suppressed()
         transport = channel.make()
         copies: list[TestCopy] = []
         try:
             for address in request.test_to:
                 subscriber = Subscriber(address)
+                if subscriber.suppression_key in suppressed:
+                    copies.append(TestCopy(address, None))  # suppressed: never mailed
+                    continue
                 message = template.render_for(subscriber)
                 sender = template.envelope_from(subscriber)
                 result = transport.deliver(sender, address, message, lambda: None)
@@ -219,7 +255,7 @@ class SendService:
         return channel.where, copies
 
     def status(self, slug: str) -> Status:
-        with open_ledger(self.config) as ledger:
+        with open_ledger(self.config, readonly=True) as ledger:
             return Status(ledger.counts(slug), ledger.problems(slug))
 
     def suppress(self, addresses: tuple[str, ...], reason: str) -> list[str]:
@@ -241,13 +277,51 @@ class SendService:
             backoff=self.backoff,
         )
 
-    def _prepare(self, request: SendRequest, test: bool = False) -> tuple[MessageTemplate, Channel]:
+    def _prepare(
+        self, request: SendRequest, test: bool = False, clean: bool = True
+    ) -> tuple[MessageTemplate, Channel, PreparedIssue]:
         """The issue checked against the built site, the secret, and the channel, in the
-        order a user fixes them."""
+        order a user fixes them (clean=False: leave the outbox as it is)."""
         site = (request.site or self.config.root / "site").resolve()
         prepared = prepare_issue(self.publication, request.slug, site)
         secret = self.credentials.secret()
         kind = request.transport or self.config.send.transport
         folder = request.slug + ("-test" if test else "")
-        channel = open_channel(self.config, kind, folder, request.relay, self.credentials)
-        return make_template(self.config, prepared, secret, test=test), channel
+        channel = open_channel(
+            self.config, kind, folder, request.relay, self.credentials, clean=clean
+        )
+        return make_template(self.config, prepared, secret, test=test), channel, prepared
+
+    def _route(self, request: SendRequest, channel: Channel, prepared: PreparedIssue) -> Route:
+        """How this run goes, as the ledger remembers it (send/route.py)."""
+        kind = request.transport or self.config.send.transport
+        smtp, relay = self.config.smtp, request.relay
+        file = request.subscribers.resolve() if request.subscribers else None
+        issue = digest(prepared.issue.title, prepared.html, prepared.text)
+        if kind == "outbox":
+            return Route(kind, channel.where, issue_digest=issue).with_audience(file)
+        return Route(
+            kind,
+            channel.where,
+            relay.host or smtp.host,
+            relay.port or smtp.port,
+            relay.security or smtp.security,
+            issue_digest=issue,
+        ).with_audience(file)
+
+    def _keep_route(self, ledger: Ledger, request: SendRequest, route: Route) -> bool:
+        """Record the first run's route; refuse a run that differs unless asked. Returns
+        whether this run goes the recorded way."""
+        recorded = ledger.route(request.slug)
+        if recorded is None:
+            if not ledger.counts(request.slug):
+                sent_before(self.config, request)
+            ledger.set_route(request.slug, route.to_json())
+            return True
+        then = Route.from_json(recorded)
+        found = differences(then, route)
+        if found and not request.change_route:
+            raise RouteChanged(request.slug, then, route, found)
+        if found:
+            ledger.set_route(request.slug, route.to_json())
+        return then.transport == route.transport

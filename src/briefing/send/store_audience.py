@@ -10,8 +10,11 @@ every later message to that address (RFC 8058 asks for prompt effect).
 from __future__ import annotations
 
 import logging
+import sqlite3
+import tempfile
 import threading
 from collections.abc import Callable, Collection, Iterable, Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -22,7 +25,8 @@ from briefing.audience.store import ACTIVE, SUPPRESSING, Store
 from briefing.audience.transfer import MIGRATED, REASONS
 from briefing.config import Config
 from briefing.errors import Problem, SendError, relative
-from briefing.send.audience import Subscriber, read_subscribers
+from briefing.send.audience import Subscriber, read_subscribers, read_suppressions
+from briefing.send.ledger import snapshot
 
 if TYPE_CHECKING:
     from briefing.send.service import SendRequest
@@ -50,9 +54,14 @@ class Suppressed(Collection[str]):
 
 
 class StoreAudience:
-    def __init__(self, config: Config, subscribers_file: Path | None = None) -> None:
+    def __init__(
+        self, config: Config, subscribers_file: Path | None = None, readonly: bool = False
+    ) -> None:
+        """readonly: read a copy of the store (a dry run changes nothing on disk)."""
         self.config, self.file = config, subscribers_file
-        self.store = open_store(config)  # moves the CSV files in on first use
+        self._copy = tempfile.TemporaryDirectory(prefix="briefing-audience-") if readonly else None
+        opened = readonly_config(config, Path(self._copy.name)) if self._copy else config
+        self.store = open_store(opened)  # moves the CSV files in on first use
         self._local = threading.local()
 
     def subscribers(self) -> list[Subscriber]:
@@ -88,7 +97,15 @@ class StoreAudience:
             *SUPPRESSING,
         )
         erased = {str(r[0]) for r in self.store.query("SELECT hash FROM erased")}
-        return Suppressed({str(r[0]) for r in rows}, erased, self.store.erasure_hash)
+        # The suppression list file still applies after it moved into the store (an
+        # address added to it later must not be mailed), read strictly every send.
+        listed = read_suppressions(self.config.root / self.config.send.suppressions, self.root)
+        keys = {str(r[0]) for r in rows} | set(listed)
+        return Suppressed(keys, erased, self.store.erasure_hash)
+
+    @property
+    def root(self) -> Path:
+        return self.config.root
 
     def suppress(self, entries: Iterable[tuple[str, str]]) -> list[str]:
         """Reasons as `briefing suppress` names them: unsubscribed, bounced, complained,
@@ -124,7 +141,21 @@ class StoreAudience:
                 )
 
 
+def readonly_config(config: Config, folder: Path) -> Config:
+    """The configuration with the audience store replaced by a copy in folder: a dry
+    run plans from it (and migrates the CSV files into it) and changes nothing on disk."""
+    copy = folder / "audience.db"
+    source = snapshot(store_path(config))
+    target = sqlite3.connect(copy)
+    try:
+        source.backup(target)
+    finally:
+        target.close()
+        source.close()
+    return replace(config, audience=replace(config.audience, store=str(copy)))
+
+
 def store_audience(config: Config, request: SendRequest) -> StoreAudience:
     """SendService's AudienceOpener: the store, or the request's one-off subscribers file."""
     path = request.subscribers
-    return StoreAudience(config, path.resolve() if path else None)
+    return StoreAudience(config, path.resolve() if path else None, readonly=request.dry_run)
