@@ -384,3 +384,15 @@ def test_a_source_url_must_be_http(fixture_pub: Path, url: str) -> None:
     problems = _problems(fixture_pub)
     assert [p.split(": ", 1)[0] for p in problems] == [f"{ARTICLE}:4"]
     assert "source_url" in problems[0]
+
+
+@pytest.mark.parametrize("src", ["javascript:alert(1)", "JavaScript&colon;alert(1)", "data:x"])
+def test_a_lead_image_src_is_a_file_name_not_a_url(fixture_pub: Path, src: str) -> None:
+    # Even when a file of that name sits in the folder, the page would read it as a URL.
+    folder = (fixture_pub / ARTICLE).parent
+    (folder / src).write_bytes((folder / "lamp.png").read_bytes())
+    _replace(fixture_pub / ARTICLE, "  src: lamp.png", f'  src: "{src}"')
+    problems = _problems(fixture_pub)
+    assert problems == [
+        f"{ARTICLE}:15: image '{src}' is a URL, not the name of a file beside this file"
+    ]

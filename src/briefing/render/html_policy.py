@@ -71,6 +71,16 @@ def url_refusal(url: str) -> str | None:
     return f"a '{scheme}:' URL (links may be {', '.join(sorted(_SCHEMES))} or relative)"
 
 
+def local_refusal(src: str) -> str | None:
+    """Why an image src that must name a file beside the Markdown file is refused: one
+    that a browser would read as a URL with a scheme (`javascript:x`, even if a file
+    of that name exists), or None."""
+    plain = _INVISIBLE.sub("", html.unescape(src)).lower()
+    if _SCHEME.match(plain) or PLACEHOLDER.search(plain):
+        return "is a URL, not the name of a file beside this file"
+    return None
+
+
 def _settled(prefix: str) -> bool:
     """Whether the start of a URL fixes its scheme, whatever follows (RFC 3986 3.1):
     a scheme and ':' are written, or a '/', '?' or '#' comes first (a relative URL)."""

@@ -17,7 +17,7 @@ from briefing.config import Config
 from briefing.errors import ContentError, Problem, relative
 from briefing.model import Article, Image, Issue, Markdown, Publication
 from briefing.project_files import MAX_ASSET_BYTES, refusal
-from briefing.render.html_policy import refused_html
+from briefing.render.html_policy import local_refusal, refused_html
 from briefing.render.scan import find_problems
 from briefing.schema import ARTICLE_FIELDS, ISSUE_FIELDS
 from briefing.sources import frontmatter as fm
@@ -221,7 +221,9 @@ def _existing_images(
     for src, line in images:
         name = src.removeprefix("./")
         target = folder / name
-        if "/" in name or "\\" in name or name in ("", ".", ".."):
+        if reason := local_refusal(src):
+            problems.append(Problem(label, f"image '{src}' {reason}", line=line))
+        elif "/" in name or "\\" in name or name in ("", ".", ".."):
             problems.append(
                 Problem(
                     label,
