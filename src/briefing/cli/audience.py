@@ -40,7 +40,7 @@ def _store(state: State) -> Iterator[Store]:
 
 @cli.group("audience")
 def audience_group() -> None:
-    """Subscribers in the audience store: import, export, list, stats, remove.
+    """Subscribers in the audience store: import, export, list, stats, tag, remove.
 
     \b
     Example:
@@ -196,6 +196,38 @@ def stats_command(state: State) -> None:
         click.echo("month      joined   left")
         for month in figures.months:
             click.echo(f"{month.month}  {month.joined:>7} {month.left:>6}")
+
+
+@audience_group.command("tag")
+@click.argument("addresses", nargs=-1, required=True)
+@click.option("--add", "add", multiple=True, metavar="TAG", help="Tag to add (repeatable).")
+@click.option("--remove", "remove", multiple=True, metavar="TAG", help="Tag to take away.")
+@click.pass_obj
+def tag_command(
+    state: State, addresses: tuple[str, ...], add: tuple[str, ...], remove: tuple[str, ...]
+) -> None:
+    """Add or remove tags of ADDRESSES (segments select by tag: `audience:` in
+    issue.md, `send --where tags_any=…`). A CSV import's `tags` column sets them too.
+
+    \b
+    Example:
+      briefing audience tag ada@example.com bob@example.com --add trade --remove paused
+    """
+    from briefing.audience.tags import retag
+    from briefing.sources.frontmatter import SLUG
+
+    bad = [t for t in (*add, *remove) if not SLUG.match(t.lower())]
+    if bad or not (add or remove):
+        raise click.UsageError(
+            f"'{bad[0]}' is not a tag (letters, digits, hyphens)"
+            if bad
+            else "give --add or --remove"
+        )
+    with _store(state) as store:
+        missing = retag(store, addresses, add, remove)
+    click.echo(f"Tagged {len(addresses) - len(missing)} subscriber(s).")
+    for address in missing:
+        click.echo(f"not in the store: {address}", err=True)
 
 
 @audience_group.command("remove")
