@@ -360,3 +360,23 @@ def test_preview_thread_and_build_share_the_lock(example: Path, tmp_path: Path) 
         release.set()
         holder.join()
     build(example, out, jobs=1)
+
+
+def test_a_no_op_build_does_not_rewrite_the_cache(example: Path) -> None:
+    """The cache is saved only when something in it changed (the clock's cut-off is not)."""
+    for _ in range(2):
+        result = CliRunner().invoke(cli, ["--project", str(example), "build", "--jobs", "1"])
+        assert result.exit_code == 0, result.output
+    before = (example / CACHE_FILE).stat()
+    result = CliRunner().invoke(cli, ["--project", str(example), "build", "--jobs", "1"])
+    assert result.exit_code == 0, result.output
+    after = (example / CACHE_FILE).stat()
+    assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
+
+
+def test_a_new_cut_off_alone_is_no_reason_to_save() -> None:
+    from briefing.cache import BuildCache
+
+    cache = BuildCache("environment")
+    cache.cut_off("2026-01-01T00:00:00+00:00")
+    assert cache.as_of == "2026-01-01T00:00:00+00:00" and not cache.changed

@@ -131,8 +131,9 @@ class BuildCache:
 
     def cut_off(self, as_of: str) -> None:
         """Record the build's cut-off (issues dated after it are not in the site)."""
-        if as_of != self.as_of:
-            self.as_of, self.changed = as_of, True
+        # Recorded, not a reason to save: with the clock as cut-off it differs every
+        # build, and a no-op build must not rewrite the cache.
+        self.as_of = as_of
 
     def forget_on_disk(self, root: Path) -> None:
         """Remove the saved cache (save() writes it again)."""

@@ -25,20 +25,31 @@ class DecodeError(ValueError):
     """The data does not have the shape the type declares."""
 
 
-def to_data(value: object) -> Json:
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: to_data(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, tuple | list):
+def to_data(value: Any) -> Json:
+    kind: Any = type(value)
+    if kind in _PLAIN:  # most values: tested first, by exact type
+        return value
+    if kind is tuple or kind is list:
         return [to_data(v) for v in value]
-    if isinstance(value, dict):
+    if kind is dict:
         return {_key(k): to_data(v) for k, v in value.items()}
     if isinstance(value, Path):
         return str(value)
     if isinstance(value, datetime):
         return value.isoformat()
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {name: to_data(getattr(value, name)) for name in _field_names(kind)}
     if value is None or isinstance(value, str | int | float | bool):
         return value
-    raise TypeError(f"cannot store a {type(value).__name__}")
+    raise TypeError(f"cannot store a {kind.__name__}")
+
+
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+
+
+@functools.cache
+def _field_names(kind: Any) -> tuple[str, ...]:
+    return tuple(f.name for f in dataclasses.fields(kind))
 
 
 def _key(key: object) -> str:
