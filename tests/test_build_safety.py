@@ -380,3 +380,21 @@ def test_a_new_cut_off_alone_is_no_reason_to_save() -> None:
     cache = BuildCache("environment")
     cache.cut_off("2026-01-01T00:00:00+00:00")
     assert cache.as_of == "2026-01-01T00:00:00+00:00" and not cache.changed
+
+
+def test_an_os_error_naming_no_file_is_one_clean_line(
+    example: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The attack: `error: : No space left on device` (an empty file name)."""
+    import briefing.cli.site as site_commands
+    from briefing.cli.app import main
+
+    def full(*args: object, **kwargs: object) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(site_commands, "build", full)
+    monkeypatch.setattr(sys, "argv", ["briefing", "--project", str(example), "build"])
+    with pytest.raises(SystemExit) as exited:
+        main()
+    assert exited.value.code == 1
+    assert capsys.readouterr().err == "error: No space left on device\n"
