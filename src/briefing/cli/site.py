@@ -138,7 +138,8 @@ def import_command(state: State, files: tuple[Path, ...], into: str | None) -> N
 @click.option(
     "--clean",
     is_flag=True,
-    help="Also remove files in the output folder that the build did not write.",
+    help="Also remove files the build did not write (only in a folder briefing created;"
+    " hidden files and folders stay).",
 )
 @click.option(
     "--as-of",
