@@ -3,6 +3,7 @@
 The recipient's local part picks the behaviour:
   tempfail<N>@…   451 4.3.0 for the first N tries, then accepted
   throttle<N>@…   421 4.7.0 (closing) for the first N tries, then accepted
+  full<N>@…       552 5.2.2 (mailbox full) for the first N tries, then accepted
   bounce@…        550 5.1.1 at RCPT (no such user)
   reject@…        554 5.7.1 after DATA (content refused)
   drop@…          the connection is closed after DATA, before any reply
@@ -63,10 +64,12 @@ class Recorder:
         local = address.split("@")[0]
         if local == "bounce":
             return "550 5.1.1 No such user here"
-        match = re.fullmatch(r"(tempfail|throttle)(\d+)", local)
+        match = re.fullmatch(r"(tempfail|throttle|full)(\d+)", local)
         if match and self._count(address) <= int(match.group(2)):
             if match.group(1) == "throttle":
                 return "421 4.7.0 Too many messages, slow down"
+            if match.group(1) == "full":  # permanent code, temporary status (RFC 3463 3.3)
+                return "552 5.2.2 Mailbox full"
             return "451 4.3.0 Try again later"
         envelope.rcpt_tos.append(address)
         return "250 OK"

@@ -16,8 +16,11 @@ from briefing.inbox.setup import mail_back
 from briefing.send.channel import TRANSPORTS, Relay
 from briefing.send.gate import GateReport, describe
 from briefing.send.guard import RouteChanged
+from briefing.send.overview import IssueStatus
+from briefing.send.replies import reason
 from briefing.send.route import Route, command
 from briefing.send.service import SendRequest, SendService, Summary, TestCopy
+from briefing.send.states import DeliveryState
 
 
 @cli.command("send")
@@ -259,26 +262,53 @@ def _print_summary(summary: Summary, slug: str, again: str) -> None:
 
 
 @cli.command("status")
-@click.argument("slug")
+@click.argument("slug", required=False)
 @click.pass_obj
-def status_command(state: State, slug: str) -> None:
-    """Show how the delivery of issue SLUG stands, with every failure.
+def status_command(state: State, slug: str | None) -> None:
+    """Show how the delivery of issue SLUG stands, with every failure and its reason;
+    without SLUG, every issue: built, sent to how many, when, which way, failures,
+    unknown, and what came back (from `briefing inbox`).
 
     \b
     Example:
+      briefing status
       briefing status trump-xi-call
     """
-    status = SendService.open(state.root).status(slug)
+    service = SendService.open(state.root)
+    if slug is None:
+        _print_overview(service.overview())
+        return
+    status = service.status(slug)
     if not status.counts:
         click.echo(f"{slug}: never sent")
         return
     click.echo(f"{slug}: " + ", ".join(f"{n} {s}" for s, n in sorted(status.counts.items())))
     for row in status.problems:
         code = f" {row.code}" if row.code else ""
-        click.echo(f"  {row.state:<8} {row.recipient}{code} {row.reply or ''}".rstrip())
+        why = f" [{kind}]" if (kind := reason(row.reply or "")) else ""
+        click.echo(f"  {row.state:<8} {row.recipient}{code} {row.reply or ''}{why}".rstrip())
     if back := mail_back(load_config(state.root), slug):
         # What `briefing inbox` found came back for this issue (subscribers, not messages).
         click.echo("came back: " + ", ".join(f"{n} {kind}" for kind, n in sorted(back.items())))
+
+
+def _print_overview(issues: list[IssueStatus]) -> None:
+    for issue in issues:
+        built = "built" if issue.built else "not built"
+        if not issue.counts:
+            click.echo(f"{issue.slug}: {built}, never sent")
+            continue
+        total = sum(issue.counts.values())
+        line = (
+            f"{issue.slug}: {built}, sent to {issue.count(DeliveryState.SENT):,} of {total:,}"
+            f" (last {issue.when}) via {issue.where or 'unknown'}"
+            f"; failed {issue.count(DeliveryState.FAILED)}"
+            f", deferred {issue.count(DeliveryState.DEFERRED)}"
+            f", unknown {issue.count(DeliveryState.UNKNOWN)}"
+        )
+        if issue.back:
+            line += "; came back: " + ", ".join(f"{n} {k}" for k, n in sorted(issue.back.items()))
+        click.echo(line)
 
 
 @cli.command("suppress")

@@ -193,9 +193,19 @@ class Dispatcher:
             self.pace(result)
             if not self.retryable(result):
                 return result
-            log.info("%s: %s %s (try %d)", subscriber.email, result.code, result.reply, attempt + 1)
             if attempt + 1 < self.options.max_attempts:
-                self.sleep(self.backoff_delay(attempt))
+                delay = self.backoff_delay(attempt)
+                # Said while it waits: which address, why, and for how long.
+                log.warning(
+                    "%s: %s %s; try %d of %d in %.1f s",
+                    subscriber.email,
+                    result.code,
+                    result.reply,
+                    attempt + 2,
+                    self.options.max_attempts,
+                    delay,
+                )
+                self.sleep(delay)
         return result
 
     def _deliver_batch(self, transport: OutboxTransport, batch: list[Subscriber]) -> None:

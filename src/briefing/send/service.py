@@ -38,6 +38,7 @@ from briefing.send.guard import RouteChanged, refuse, sent_before
 from briefing.send.issue_lock import issue_lock
 from briefing.send.ledger import Delivery, Ledger, open_ledger
 from briefing.send.message import MessageTemplate
+from briefing.send.overview import IssueStatus, known_issue, overview
 from briefing.send.pacing import Backoff
 from briefing.send.plan import Plan, plan_send
 from briefing.send.prepare import PreparedIssue, make_template, prepare_issue
@@ -254,8 +255,15 @@ class SendService:
             transport.close()
         return channel.where, copies
 
+    def overview(self, site: Path | None = None) -> list[IssueStatus]:
+        """Every issue: built, sent how often, when, which way, failures, mail back."""
+        site = (site or self.config.root / "site").resolve()
+        with open_ledger(self.config, readonly=True) as ledger:
+            return overview(self.config, self.publication, ledger, site)
+
     def status(self, slug: str) -> Status:
         with open_ledger(self.config, readonly=True) as ledger:
+            known_issue(self.publication, ledger, slug)
             return Status(ledger.counts(slug), ledger.problems(slug))
 
     def suppress(self, addresses: tuple[str, ...], reason: str) -> list[str]:

@@ -21,6 +21,7 @@ from typing import Protocol
 
 from briefing.errors import SendError
 from briefing.output import atomic_write, sync_folder
+from briefing.send.replies import classify
 from briefing.send.states import DeliveryState
 
 log = logging.getLogger("briefing")
@@ -269,7 +270,8 @@ class SmtpTransport:
                 smtp.rset()
             except smtplib.SMTPException:
                 self._drop()
-        if 400 <= code < 500 or code < 200:
+        # The enhanced status code decides (RFC 3463): 552 5.2.2 mailbox full is retried.
+        if classify(code, text) == DeliveryState.DEFERRED:
             return Result(DeliveryState.DEFERRED, code, text, throttle=code in THROTTLE_CODES)
         return Result(DeliveryState.FAILED, code, text)
 
