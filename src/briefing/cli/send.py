@@ -49,6 +49,12 @@ from briefing.send.states import DeliveryState
     metavar="ADDRESS",
     help="Send a test copy to ADDRESS only (repeatable); not recorded in the ledger.",
 )
+@click.option(
+    "--as",
+    "as_reader",
+    metavar="ADDRESS",
+    help="With --to: fill the copy with this subscriber's name and fields.",
+)
 @click.option("--dry-run", is_flag=True, help="Print the plan and send nothing.")
 @click.option("--rate", type=click.FloatRange(min=0), help="Messages per second at most.")
 @click.option(
@@ -102,6 +108,7 @@ def send_command(state: State, /, slug: str | None, **options: Any) -> None:
     Example:
       briefing build && briefing send trump-xi-call            # into outbox/
       briefing send trump-xi-call --to me@example.com --transport smtp
+      briefing send trump-xi-call --to me@example.com --as reader@example.org
       briefing send trump-xi-call --transport smtp --connections 4 --rate 50
       briefing send trump-xi-call --where tags_any=trade --dry-run   # a segment's count
       briefing send --due --transport smtp     # every minute from cron: what send_at says
@@ -122,6 +129,8 @@ def send_command(state: State, /, slug: str | None, **options: Any) -> None:
         raise click.UsageError("give the SLUG of the issue to send, or --due")
     request = SendRequest(slug, relay=relay, **options)
     service = SendService.open(state.root)
+    if request.as_reader and not request.test_to:
+        raise SendError("--as needs --to: it fills test copies with a subscriber's fields")
     if request.test_to:
         _echo_findings(service.test_gate(request), test=True)
         where, copies = service.send_test_copies(request)

@@ -67,6 +67,7 @@ class SendRequest:
     yes: bool = False  # the gate's warnings are confirmed (the gate's refusals never are)
     change_route: bool = False  # go another way than the first run went (send/route.py)
     ledger_lost: bool = False  # send although it was sent before with no ledger record
+    as_reader: str | None = None  # test copies carry this subscriber's fields (--as)
     where: tuple[str, ...] = ()  # segment rules besides the issue's audience (segment.py)
 
 
@@ -155,9 +156,26 @@ class SendService:
         return self.review(request)[0]
 
     def test_gate(self, request: SendRequest) -> GateReport:
-        """The gate for test copies: the issue's findings, no audience to judge."""
+        """The gate for test copies: the issue's findings, and the merge fields judged
+        against the subscriber of --as (if any)."""
         _, _, prepared = self._prepare(request, test=True, clean=False)
-        return run_gate(self.publication, prepared, None, "")
+        reader = self.reader(request)
+        audience = [reader] if reader else None
+        return run_gate(self.publication, prepared, audience, f"--as {request.as_reader}")
+
+    def reader(self, request: SendRequest) -> Subscriber | None:
+        """The subscriber request.as_reader names, with their fields, from the audience."""
+        if not request.as_reader:
+            return None
+        if problem := address_problem(request.as_reader):
+            raise SendError(Problem("--as", problem))
+        audience = self.open_audience(self.config, replace(request, dry_run=True))
+        key = Subscriber(request.as_reader).key
+        found = next((s for s in audience.subscribers() if s.key == key), None)
+        if found is None:
+            where = _audience_name(request)
+            raise SendError(Problem("--as", f"{request.as_reader} is not in {where}"))
+        return found
 
     def review(self, request: SendRequest) -> tuple[Summary, GateReport]:
         """The plan and the gate's findings, changing nothing on disk."""
@@ -239,11 +257,16 @@ class SendService:
         if bad:
             raise SendError([*bad, Problem("--to", "fix these addresses; nothing was sent")])
         suppressed = self.open_audience(self.config, replace(request, dry_run=True)).suppressed()
+        reader = self.reader(request)
         transport = channel.make()
         copies: list[TestCopy] = []
         try:
             for address in request.test_to:
+                # --as: the reader's name and fields; To and the unsubscribe link stay the
+                # test address's, so a click in a test copy unsubscribes nobody else.
                 subscriber = Subscriber(address)
+                if reader:
+                    subscriber = Subscriber(address, reader.name, reader.fields)
                 if subscriber.suppression_key in suppressed:
                     copies.append(TestCopy(address, None))  # suppressed: never mailed
                     continue
