@@ -30,6 +30,7 @@ from briefing.out_folder import (
 )
 from briefing.output import Staging, WriteReport
 from briefing.render.context import IssueView, views
+from briefing.render.review import site_copies
 from briefing.render.site_files import (
     SharedGroup,
     issue_group,
@@ -238,7 +239,10 @@ def _render_and_write(
     rendered: set[str] = set()
     try:
         todo = _render_issues(publication, all_views, list(plan.stale), jobs, progress, theme)
-        for index, files in todo:
+        base_url = publication.config.publication.base_url
+        for index, rendered_files in todo:
+            # The email's review copy, valid to publish (render/review.py).
+            files = site_copies(rendered_files, base_url)
             name = issue_group(all_views[index].issue.slug)
             cache.remember(name, plan.stale[index], files.files.items())
             staging.put(files)

@@ -25,6 +25,7 @@ from briefing.model import Issue, Markdown, Publication
 from briefing.render.context import IssueView, views
 from briefing.render.email import TEMPLATE as EMAIL_TEMPLATE
 from briefing.render.images import WARN_BYTES
+from briefing.render.review import delivered_bytes
 from briefing.render.scan import references
 from briefing.render.site_files import group_issue, render_issue_files, render_shared
 from briefing.render.theme import Theme
@@ -100,7 +101,8 @@ def check_built(
     for name in names:
         files = Outputs()
         for path in groups[name]:
-            files.add(path, (out_dir / path).read_bytes(), name)
+            data = delivered_bytes(path, (out_dir / path).read_bytes(), base_url)
+            files.add(path, data, name)
         findings = list(_internal_links(files, site.__contains__))
         slug = group_issue(name)
         issue = publication.issue(slug) if slug else None

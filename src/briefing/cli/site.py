@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import sys
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -56,7 +56,10 @@ def init_command(
     """
     from briefing.scaffold import init_project
 
-    today = datetime.now(ZoneInfo(timezone)).date()
+    now = datetime.now(ZoneInfo(timezone))
+    # The sample issue is dated 08:00 that day; before then it would be a future issue,
+    # which build holds back, so it takes yesterday's date.
+    today = now.date() if now.hour >= 8 else now.date() - timedelta(days=1)
     made = init_project(directory.resolve(), title, base_url, timezone, today, with_theme)
     click.echo(f"Created {len(made)} files in {directory}/. Next: cd {directory} && briefing build")
 

@@ -11,6 +11,7 @@ from briefing.errors import SendError, relative
 from briefing.model import Issue, Publication
 from briefing.render.context import IssueView
 from briefing.render.email import render_email
+from briefing.render.review import review_html
 from briefing.render.text import render_text
 from briefing.render.theme import Theme
 from briefing.send.dkim_signing import make_signer
@@ -49,6 +50,8 @@ def prepare_issue(publication: Publication, slug: str, site: Path) -> PreparedIs
                 f"{shown} does not exist: run `briefing build` and review the issue"
                 " before sending it"
             )
+        if output is EMAIL_HTML:  # the site holds the review copy (render/review.py)
+            fresh = review_html(fresh, config.publication.base_url)
         if path.read_text(encoding="utf-8") != fresh:
             raise SendError(
                 f"{relative(issue.folder, config.root)} changed since {shown} was"
