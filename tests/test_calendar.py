@@ -160,3 +160,31 @@ def test_feeds_carry_the_lead_image_and_the_pages_a_card(fixture_pub: Path, tmp_
     page = (site / "issues/first-light/index.html").read_text()
     assert f'<meta property="og:image" content="{lamp}">' in page
     assert '<meta name="twitter:card" content="summary_large_image">' in page
+
+
+def test_the_sites_email_copy_is_valid_unlisted_and_what_send_delivers(
+    example: Path, tmp_path: Path
+) -> None:
+    from lxml import html as lxml_html
+
+    from briefing.render.context import views
+    from briefing.render.email import render_email
+    from briefing.render.review import delivered_html
+    from briefing.render.theme import Theme
+
+    site = tmp_path / "site"
+    build(example, site, jobs=1)
+    publication = load(example)
+    theme = Theme.load(publication.config)
+    base = publication.config.publication.base_url
+    for view in views(publication):
+        copy = (site / "issues" / view.issue.slug / "email.html").read_text(encoding="utf-8")
+        hrefs = [a.get("href") for a in lxml_html.fromstring(copy).iter("a")]
+        assert hrefs and all(h.startswith(("https://", "mailto:")) for h in hrefs), hrefs
+        assert "{{ unsubscribe_url }}" not in copy
+        # Byte for byte what send fills, once the one link is put back.
+        assert delivered_html(copy, base) == render_email(publication, view, theme)
+    sitemap = (site / "sitemap.xml").read_text()
+    assert "email.html" not in sitemap and "email.txt" not in sitemap
+    pages = [p for p in site.rglob("*.html") if p.name != "email.html"]
+    assert not any("email.html" in p.read_text(encoding="utf-8") for p in pages)
