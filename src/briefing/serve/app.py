@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import Map, Rule
@@ -58,11 +59,12 @@ HEADERS = {
     "Referrer-Policy": "no-referrer",
     "Cache-Control": "no-store",
     "X-Content-Type-Options": "nosniff",
-    "Content-Security-Policy": (
-        "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self';"
-        " frame-ancestors 'none'; base-uri 'none'"
-    ),
 }
+# img-src adds the published site's origin, for its favicon.
+CSP = (
+    "default-src 'none'; style-src 'self'; img-src 'self' {site}; form-action 'self';"
+    " frame-ancestors 'none'; base-uri 'none'"
+)
 PLAIN_500 = "<!doctype html><title>Error</title><p>Something went wrong. Try again later.</p>"
 MAX_FIELD = 200
 
@@ -93,6 +95,9 @@ class SubscriberService:
         self._local = threading.local()
         self.commits = GroupCommit(config.root / config.audience.store, self._now)
         self.one_click_reply = f"Unsubscribed from {config.publication.title}.\n"
+        site = urlsplit(config.publication.base_url)
+        csp = CSP.format(site=f"{site.scheme}://{site.netloc}")
+        self.headers = {**HEADERS, "Content-Security-Policy": csp}
         # Where links in emails point: [service] url, else where `serve` listens.
         self.public_url = service.url or f"http://{service.bind}/"
         self._stores: list[Store] = []
@@ -124,7 +129,7 @@ class SubscriberService:
         request.max_content_length = 16 * 1024
         request.max_form_memory_size = 16 * 1024
         response = self.respond(request)
-        response.headers.update(HEADERS)
+        response.headers.update(self.headers)
         return response(environ, start_response)
 
     def respond(self, request: Request) -> Response:

@@ -6,7 +6,8 @@ from dataclasses import dataclass
 
 from briefing.config import Config
 from briefing.render.theme import Theme
-from briefing.site import ATOM, INDEX, JSON_FEED, RSS
+from briefing.render.web import icon_suffix
+from briefing.site import ATOM, FAVICON, INDEX, JSON_FEED, RSS
 
 PAGE = "service/page.html.j2"
 HEADINGS = {
@@ -43,6 +44,8 @@ class Pages:
             "atom": ATOM.absolute(base),
             "json_feed": JSON_FEED.absolute(base),
         }
+        icon = config.site.favicon  # the published site's icon, by its absolute URL
+        self._favicon = FAVICON.absolute(base, ext=icon_suffix(icon)) if icon else ""
 
     def urls(self, to_root: str) -> PageUrls:
         return PageUrls(stylesheet=to_root + "style.css", **self._absolute)
@@ -64,7 +67,7 @@ class Pages:
             "signup_values": {},
             "signup_error": "",
             "signup_fields": self.config.service.fields,
-            "favicon": "",  # web/base.html.j2 links one when set; the service has none
+            "favicon": self._favicon,
         }
         return self.theme.render(PAGE, **(values | context))
 
