@@ -10,28 +10,27 @@ the median of --runs runs: wall time, CPU time (user + sys of the process and
 its pool workers) and peak memory (ru_maxrss: the largest single process; tree:
 the largest sampled sum of PSS over all its processes).
 
-At N = --compare-at (1,000) the same issues are converted to a Pelican project
-(one Markdown article per issue, web pages and feeds only) and a Hugo site, and
-each is built --runs times from scratch. Pelican is installed from PyPI into
-bench/.venv-pelican the first time; Hugo is Debian's `hugo`. A missing tool is
-reported as skipped, with the reason, and the rest goes on.
+At each size of --compare-at (1,000 and 5,000) the same issues are converted to
+a Pelican project (one Markdown article per issue, web pages and feeds only) and
+a Hugo site (bench/other_tools.py), and each is built from scratch right after
+each of briefing's cold builds: ratios are the median of these pairs. Pelican is
+installed from PyPI into bench/.venv-pelican the first time; Hugo is Debian's
+`hugo`. A missing tool is reported as skipped, with how to install it, and the
+rest goes on. The report ends with issue 15's targets, each MET, NOT MET or NOT
+MEASURED (a size not run).
 """
 
 from __future__ import annotations
 
 import argparse
 import itertools
-import json
 import re
 import shutil
-import subprocess
-import sys
-from dataclasses import dataclass
+import statistics
+from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
 from benchlib import (
-    BENCH,
     CpuSnapshot,
     Measurement,
     briefing_command,
@@ -47,9 +46,8 @@ from benchlib import (
     temp_dir,
 )
 from gen import write_publication
+from other_tools import Tool, prepare_tools
 
-PELICAN = "pelican[markdown]==4.12.0"
-VENV = BENCH / ".venv-pelican"
 STEPS = ("cold", "no-op", "edit")
 
 
@@ -58,6 +56,8 @@ class SizeResult:
     n: int
     steps: dict[str, Measurement]
     written: dict[str, str]  # step -> "written/unchanged" files, from briefing's summary line
+    cold_runs: list[Measurement] = field(default_factory=list)  # briefing's cold builds, in order
+    tools: dict[str, Tool] = field(default_factory=dict)  # Pelican, Hugo: built between them
 
 
 # --- briefing --------------------------------------------------------------------------
@@ -77,7 +77,9 @@ def edit_one_article(project: Path, run: int) -> Path:
     return article
 
 
-def bench_briefing(pristine: Path, work: Path, n: int, runs: int) -> SizeResult:
+def bench_briefing(
+    pristine: Path, work: Path, n: int, runs: int, tools: dict[str, Tool] | None = None
+) -> SizeResult:
     cmd = [*briefing_command(), "--project", str(work), "build"]
     results: dict[str, list[Measurement]] = {step: [] for step in STEPS}
     for run in range(runs):
@@ -85,6 +87,8 @@ def bench_briefing(pristine: Path, work: Path, n: int, runs: int) -> SizeResult:
         shutil.rmtree(work, ignore_errors=True)
         shutil.copytree(pristine, work)
         results["cold"].append(check(measure(cmd), "briefing build (cold)"))
+        for name, tool in (tools or {}).items():
+            tool.run_once(name)
         results["no-op"].append(check(measure(cmd), "briefing build (no-op)"))
         edit_one_article(work, run)
         results["edit"].append(check(measure(cmd), "briefing build (edit)"))
@@ -93,250 +97,9 @@ def bench_briefing(pristine: Path, work: Path, n: int, runs: int) -> SizeResult:
         n,
         {step: median_of(results[step]) for step in STEPS},
         {step: summary_counts(results[step][-1].output) for step in STEPS},
+        results["cold"],
+        tools or {},
     )
-
-
-# --- the same issues for Pelican and Hugo ------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Page:
-    """One issue as a single Markdown page: the note, then every article."""
-
-    title: str
-    date: str
-    slug: str
-    tags: list[str]
-    summary: str
-    body: str
-
-
-def _split(path: Path) -> tuple[dict[str, object], str]:
-    text = path.read_text(encoding="utf-8")
-    _, front, body = text.split("---\n", 2)
-    return yaml.safe_load(front), body
-
-
-def _merge_fallbacks(text: str) -> str:
-    """Pages have no recipient: show each merge field's fallback, as briefing's web pages do."""
-    return re.sub(r"\{\{\s*\w+\s*(?:\|\s*([^}]*?))?\s*\}\}", lambda m: m.group(1) or "", text)
-
-
-def issue_pages(project: Path) -> list[Page]:
-    pages = []
-    for folder in sorted((project / "issues").iterdir()):
-        meta, note = _split(folder / "issue.md")
-        parts = [_merge_fallbacks(note).strip()]
-        for path in sorted(folder.glob("[0-9]*-*.md")):
-            article, body = _split(path)
-            parts.append(f"## {article['headline']}")
-            if article.get("dek"):
-                parts.append(f"*{article['dek']}*")
-            points = article.get("key_points") or []
-            if points:
-                parts.append(f"**{article.get('key_points_title', 'Key points')}**")
-                parts.append("\n".join(f"- **{p['label']}**: {p['text']}" for p in points))
-            parts.append(re.sub(r"(?m)^## ", "### ", body.strip()))
-            if article.get("source_url"):
-                parts.append(f"Source: [{article['source']}]({article['source_url']})")
-        date = meta["date"]
-        pages.append(
-            Page(
-                title=str(meta["title"]),
-                date=date.isoformat() if hasattr(date, "isoformat") else str(date),
-                slug=folder.name[11:],
-                tags=[str(t) for t in meta.get("tags", [])],
-                summary=str(meta.get("preheader", "")),
-                body="\n\n".join(parts) + "\n",
-            )
-        )
-    return pages
-
-
-PELICAN_CONF = """\
-# Web pages and feeds only, laid out like briefing's site: issue pages, tag pages,
-# an index, and RSS and Atom feeds of the 20 newest issues with full content.
-AUTHOR = "The Briefing desk"
-SITENAME = "The Briefing"
-SITEURL = "https://bench.example.com"
-PATH = "content"
-TIMEZONE = "America/New_York"
-DEFAULT_LANG = "en"
-DEFAULT_PAGINATION = False
-RELATIVE_URLS = False
-FEED_DOMAIN = SITEURL
-FEED_ALL_RSS = "rss.xml"
-FEED_ALL_ATOM = "atom.xml"
-FEED_MAX_ITEMS = 20
-RSS_FEED_SUMMARY_ONLY = False
-CATEGORY_FEED_ATOM = None
-TRANSLATION_FEED_ATOM = None
-AUTHOR_FEED_ATOM = None
-AUTHOR_FEED_RSS = None
-ARTICLE_URL = "issues/{slug}/"
-ARTICLE_SAVE_AS = "issues/{slug}/index.html"
-TAG_URL = "tags/{slug}/"
-TAG_SAVE_AS = "tags/{slug}/index.html"
-AUTHOR_SAVE_AS = AUTHORS_SAVE_AS = CATEGORY_SAVE_AS = CATEGORIES_SAVE_AS = ""
-ARCHIVES_SAVE_AS = TAGS_SAVE_AS = ""
-"""
-
-
-def write_pelican(pages: list[Page], root: Path) -> None:
-    content = root / "content"
-    content.mkdir(parents=True)
-    (root / "pelicanconf.py").write_text(PELICAN_CONF, encoding="utf-8")
-    for page in pages:
-        head = [
-            f"Title: {page.title}",
-            f"Date: {page.date}",
-            f"Tags: {', '.join(page.tags)}",
-            f"Slug: {page.slug}",
-            "Category: issues",
-            f"Summary: {page.summary}",
-        ]
-        (content / f"{page.slug}.md").write_text(
-            "\n".join(head) + "\n\n" + page.body, encoding="utf-8"
-        )
-
-
-HUGO_CONFIG = """\
-baseURL = "https://bench.example.com/"
-title = "The Briefing"
-languageCode = "en"
-rssLimit = 20
-disableKinds = ["sitemap", "robotsTXT", "404"]
-[taxonomies]
-tag = "tags"
-"""
-HUGO_HEAD = """<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>{{ .Title }} · {{ .Site.Title }}</title>
-{{ range .AlternativeOutputFormats }}<link rel="{{ .Rel }}" type="{{ .MediaType.Type }}" \
-href="{{ .Permalink }}">{{ end }}</head><body>
-"""
-HUGO_SINGLE = (
-    HUGO_HEAD
-    + """<h1>{{ .Title }}</h1><p>{{ .Date.Format "January 2, 2006" }}</p>
-{{ .Content }}
-<ul>{{ range .Params.tags }}<li><a href="{{ printf "tags/%s/" (urlize .) | absURL }}">\
-{{ . }}</a></li>{{ end }}</ul>
-</body></html>
-"""
-)
-HUGO_LIST = (
-    HUGO_HEAD
-    + """<h1>{{ .Title }}</h1><ol>
-{{ range (cond .IsHome .Site.RegularPages .Pages) }}<li><a href="{{ .RelPermalink }}">\
-{{ .Title }}</a> {{ .Date.Format "2006-01-02" }}<p>{{ .Summary }}</p></li>
-{{ end }}</ol></body></html>
-"""
-)
-
-
-def write_hugo(pages: list[Page], root: Path) -> None:
-    content = root / "content" / "issues"
-    content.mkdir(parents=True)
-    layouts = root / "layouts" / "_default"
-    layouts.mkdir(parents=True)
-    (root / "config.toml").write_text(HUGO_CONFIG, encoding="utf-8")
-    (layouts / "single.html").write_text(HUGO_SINGLE, encoding="utf-8")
-    (layouts / "list.html").write_text(HUGO_LIST, encoding="utf-8")
-    for page in pages:
-        front = {
-            "title": page.title,
-            "date": page.date,
-            "slug": page.slug,
-            "tags": page.tags,
-            "summary": page.summary,
-        }
-        # JSON is YAML: every string comes out quoted, whatever it holds.
-        lines = ["---", *(f"{k}: {json.dumps(v, ensure_ascii=False)}" for k, v in front.items())]
-        (content / f"{page.slug}.md").write_text(
-            "\n".join([*lines, "---", page.body]), encoding="utf-8"
-        )
-
-
-def pelican_command() -> tuple[list[str] | None, str]:
-    """The pelican program in its own virtual environment, installing it the first time."""
-    program = VENV / "bin" / "pelican"
-    if not program.is_file():
-        print(f"installing {PELICAN} into {VENV.relative_to(BENCH.parent)} (once) ...", flush=True)
-        log = BENCH / ".venv-pelican.log"
-        try:
-            with log.open("w") as out:
-                subprocess.run(
-                    [sys.executable, "-m", "venv", "--clear", str(VENV)],
-                    check=True,
-                    stdout=out,
-                    stderr=subprocess.STDOUT,
-                )
-                subprocess.run(
-                    [str(VENV / "bin" / "pip"), "install", "--quiet", PELICAN],
-                    check=True,
-                    stdout=out,
-                    stderr=subprocess.STDOUT,
-                )
-        except (OSError, subprocess.CalledProcessError) as exc:
-            tail = log.read_text(errors="replace").strip().splitlines()[-1:] if log.exists() else []
-            return None, f"could not install Pelican ({exc}; {' '.join(tail)})"
-        log.unlink(missing_ok=True)
-    version = subprocess.run(
-        [str(program), "--version"], capture_output=True, text=True, check=False
-    ).stdout.strip()
-    return [str(program)], f"Pelican {version}"
-
-
-def hugo_command() -> tuple[list[str] | None, str]:
-    program = shutil.which("hugo")
-    if not program:
-        return None, "hugo is not installed (apt-get install -y hugo)"
-    version = subprocess.run([program, "version"], capture_output=True, text=True, check=False)
-    words = version.stdout.split()
-    return [program], f"Hugo {words[1] if len(words) > 1 else '?'}"
-
-
-def time_tool(name: str, build: list[str], out: Path, runs: int) -> list[Measurement]:
-    """Build from scratch runs times; out (and any cache inside it) is removed before each."""
-    found = []
-    for _ in range(runs):
-        shutil.rmtree(out, ignore_errors=True)
-        found.append(check(measure(build), f"{name} build"))
-    return found
-
-
-def compare(pristine: Path, tmp: Path, runs: int) -> dict[str, tuple[str, Measurement | None]]:
-    """Pelican's and Hugo's median cold builds of the same issues; None with a reason if skipped."""
-    pages = issue_pages(pristine)
-    found: dict[str, tuple[str, Measurement | None]] = {}
-
-    command, label = pelican_command()
-    if command is None:
-        print(f"skipped Pelican: {label}")
-        found["Pelican"] = (label, None)
-    else:
-        root = tmp / "pelican"
-        write_pelican(pages, root)
-        out = root / "output"
-        build = [*command, str(root / "content"), "-s", str(root / "pelicanconf.py")]
-        build += ["-o", str(out), "-q"]
-        print(f"building {len(pages)} issues with {label} ...", flush=True)
-        found["Pelican"] = (label, median_of(time_tool("pelican", build, out, runs)))
-        shutil.rmtree(root, ignore_errors=True)
-
-    command, label = hugo_command()
-    if command is None:
-        print(f"skipped Hugo: {label}")
-        found["Hugo"] = (label, None)
-    else:
-        root = tmp / "hugo"
-        write_hugo(pages, root)
-        out = root / "out"
-        build = [*command, "--source", str(root), "--destination", str(out / "public")]
-        build += ["--cacheDir", str(out / "cache"), "--quiet"]
-        print(f"building {len(pages)} issues with {label} ...", flush=True)
-        found["Hugo"] = (label, median_of(time_tool("hugo", build, out, runs)))
-        shutil.rmtree(root, ignore_errors=True)
-    return found
 
 
 # --- report ------------------------------------------------------------------------------
@@ -374,11 +137,38 @@ def growth_lines(results: list[SizeResult]) -> tuple[list[str], bool | None]:
     return lines, linear
 
 
-def report(
-    results: list[SizeResult],
-    compared: dict[str, tuple[str, Measurement | None]],
-    compare_at: int,
-) -> None:
+# Issue 15's limits, by size: no-op and one-article edit seconds; Hugo ratios at both.
+NOOP_LIMIT = {1000: 0.3, 5000: 0.6}
+EDIT_LIMIT = {1000: 0.5, 5000: 1.0}
+HUGO_WALL, HUGO_CPU = 1.5, 2.0  # briefing's cold build at most this many times Hugo's
+
+
+def paired(r: SizeResult, tool: Tool, attr: str) -> float:
+    """Median over runs of briefing's cold figure over the tool's, each pair run back to
+    back (steadier than a ratio of medians on a busy machine)."""
+    ratios = [
+        getattr(a, attr) / getattr(b, attr) for a, b in zip(r.cold_runs, tool.runs, strict=True)
+    ]
+    return statistics.median(ratios)
+
+
+def print_comparison(r: SizeResult) -> None:
+    print(f"\n== the same {r.n} issues with other tools, cold, median of paired runs ==")
+    rows = [row(f"briefing {r.n}", "cold", r.steps["cold"])]
+    rows += [row(t.label, "cold", median_of(t.runs)) for t in r.tools.values() if t.runs]
+    print(table(HEADERS[:-1], [line[:-1] for line in rows]))
+    for name, tool in r.tools.items():
+        if not tool.runs:
+            print(f"  {name}: skipped ({tool.label})")
+            continue
+        wall, cpu = paired(r, tool, "wall"), paired(r, tool, "cpu")
+        print(
+            f"  briefing / {name}: {wall:.2f}x its wall time, {cpu:.2f}x its CPU time"
+            f" (median of {len(tool.runs)} paired runs)"
+        )
+
+
+def report(results: list[SizeResult]) -> None:
     print("\n== briefing build, median of runs ==")
     rows = [row(f"briefing {r.n}", s, r.steps[s], r.written[s]) for r in results for s in STEPS]
     print(table(HEADERS, rows))
@@ -391,67 +181,74 @@ def report(
         print("\n== growth between sizes (time ratio; linear means about the size ratio) ==")
         print("\n".join(lines))
 
+    for r in results:
+        if r.tools:
+            print_comparison(r)
+
     by_n = {r.n: r for r in results}
-    at = by_n.get(compare_at)
-    if compared:
-        print(f"\n== the same {compare_at} issues with other tools, cold, median of runs ==")
-        rows = [row(f"briefing {compare_at}", "cold", at.steps["cold"])] if at else []
-        rows += [row(label, "cold", m) for label, m in compared.values() if m]
-        print(table(HEADERS[:-1], [r[:-1] for r in rows]))
-        for name, (label, m) in compared.items():
-            if m is None:
-                print(f"  {name}: skipped ({label})")
-            elif at:
-                ours = at.steps["cold"].wall
-                print(
-                    f"  briefing / {name}: {ours / m.wall:.2f} of {label}'s time"
-                    f" ({m.wall / ours:.2f}x as fast)"
-                )
-
-    print("\n== targets (issue 5) ==")
-    for line in targets(at, by_n.get(5000), compared, compare_at, linear, bool(lines)):
-        print(line)
+    print("\n== targets (issue 15) ==")
+    print("\n".join(targets(by_n)))
+    print("\n== earlier targets (issue 5) ==")
+    print("\n".join(earlier_targets(by_n, linear, bool(lines))))
 
 
-def targets(
-    at: SizeResult | None,
-    big: SizeResult | None,
-    compared: dict[str, tuple[str, Measurement | None]],
-    compare_at: int,
-    linear: bool | None,
-    grew: bool,
-) -> list[str]:
+def hugo_targets(by_n: dict[int, SizeResult]) -> list[str]:
     out = []
-    cold = at.steps["cold"].wall if at else None
-    pelican = compared.get("Pelican", ("", None))[1]
-    hugo = compared.get("Hugo", ("", None))[1]
+    sizes = sorted({*NOOP_LIMIT, *(n for n, r in by_n.items() if "Hugo" in r.tools)})
+    for n in sizes:
+        text = f"cold build of {n} issues within {HUGO_WALL:g}x Hugo's wall, {HUGO_CPU:g}x its CPU"
+        r = by_n.get(n)
+        hugo = r.tools.get("Hugo") if r else None
+        if r is None or hugo is None or not hugo.runs:
+            why = hugo.label if hugo else f"{n} not in --sizes and --compare-at"
+            out.append(target(text, None, why))
+            continue
+        wall, cpu = paired(r, hugo, "wall"), paired(r, hugo, "cpu")
+        mine, theirs = r.steps["cold"], median_of(hugo.runs)
+        detail = (
+            f"wall {wall:.2f}x ({mine.wall:.2f} s against {theirs.wall:.2f} s),"
+            f" CPU {cpu:.2f}x ({mine.cpu:.2f} s against {theirs.cpu:.2f} s)"
+        )
+        if n not in NOOP_LIMIT:
+            detail += " — the issue sets this at 1000 and 5000"
+        out.append(target(text, wall <= HUGO_WALL and cpu <= HUGO_CPU, detail))
+    return out
 
-    text = f"cold build of {compare_at} issues at least 5x faster than Pelican"
-    if cold and pelican:
-        speed = pelican.wall / cold
-        detail = f"{speed:.2f}x ({cold:.2f} s against {pelican.wall:.2f} s)"
-        out.append(target(text, speed >= 5, detail))
+
+def targets(by_n: dict[int, SizeResult]) -> list[str]:
+    out = hugo_targets(by_n)
+    for step, name, limits in (
+        ("no-op", "no-op rebuild", NOOP_LIMIT),
+        ("edit", "one-article edit", EDIT_LIMIT),
+    ):
+        for n, limit in limits.items():
+            text = f"{name} under {limit:g} s at {n} issues"
+            r = by_n.get(n)
+            if r:
+                out.append(target(text, r.steps[step].wall < limit, f"{r.steps[step].wall:.2f} s"))
+            else:
+                out.append(target(text, None, f"{n} not in --sizes"))
+    preview = "preview's refresh within 20% of the incremental build"
+    out.append(target(preview, None, "measured by bench/preview_bench.py"))
+    return out
+
+
+def earlier_targets(by_n: dict[int, SizeResult], linear: bool | None, grew: bool) -> list[str]:
+    out = []
+    at = by_n.get(1000)
+    pelican = at.tools.get("Pelican") if at else None
+    text = "cold build of 1000 issues at least 5x faster than Pelican"
+    if at and pelican and pelican.runs:
+        speed = 1 / paired(at, pelican, "wall")
+        out.append(target(text, speed >= 5, f"{speed:.2f}x (median of paired runs)"))
     else:
-        out.append(target(text, None, "needs briefing and Pelican at that size"))
-
-    text = "cold build aims at Hugo's time"
-    if cold and hugo:
-        detail = f"{cold / hugo.wall:.2f}x Hugo's time ({cold:.2f} s against {hugo.wall:.2f} s)"
-        out.append(target(text, cold <= hugo.wall, detail))
-    else:
-        out.append(target(text, None, "needs briefing and Hugo at that size"))
-
-    for step, name, limit in (("no-op", "no-op rebuild", 0.5), ("edit", "one-article edit", 1.0)):
-        text = f"{name} under {limit:g} s at {compare_at} issues"
-        if at:
-            out.append(target(text, at.steps[step].wall < limit, f"{at.steps[step].wall:.2f} s"))
-        else:
-            out.append(target(text, None, "not measured at that size"))
+        out.append(target(text, None, "needs briefing and Pelican at 1000"))
 
     detail = "cold wall time grows at most 1.2x the size ratio" if grew else "needs two sizes"
     out.append(target("build time grows linearly with N", linear, detail))
 
     text = "peak memory under 500 MB at 5,000 issues"
+    big = by_n.get(5000)
     if big:
         tree = max(m.tree_peak for m in big.steps.values())
         single = max(m.maxrss for m in big.steps.values())
@@ -466,30 +263,36 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="100,1000,5000", help="issue counts, comma-separated")
     parser.add_argument("--runs", type=int, default=3, help="runs per figure (median)")
-    parser.add_argument("--compare-at", type=int, default=1000, help="size built by Pelican/Hugo")
+    parser.add_argument(
+        "--compare-at", default="1000,5000", help="sizes also built by Pelican and Hugo"
+    )
+    parser.add_argument("--tools", default="hugo,pelican", help="tools to compare with")
     parser.add_argument("--no-compare", action="store_true", help="skip Pelican and Hugo")
     args = parser.parse_args()
     sizes = sorted({int(s) for s in args.sizes.split(",") if s.strip()})
+    compare_at = {int(s) for s in args.compare_at.split(",") if s.strip()}
+    tools = [] if args.no_compare else [t.strip().lower() for t in args.tools.split(",")]
     print(f"machine: {machine()}")
     print(f"now: {busy_note()}")
     cpu = CpuSnapshot.take()
     print(f"briefing: {' '.join(briefing_command())} build (default --jobs), runs={args.runs}")
     results: list[SizeResult] = []
-    compared: dict[str, tuple[str, Measurement | None]] = {}
     with temp_dir("build") as tmp:
         for n in sizes:
             pristine = tmp / f"pub-{n}"
             print(f"\ngenerating {n} issues ...", flush=True)
             write_publication(pristine, n)
-            print(f"building {n} issues with briefing ({args.runs} runs) ...", flush=True)
-            result = bench_briefing(pristine, tmp / f"work-{n}", n, args.runs)
+            others = prepare_tools(pristine, tmp, tools) if n in compare_at else {}
+            names = " and ".join(["briefing", *(k for k, t in others.items() if t.build)])
+            print(f"building {n} issues with {names} ({args.runs} runs) ...", flush=True)
+            result = bench_briefing(pristine, tmp / f"work-{n}", n, args.runs, others)
             results.append(result)
             rows = [row(f"briefing {n}", s, result.steps[s], result.written[s]) for s in STEPS]
             print(table(HEADERS, rows))
-            if n == args.compare_at and not args.no_compare:
-                compared = compare(pristine, tmp, args.runs)
             shutil.rmtree(pristine, ignore_errors=True)
-    report(results, compared, args.compare_at)
+            for name in ("pelican", "hugo"):
+                shutil.rmtree(tmp / name, ignore_errors=True)
+    report(results)
     print(f"\n{cpu.others_note()}")
 
 
