@@ -162,3 +162,21 @@ def test_a_run_killed_mid_send_is_resumed_by_the_next(project: Path, pause: Path
     )
     assert len(_sent(project, FIRST)) == _subscribers(project)
     assert "Nothing due" in _due(project, "2025-06-03T12:02:00+00:00").output
+
+
+@pytest.mark.parametrize("args", [["schedule"], ["audience", "tag"], ["send"]])
+def test_help_has_an_example(args: list[str]) -> None:
+    result = CliRunner().invoke(cli, [*args, "--help"])
+    assert result.exit_code == 0 and "Example:" in result.output
+    assert "briefing " + " ".join(args) in result.output
+
+
+def test_send_needs_a_slug_or_due(project: Path) -> None:
+    neither = _run(project, "send")
+    assert (
+        neither.exit_code == 2 and "give the SLUG of the issue to send, or --due" in neither.output
+    )
+    both = _run(project, "send", FIRST, "--due")
+    assert both.exit_code == 2 and "--due sends every issue that is due: give no SLUG" in (
+        both.output
+    )
