@@ -70,12 +70,12 @@ def test_send_refuses_a_draft_and_check_reports_it(example: Path, tmp_path: Path
     with pytest.raises(SendError, match="is a draft"):
         prepare_issue(publication, DRAFT, example / "site")
     findings = calendar_findings(publication, BEFORE_IT)
-    rules = {(f.rule, f.file.split("/")[1]) for f in findings}
+    rules = {(rule, file.split("/")[1]) for file, _, rule, _ in findings}
     assert ("draft", f"2025-06-10-{DRAFT}") in rules
     assert ("future", f"2025-06-17-{FUTURE}") in rules
-    draft = next(f for f in findings if f.rule == "draft")
-    assert draft.line == 2  # the line we added
-    assert not any(f.rule == "future" for f in calendar_findings(publication, AT_IT))
+    draft = next(f for f in findings if f[2] == "draft")
+    assert draft[1] == 2  # the line we added
+    assert not any(f[2] == "future" for f in calendar_findings(publication, AT_IT))
 
 
 def test_the_cut_off_decides_and_the_same_cut_off_gives_the_same_site(

@@ -11,9 +11,12 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 
-from briefing.check import Finding
 from briefing.errors import relative
 from briefing.model import Issue, Publication
+
+# (file, line, rule, message): the fields of briefing.check.Finding, which the CLI
+# makes of them (this module sits below check, among the ground's helpers).
+Finding = tuple[str, int, str, str]
 
 
 def calendar_findings(
@@ -39,7 +42,7 @@ def _issue(
     label = relative(path, root)
     lines = _key_lines(path)
     if issue.draft:
-        yield Finding(
+        yield (
             label,
             lines.get("draft", 1),
             "draft",
@@ -47,7 +50,7 @@ def _issue(
             " remove 'draft: true' to publish it",
         )
     if issue.date > as_of:
-        yield Finding(
+        yield (
             label,
             lines.get("date", 1),
             "future",
@@ -55,7 +58,7 @@ def _issue(
             " a build before then leaves it out",
         )
     if issue.send_at is not None and issue.send_at < issue.date:
-        yield Finding(
+        yield (
             label,
             lines.get("send_at", 1),
             "send-at",
@@ -64,7 +67,7 @@ def _issue(
         )
     segment = issue.audience
     if segment and audience is not None and not any(segment.matches(f) for f in audience):
-        yield Finding(
+        yield (
             label,
             lines.get("audience", 1),
             "segment",

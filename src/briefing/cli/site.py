@@ -226,7 +226,7 @@ def check_command(state: State, slugs: tuple[str, ...], strict: bool, as_of: dat
       briefing check trump-xi-call
       briefing check --strict      # in CI, before send
     """
-    from briefing.check import allowed, check
+    from briefing.check import Finding, allowed, check
     from briefing.check_calendar import calendar_findings
 
     publication = load(state.root)
@@ -235,7 +235,8 @@ def check_command(state: State, slugs: tuple[str, ...], strict: bool, as_of: dat
         raise ContentError(f"no issue with the slug '{unknown[0]}'")
     findings = check(publication, slugs, _subscriber_columns(publication.config))
     audience = _active_fields(publication.config)
-    findings = sorted(findings + calendar_findings(publication, as_of, slugs, audience))
+    calendar = calendar_findings(publication, as_of, slugs, audience)
+    findings = sorted(findings + [Finding(*found) for found in calendar])
     # Findings accepted in briefing.toml ([check] allow) pass --strict and the send gate.
     accepted = [f for f in findings if allowed(f, publication.config.check.allow)]
     findings = [f for f in findings if f not in accepted]
