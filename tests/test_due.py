@@ -6,16 +6,22 @@ Sends go to the outbox; each recipient's file is counted, so a double send shows
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
 import sys
+import threading
+from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
 
 from briefing.cli import cli
+
+from smtp_server import SmtpServer
 
 SECRET = "due-tests-unsubscribe-secret"
 BRIEFING = [sys.executable, "-m", "briefing"]
@@ -180,3 +186,48 @@ def test_send_needs_a_slug_or_due(project: Path) -> None:
     assert both.exit_code == 2 and "--due sends every issue that is due: give no SLUG" in (
         both.output
     )
+
+
+def test_a_run_killed_mid_delivery_over_smtp(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Killed while the third message is in flight: the next run sends the rest, leaves
+    the one of unknown fate alone (SMTP may have it) and says the issue is not complete;
+    --resend-unknown finishes it. Nobody gets the issue twice."""
+    monkeypatch.delenv("BRIEFING_SMTP_USER", raising=False)
+    monkeypatch.delenv("BRIEFING_SMTP_PASSWORD", raising=False)
+    at = "2025-06-03T12:00:30+00:00"
+    with SmtpServer() as server:
+        smtp = ["--transport", "smtp", "--smtp-host", "127.0.0.1", "--smtp-port", str(server.port)]
+        smtp += ["--smtp-security", "none"]
+        arrived = threading.Event()
+        original, calls = server.recorder.handle_DATA, 0
+
+        async def held(*args: Any) -> str:
+            nonlocal calls
+            calls += 1
+            if calls == 3:  # the third message never gets its reply
+                arrived.set()
+                await asyncio.sleep(120)
+            return await original(*args)
+
+        server.recorder.handle_DATA = held  # type: ignore[method-assign,assignment]
+        args = ["--project", str(project), "send", "--due", "--at", at, "--yes", *smtp]
+        doomed = subprocess.Popen([*BRIEFING, *args], stdout=subprocess.PIPE, text=True)
+        assert arrived.wait(60), "the third message never reached DATA"
+        doomed.send_signal(signal.SIGKILL)
+        doomed.communicate(timeout=60)
+        server.recorder.handle_DATA = original  # type: ignore[method-assign]
+        assert len(server.recorder.messages) == 2
+
+        resumed = _due(project, "2025-06-03T12:01:00+00:00", *smtp)
+        assert resumed.exit_code == 2, resumed.output
+        assert (
+            "resumed a run that had stopped" in resumed.output and "not complete" in resumed.output
+        )
+        assert len(server.recorder.messages) == _subscribers(project) - 1
+        finished = _due(project, "2025-06-03T12:02:00+00:00", *smtp, "--resend-unknown")
+        assert finished.exit_code == 0, finished.output
+        assert "Nothing due" in _due(project, "2025-06-03T12:03:00+00:00", *smtp).output
+        received = Counter(to for m in server.recorder.messages for to in m.rcpt_tos)
+    assert len(received) == _subscribers(project) and set(received.values()) == {1}
