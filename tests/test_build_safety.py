@@ -64,7 +64,8 @@ def _briefing(root: Path, *args: str, env: dict[str, str] | None = None) -> subp
 
 def test_out_dot_clean_refuses_and_deletes_nothing(example: Path) -> None:
     """The attack: `briefing build --out . --clean` deleted the whole project."""
-    subprocess.run(["git", "init", "-q", str(example)], check=True)
+    if shutil.which("git"):  # a .git to lose, as in the attack
+        subprocess.run(["git", "init", "-q", str(example)], check=True)
     before = _tree(example)
     done = _briefing(example, "build", "--out", ".", "--clean")
     _, err = done.communicate(timeout=120)
