@@ -188,3 +188,17 @@ def test_the_sites_email_copy_is_valid_unlisted_and_what_send_delivers(
     assert "email.html" not in sitemap and "email.txt" not in sitemap
     pages = [p for p in site.rglob("*.html") if p.name != "email.html"]
     assert not any("email.html" in p.read_text(encoding="utf-8") for p in pages)
+
+
+def test_preview_shows_drafts_and_future_issues_marked(example: Path, tmp_path: Path) -> None:
+    from briefing.preview import Preview, dashboard
+
+    _set(example, DRAFT, "draft: true")
+    preview = Preview(example, tmp_path / "preview", lambda line: None)
+    preview.rebuild()
+    assert preview.state.errors == []
+    shown = [i.slug for i in preview.state.publication.issues]  # type: ignore[union-attr]
+    assert DRAFT in shown and FUTURE in shown
+    page = dashboard(preview, DRAFT)
+    assert "(draft)" in page
+    assert (tmp_path / "preview" / "issues" / DRAFT / "index.html").is_file()
