@@ -202,3 +202,20 @@ def test_preview_shows_drafts_and_future_issues_marked(example: Path, tmp_path: 
     page = dashboard(preview, DRAFT)
     assert "(draft)" in page
     assert (tmp_path / "preview" / "issues" / DRAFT / "index.html").is_file()
+
+
+def test_an_icon_must_be_a_file_inside_the_project(fixture_pub: Path, tmp_path: Path) -> None:
+    from briefing.errors import BriefingError
+
+    outside = tmp_path / "outside.png"
+    outside.write_bytes(b"\x89PNG")
+    (fixture_pub / "icon.png").symlink_to(outside)
+    toml = fixture_pub / "briefing.toml"
+    toml.write_text(toml.read_text() + '\n[site]\nfeed_icon = "icon.png"\n')
+    with pytest.raises(BriefingError, match=r"site\.feed_icon: icon\.png"):
+        build(fixture_pub, tmp_path / "site", jobs=1)
+    toml.write_text(toml.read_text().replace('"icon.png"', '"../icon.png"'))
+    result = CliRunner().invoke(cli, ["--project", str(fixture_pub), "build"])
+    assert result.exit_code == 1 and "site.feed_icon: must be a path inside the project" in (
+        result.output
+    )

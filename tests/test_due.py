@@ -100,6 +100,8 @@ def test_a_draft_or_unbuilt_issue_is_not_sent_and_stays_due(project: Path) -> No
     assert result.exit_code == 0 and "Nothing due" in result.output
     index.write_text(index.read_text().replace("draft: true\n", ""))
     (project / "site" / "issues" / FIRST / "email.html").unlink()
+    listed = _run(project, "schedule", "--at", "2025-06-03T12:02:00+00:00").output
+    assert "not built in site/ yet: run `briefing build`" in listed
     unbuilt = _due(project, "2025-06-03T12:02:00+00:00")
     assert unbuilt.exit_code == 1 and f"{FIRST}: not sent:" in unbuilt.output
     assert _run(project, "build", "--as-of", "2025-06-30").exit_code == 0

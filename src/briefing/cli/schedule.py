@@ -15,6 +15,7 @@ from briefing.errors import BriefingError, SendError
 from briefing.model import Issue
 from briefing.send.due import STARTED, DueBook, Outcome, Slot, parse_duration, run_due, slots
 from briefing.send.service import SendRequest, SendService
+from briefing.site import EMAIL_HTML
 
 MAX_LATE = "24h"
 
@@ -112,8 +113,13 @@ def schedule_command(state: State, at: str | None, max_late: str) -> None:
         click.echo("No issue has send_at; add 'send_at: 2025-06-03T07:30:00-04:00' to an issue.md.")
         return
     click.echo(f"As at {now.isoformat(timespec='seconds')}:")
+    site = state.root / "site"
     for slot in found:
-        click.echo(f"  {slot.send_at.isoformat():<25}  {slot.issue.slug:<32}  {_state(slot, now)}")
+        line = _state(slot, now)
+        built = (site / EMAIL_HTML.path(slug=slot.issue.slug)).is_file()
+        if slot.sendable and not built:
+            line += "; not built in site/ yet: run `briefing build`"
+        click.echo(f"  {slot.send_at.isoformat():<25}  {slot.issue.slug:<32}  {line}")
 
 
 def _state(slot: Slot, now: datetime) -> str:

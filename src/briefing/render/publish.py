@@ -14,6 +14,7 @@ from xml.sax.saxutils import escape
 
 from briefing.errors import BriefingError, Problem
 from briefing.model import Publication
+from briefing.project_files import refusal
 from briefing.render.context import IssueView
 from briefing.render.theme import Theme
 from briefing.render.web import _page, icon_suffix
@@ -106,8 +107,8 @@ def icon_files(publication: Publication) -> Iterable[tuple[str, bytes]]:
         if not name:
             continue
         path = config.root / name
-        if not path.is_file():
-            raise BriefingError(
-                Problem("briefing.toml", f"site.{key}: {name} not found in the project")
-            )
+        # Links are followed only within the project (briefing.project_files).
+        reason = refusal(path, config.root) or ("" if path.is_file() else "not found")
+        if reason:
+            raise BriefingError(Problem("briefing.toml", f"site.{key}: {name} {reason}"))
         yield output.path(ext=icon_suffix(name)), path.read_bytes()
