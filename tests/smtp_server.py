@@ -7,7 +7,10 @@ The recipient's local part picks the behaviour:
   bounce@…        550 5.1.1 at RCPT (no such user)
   reject@…        554 5.7.1 after DATA (content refused)
   drop@…          the connection is closed after DATA, before any reply
-Everything else is accepted with 250.
+  garble@…        the message is taken, but the reply to its final '.' has no code
+  ansi@…          550 5.7.1 at RCPT, the reply holding terminal escape sequences
+Everything else is accepted with 250, unless Recorder.refuse_all holds a reply that
+every RCPT gets (a relay that refuses everyone).
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ class Recorder:
     lock: threading.Lock = field(default_factory=threading.Lock)
     sessions: int = 0
     pipelining: bool = True  # advertised, as real relays do (RFC 2920)
+    refuse_all: str = ""  # e.g. "550 5.1.1 No such user": every RCPT gets it
 
     def for_recipient(self, address: str) -> list[Received]:
         return [m for m in self.messages if address in m.rcpt_tos]
@@ -62,8 +66,12 @@ class Recorder:
         rcpt_options: list[str],
     ) -> str:
         local = address.split("@")[0]
+        if self.refuse_all:
+            return self.refuse_all
         if local == "bounce":
             return "550 5.1.1 No such user here"
+        if local == "ansi":
+            return "550 5.7.1 \x1b[2J\x1b[31mrefused\x1b[0m \x1b]0;owned\x07 bye"
         match = re.fullmatch(r"(tempfail|throttle|full)(\d+)", local)
         if match and self._count(address) <= int(match.group(2)):
             if match.group(1) == "throttle":
@@ -90,6 +98,8 @@ class Recorder:
                     bytes(envelope.original_content or b""),
                 )
             )
+        if local == "garble":
+            return "2.0.0 Ok: queued as 4F2A"  # no reply code: the fate is unknown
         return "250 2.0.0 Queued"
 
     async def handle_EHLO(

@@ -8,8 +8,11 @@ raw socket server here. Messages are checked at the raw bytes.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
+import socket
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -25,6 +28,9 @@ import pytest
 from click.testing import CliRunner
 
 from briefing.cli import cli
+from briefing.errors import SendError
+from briefing.send.states import DeliveryState
+from briefing.send.transports import SmtpSettings, SmtpTransport
 
 from smtp_server import SmtpServer
 
@@ -166,15 +172,14 @@ def test_two_outbox_sends_one_waits_and_a_killed_send_leaves_no_lock(
     assert outbox_recipients(project) == Counter({a: 1 for a in addresses})
 
     # A send killed while it holds the lock: the kernel drops it, the next run goes ahead.
-    more, _ = write_subscribers(project, 40)
-    killed = start(outbox_args(project, more), **env)
+    killed = start(outbox_args(project, subscribers), **env)
     _reached(pause)
     os.kill(killed.pid, signal.SIGKILL)
     killed.wait(timeout=60)
-    rerun = run(outbox_args(project, more))
+    rerun = run(outbox_args(project, subscribers))
     assert rerun.returncode == 0, rerun.stderr
-    assert sum(outbox_recipients(project).values()) == 40
-    assert set(outbox_recipients(project).values()) == {1}
+    assert "is being sent" not in rerun.stderr
+    assert outbox_recipients(project) == Counter({a: 1 for a in addresses})
 
 
 # ---------------------------------------------------------------------------
@@ -267,3 +272,208 @@ def test_long_names_are_folded_into_short_lines_and_read_back_whole(project: Pat
         assert (name, decoded) == (" ".join(LONG_NAMES[address].split()), address)
         seen.add(address)
     assert seen == set(LONG_NAMES)
+
+
+# ---------------------------------------------------------------------------
+# 3. SMTP: a deadline per message, only a clear reply after DATA, a circuit breaker
+
+
+class RawServer:
+    """A few lines of SMTP on a loopback socket, misbehaving where `mode` says:
+    'trickle-greeting', 'trickle-rcpt' or 'trickle-data' send one byte of a reply at a
+    time and never finish it (until the test ends); 'garble' answers the final '.'
+    with a line that has no reply code."""
+
+    def __init__(self, mode: str, pipelining: bool = True) -> None:
+        self.mode, self.pipelining = mode, pipelining
+        self.done = threading.Event()
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = int(self.sock.getsockname()[1])
+        self.messages = 0
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+
+    def __enter__(self) -> RawServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.done.set()
+        with contextlib.suppress(OSError):
+            self.sock.shutdown(socket.SHUT_RDWR)  # wakes accept(); close() alone does not
+        self.sock.close()
+        self.thread.join(timeout=30)
+
+    def _trickle(self, conn: socket.socket) -> None:
+        # One byte every 0.2 s, for at most 30 s: a client without a deadline waits it out.
+        for _ in range(150):
+            if self.done.wait(0.2):
+                return
+            conn.sendall(b"2")
+
+    def _serve(self) -> None:
+        while not self.done.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            # OSError: the client went away
+            with conn, conn.makefile("rb") as lines, contextlib.suppress(OSError):
+                self._session(conn, lines)
+
+    def _session(self, conn: socket.socket, lines: Any) -> None:
+        if self.mode == "trickle-greeting":
+            return self._trickle(conn)
+        conn.sendall(b"220 raw ESMTP\r\n")
+        for line in lines:
+            verb = line[:4].upper()
+            if verb in (b"EHLO", b"HELO"):
+                extra = b"250-PIPELINING\r\n" if self.pipelining else b""
+                conn.sendall(b"250-raw\r\n" + extra + b"250 8BITMIME\r\n")
+            elif verb == b"RCPT" and self.mode == "trickle-rcpt":
+                return self._trickle(conn)
+            elif verb == b"DATA":
+                conn.sendall(b"354 go on\r\n")
+                for body in lines:
+                    if body == b".\r\n":
+                        break
+                self.messages += 1
+                if self.mode == "trickle-data":
+                    return self._trickle(conn)
+                conn.sendall(b"2x0 Ok: queued as 4F2A\r\n")  # 'garble'
+            elif verb == b"QUIT":
+                conn.sendall(b"221 bye\r\n")
+                return None
+            else:
+                conn.sendall(b"250 OK\r\n")
+        return None
+
+
+def _transport(port: int, deadline: float = 1.0) -> SmtpTransport:
+    return SmtpTransport(SmtpSettings("127.0.0.1", port, "none", timeout=20, deadline=deadline))
+
+
+MESSAGE = b"Subject: hi\r\n\r\nhello\r\n"
+
+
+@pytest.mark.parametrize("pipelining", [True, False], ids=["pipelined", "one-by-one"])
+def test_a_relay_trickling_its_last_reply_makes_the_message_unknown(pipelining: bool) -> None:
+    handed: list[bool] = []
+    with RawServer("trickle-data", pipelining) as server:
+        transport = _transport(server.port)
+        result = transport.deliver(
+            "a@example.com", "b@example.com", MESSAGE, lambda: handed.append(True)
+        )
+        transport.close()
+    assert handed == [True]
+    assert result.state == DeliveryState.UNKNOWN
+    assert result.reply == "no answer within 1 s"
+
+
+def test_a_relay_trickling_before_the_message_defers_it() -> None:
+    with RawServer("trickle-rcpt", pipelining=False) as server:
+        transport = _transport(server.port)
+        result = transport.deliver("a@example.com", "b@example.com", MESSAGE, lambda: None)
+        transport.close()
+    assert result.state == DeliveryState.DEFERRED
+    assert result.reply == "no answer within 1 s"
+
+
+def test_a_relay_trickling_its_greeting_is_one_clear_error() -> None:
+    with RawServer("trickle-greeting") as server:
+        transport = _transport(server.port)
+        with pytest.raises(SendError, match="cannot connect to the SMTP server"):
+            transport.deliver("a@example.com", "b@example.com", MESSAGE, lambda: None)
+        transport.close()
+
+
+@pytest.mark.parametrize("pipelining", [True, False], ids=["pipelined", "one-by-one"])
+def test_a_garbled_reply_to_the_message_is_unknown_not_retried(pipelining: bool) -> None:
+    with RawServer("garble", pipelining) as server:
+        transport = _transport(server.port, deadline=30)
+        result = transport.deliver("a@example.com", "b@example.com", MESSAGE, lambda: None)
+        transport.close()
+    assert server.messages == 1
+    assert result.state == DeliveryState.UNKNOWN
+    assert result.reply.startswith("unclear reply to the message: ")
+
+
+def ledger_states(root: Path) -> dict[str, str]:
+    db = sqlite3.connect(root / ".briefing" / "ledger.db")
+    try:
+        rows = db.execute("SELECT recipient, state FROM deliveries WHERE issue=?", (SLUG,))
+        return dict(rows.fetchall())
+    finally:
+        db.close()
+
+
+def test_a_garbled_reply_over_smtp_sends_one_copy_in_any_number_of_runs(project: Path) -> None:
+    path = project / "people.csv"
+    path.write_text("email\nann@example.com\ngarble@example.com\nbob@example.com\n")
+    with SmtpServer() as server:
+        for _ in range(2):
+            result = invoke(*smtp_args(project, server.port, path))
+            assert "Traceback" not in result.output
+    assert received(server) == Counter(
+        {"ann@example.com": 1, "garble@example.com": 1, "bob@example.com": 1}
+    )
+    assert ledger_states(project)["garble@example.com"] == "unknown"
+
+
+def test_a_relay_refusing_everyone_trips_the_breaker_and_suppresses_nobody(
+    project: Path,
+) -> None:
+    subscribers, addresses = write_subscribers(project, 40)
+    with SmtpServer() as server:
+        server.recorder.refuse_all = "550 5.1.1 <someone@example.com>: Recipient unknown"
+        result = invoke(*smtp_args(project, server.port, subscribers))
+        assert result.exit_code == 1, result.output
+        assert "stopped: the relay refused" in result.output
+        assert "(550 5.1.1: 5.1.1 <someone@example.com>: Recipient unknown)" in result.output
+        states = Counter(ledger_states(project).values())
+        assert states["failed"] == 0 and states["deferred"] >= 16, states
+        assert states["deferred"] < 40  # stopped early: the rest were never tried
+        # The relay is fixed: every subscriber is still wanted and gets the issue once.
+        server.recorder.refuse_all = ""
+        result = invoke(*smtp_args(project, server.port, subscribers))
+        assert result.exit_code == 0, result.output
+    assert received(server) == Counter({a: 1 for a in addresses})
+
+
+def test_scattered_bounces_do_not_trip_the_breaker(project: Path) -> None:
+    path = project / "people.csv"
+    # Every third is refused (550 5.1.1): a third of the window, not most of it.
+    rows = "".join(
+        f"bounce@example{n}.com\nuser{n}@example.com\nuser{n}@example.org\n" for n in range(10)
+    )
+    path.write_text("email\n" + rows)
+    with SmtpServer() as server:
+        result = invoke(*smtp_args(project, server.port, path))
+    assert "stopped" not in result.output, result.output
+    assert sum(received(server).values()) == 20
+
+
+# ---------------------------------------------------------------------------
+# 6. what a server said is printed without its control characters
+
+
+def test_status_prints_a_relay_reply_without_terminal_escapes(project: Path) -> None:
+    path = project / "people.csv"
+    path.write_text("email\nann@example.com\nansi@example.com\n")
+    with SmtpServer() as server:
+        invoke(*smtp_args(project, server.port, path))
+    result = invoke("--project", str(project), "status", SLUG)
+    assert result.exit_code == 0, result.output
+    assert "ansi@example.com" in result.output
+    assert "\x1b" not in result.output and "\x07" not in result.output
+    assert "\\x1b[31mrefused" in result.output
+
+
+def test_smtp_deadline_in_briefing_toml_ends_a_trickling_send(project: Path) -> None:
+    toml = project / "briefing.toml"
+    toml.write_text(toml.read_text() + "\n[smtp]\ndeadline = 1\n")
+    path = project / "people.csv"
+    path.write_text("email\nann@example.com\n")
+    with RawServer("trickle-data") as server:
+        result = invoke(*smtp_args(project, server.port, path))
+    assert "Traceback" not in result.output
+    assert ledger_states(project) == {"ann@example.com": "unknown"}

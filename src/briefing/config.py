@@ -200,6 +200,12 @@ class SmtpConfig(Section):
     )
     ca_file: str = option("Extra CA certificate (PEM) to trust, e.g. a relay's own.", "")
     timeout: float = option("Seconds to wait for the server.", 30.0)
+    deadline: float = option(
+        "Seconds one message may take in all, however slowly the server answers"
+        " (0: no limit); past it the message is deferred, or unknown once it went out.",
+        300.0,
+        check=not_negative,
+    )
 
 
 @dataclass(frozen=True)

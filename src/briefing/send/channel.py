@@ -54,6 +54,7 @@ def open_channel(
         allow_insecure_auth=smtp.allow_insecure_auth,
         ca_file=str(config.root / smtp.ca_file) if smtp.ca_file else "",
         timeout=smtp.timeout,
+        deadline=smtp.deadline,
     )
     where = f"smtp://{settings.host}:{settings.port} ({settings.security})"
     return Channel(lambda: SmtpTransport(settings), False, where)

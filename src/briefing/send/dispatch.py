@@ -8,7 +8,10 @@ again. Ctrl-C sets `stop`: workers finish the message in flight and return.
 The policy a reader may want to change sits in a few small methods of
 Dispatcher: `retryable` (which results are tried again within the run),
 `backoff_delay` (how long before the next try) and `pace` (a throttling reply
-slows the whole send down, successes ease it back).
+slows the whole send down, successes ease it back). A circuit breaker stops the
+send when most recent recipients were refused permanently with the same reply: a
+relay that refuses everyone (a broken account, a blocked IP) must not make a
+whole list look bounced, so that run suppresses nobody.
 """
 
 from __future__ import annotations
@@ -17,13 +20,16 @@ import contextlib
 import logging
 import queue
 import random as _random
+import re
 import signal
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
+from briefing.errors import SendError
+from briefing.headers import is_control
 from briefing.send.audience import Subscriber
 from briefing.send.ledger import Ledger, Row
 from briefing.send.message import MessageTemplate
@@ -42,6 +48,10 @@ class Options:
     connections: int = 1
     max_attempts: int = 5  # tries per message within one run on temporary (4xx) replies
     backoff: Backoff = field(default_factory=Backoff)  # the delay between those tries
+    # The breaker trips when, of the last `breaker_window` results, at least
+    # `breaker_share` are permanent refusals with one reply (0: no breaker).
+    breaker_window: int = 20
+    breaker_share: float = 0.8
 
 
 @dataclass
@@ -68,6 +78,39 @@ class Tally:
     @property
     def unknown(self) -> int:
         return self.counts[DeliveryState.UNKNOWN]
+
+
+def refusal(result: Result) -> str | None:
+    """What makes two permanent refusals "the same reply": the code and the RFC 3463
+    status (550 5.1.1), or the code and the text without addresses; None otherwise."""
+    if result.state != DeliveryState.FAILED:
+        return None
+    status = re.match(r"\s*([245]\.\d{1,3}\.\d{1,3})", result.reply)
+    text = status.group(1) if status else re.sub(r"\S*@\S*", "", result.reply).strip()[:80]
+    return f"{result.code} {text}"
+
+
+class CircuitBreaker:
+    """Watches the results in order; trip() says whether the relay refuses everyone."""
+
+    def __init__(self, window: int, share: float) -> None:
+        self.window, self.share = window, share
+        self._recent: deque[str | None] = deque(maxlen=max(window, 1))
+        self.tripped: str | None = None  # the refusal, once tripped
+        self.reply = ""  # one reply of it, as the server said it
+
+    def see(self, result: Result) -> bool:
+        """Count one result; True when this one trips the breaker."""
+        if self.window <= 0 or self.tripped:
+            return False
+        self._recent.append(refusal(result))
+        if len(self._recent) < self.window:
+            return False
+        (most, count), *_ = Counter(self._recent).most_common(1)
+        if most is None or count < self.share * self.window:
+            return False
+        self.tripped, self.reply = most, result.reply
+        return True
 
 
 class Dispatcher:
@@ -97,6 +140,8 @@ class Dispatcher:
         self.random = random
         self.limiter = RateLimiter(options.rate, clock, self.sleep)
         self.tally = Tally()
+        self.breaker = CircuitBreaker(options.breaker_window, options.breaker_share)
+        self._refused: list[tuple[Subscriber, Result]] = []  # permanent refusals this run
         self._work: queue.SimpleQueue[Subscriber] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._errors: list[BaseException] = []
@@ -140,7 +185,29 @@ class Dispatcher:
                 thread.join()
         if self._errors:
             raise self._errors[0]
+        if self.breaker.tripped:
+            self._hold_back()
         return self.tally
+
+    def _hold_back(self) -> None:
+        """After the breaker tripped: the refusals of that one reply are not believed.
+        Their rows go back to deferred (the next run tries them again), nobody of this
+        run is suppressed, and the send stops with the reply for the editor."""
+        held = [(s, r) for s, r in self._refused if refusal(r) == self.breaker.tripped]
+        self.ledger.mark_many(
+            self.issue,
+            [(s.key, DeliveryState.DEFERRED, r.code, r.reply) for s, r in held],
+        )
+        self.tally.counts[DeliveryState.FAILED] -= len(held)
+        self.tally.counts[DeliveryState.DEFERRED] += len(held)
+        self.tally.bounced.clear()
+        shown = "".join(c for c in self.breaker.reply if not is_control(c))[:200]
+        raise SendError(
+            f"stopped: the relay refused {len(held)} recipients with the same reply"
+            f" ({self.breaker.tripped}: {shown}); it is likely refusing everyone, so"
+            " nobody was suppressed and they stay queued; fix the relay or its account,"
+            " then run the same command"
+        )
 
     def interrupt(self) -> None:
         """Stop taking new recipients; each worker finishes the message in flight."""
@@ -252,6 +319,11 @@ class Dispatcher:
 
     def _count(self, subscriber: Subscriber, result: Result) -> None:
         with self._lock:
+            if result.state == DeliveryState.FAILED:
+                self._refused.append((subscriber, result))
+            if self.breaker.see(result):
+                log.warning("circuit breaker: %s to most recipients", self.breaker.tripped)
+                self.stop.set()  # each worker finishes its message in flight
             self.tally.counts[result.state] += 1
             if result.bounced:
                 self.tally.bounced.append(subscriber.email)

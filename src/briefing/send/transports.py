@@ -13,13 +13,16 @@ import hashlib
 import logging
 import re
 import smtplib
+import socket
 import ssl
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
 from briefing.errors import SendError
+from briefing.headers import is_control
 from briefing.output import atomic_write, sync_folder
 from briefing.send.replies import classify
 from briefing.send.states import DeliveryState
@@ -119,8 +122,27 @@ class SmtpSettings:
     password: str = field(default="", repr=False)  # never in a log or a traceback
     allow_insecure_auth: bool = False
     ca_file: str = ""  # extra CA to trust, e.g. a relay's self-signed certificate
-    timeout: float = 30.0
+    timeout: float = 30.0  # for each read or write
     local_hostname: str | None = None
+    # For one message in all (connecting, commands, data, the last reply): a relay that
+    # trickles a byte every few seconds never trips `timeout`. 0: no limit.
+    deadline: float = 300.0
+
+
+def server_text(said: bytes | str) -> str:
+    """What a server said, safe to store and print: lines joined, and every control
+    character written as an escape (a reply can hold terminal escape sequences that
+    would clear or retitle the editor's terminal when `status` prints it)."""
+    text = said.decode("utf-8", "replace") if isinstance(said, bytes) else said
+    text = " / ".join(line.strip() for line in text.splitlines() if line.strip())
+    return "".join(
+        char
+        if not is_control(char)
+        else f"\\x{ord(char):02x}"
+        if ord(char) < 256
+        else f"\\u{ord(char):04x}"
+        for char in text
+    )[:1000]
 
 
 def dot_stuffed(message: bytes) -> bytes:
@@ -134,6 +156,34 @@ def dot_stuffed(message: bytes) -> bytes:
 THROTTLE_CODES = {421, 451, 454}
 
 
+class _Deadline:
+    """Cuts the session's socket when a message overruns its deadline: the blocked read
+    or write then fails at once, and the message ends as any lost connection does."""
+
+    def __init__(self, transport: SmtpTransport, seconds: float) -> None:
+        self.transport, self.seconds, self.expired = transport, seconds, False
+        self._timer: threading.Timer | None = None
+
+    def __enter__(self) -> _Deadline:
+        if self.seconds > 0:
+            self._timer = threading.Timer(self.seconds, self._expire)
+            self._timer.daemon = True
+            self._timer.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+
+    def _expire(self) -> None:
+        self.expired = True
+        smtp = self.transport._session
+        sock = getattr(smtp, "sock", None)
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+
 class SmtpTransport:
     """One SMTP session, reused for many messages and reopened when the server drops it."""
 
@@ -142,6 +192,7 @@ class SmtpTransport:
     def __init__(self, settings: SmtpSettings) -> None:
         self.settings = settings
         self._smtp: smtplib.SMTP | None = None
+        self._session: smtplib.SMTP | None = None  # also while connecting, for the deadline
 
     def _context(self) -> ssl.SSLContext:
         context = ssl.create_default_context()  # verifies the certificate and host name
@@ -155,18 +206,17 @@ class SmtpTransport:
         try:
             if s.security == "ssl":
                 smtp: smtplib.SMTP = smtplib.SMTP_SSL(
-                    s.host,
-                    s.port,
-                    timeout=s.timeout,
-                    context=self._context(),
-                    local_hostname=s.local_hostname,
+                    timeout=s.timeout, context=self._context(), local_hostname=s.local_hostname
                 )
             else:
-                smtp = smtplib.SMTP(
-                    s.host, s.port, timeout=s.timeout, local_hostname=s.local_hostname
-                )
-                if s.security == "starttls":
-                    smtp.starttls(context=self._context())
+                smtp = smtplib.SMTP(timeout=s.timeout, local_hostname=s.local_hostname)
+            self._session = smtp  # connected below, so the deadline can cut it
+            # TLS checks the certificate against _host, which only the constructor sets
+            # (connect() does not): set it as SMTP(host) would.
+            smtp._host = s.host  # type: ignore[attr-defined]
+            smtp.connect(s.host, s.port)
+            if s.security == "starttls":
+                smtp.starttls(context=self._context())
             smtp.ehlo_or_helo_if_needed()
             if s.username:
                 if s.security == "none" and not s.allow_insecure_auth:
@@ -193,7 +243,7 @@ class SmtpTransport:
             ) from None
         except (OSError, smtplib.SMTPException) as exc:
             raise SendError(
-                f"cannot connect to the SMTP server {where}: {exc}; check"
+                f"cannot connect to the SMTP server {where}: {server_text(str(exc))}; check"
                 " --smtp-host/--smtp-port and that the server is running"
             ) from None
         return smtp
@@ -206,18 +256,25 @@ class SmtpTransport:
             handed_over = True
             handover()
 
+        deadline = _Deadline(self, self.settings.deadline)
         try:
-            if self._smtp is None:
-                self._smtp = self.connect()
-            return self._transaction(self._smtp, sender, recipient, message, mark)
+            with deadline:
+                if self._smtp is None:
+                    self._smtp = self.connect()
+                result = self._transaction(self._smtp, sender, recipient, message, mark)
+            if deadline.expired:  # what was read when the socket was cut is no reply
+                raise smtplib.SMTPServerDisconnected("cut at the deadline")
+            return result
         except smtplib.SMTPDataError as exc:  # DATA itself refused (no 354)
             return self._refused(self._smtp, exc.smtp_code, exc.smtp_error)  # type: ignore[arg-type]
-        except (smtplib.SMTPServerDisconnected, OSError) as exc:
+        except (smtplib.SMTPException, OSError) as exc:
             self._drop()
             # Lost after the message went out, the server may have queued it (RFC 1047):
             # only a human can tell, so it is not retried on its own.
             state = DeliveryState.UNKNOWN if handed_over else DeliveryState.DEFERRED
-            return Result(state, None, f"connection lost: {exc}")
+            if deadline.expired:
+                return Result(state, None, f"no answer within {deadline.seconds:g} s")
+            return Result(state, None, f"connection lost: {server_text(str(exc))}")
 
     def _transaction(
         self, smtp: smtplib.SMTP, sender: str, recipient: str, message: bytes, handover: Handover
@@ -233,10 +290,7 @@ class SmtpTransport:
             # have returned in its dict; here it is simply this message's result.
             return self._refused(smtp, code, reply)
         handover()
-        code, reply = smtp.data(message)
-        if code != 250:
-            return self._refused(smtp, code, reply, rset=False)
-        return Result(DeliveryState.SENT, code, reply.decode("utf-8", "replace"))
+        return self._final(smtp, *smtp.data(message))
 
     def _pipelined(
         self, smtp: smtplib.SMTP, sender: str, recipient: str, message: bytes, handover: Handover
@@ -256,13 +310,23 @@ class SmtpTransport:
             return self._refused(smtp, *data)
         handover()
         smtp.send(dot_stuffed(message) + b".\r\n")
-        code, reply = smtp.getreply()
-        if code != 250:
+        return self._final(smtp, *smtp.getreply())
+
+    def _final(self, smtp: smtplib.SMTP, code: int, reply: bytes) -> Result:
+        """The reply to the message's final '.': once the data went out, only a clear
+        2xx, 4xx or 5xx decides (RFC 5321 4.2.1). Anything else (smtplib says -1 for a
+        reply it cannot parse) leaves the message of unknown fate: the server may have
+        queued it, so it is never sent again on its own."""
+        if 200 <= code < 300:
+            return Result(DeliveryState.SENT, code, server_text(reply))
+        if 400 <= code < 600:
             return self._refused(smtp, code, reply, rset=False)
-        return Result(DeliveryState.SENT, code, reply.decode("utf-8", "replace"))
+        self._drop()  # the session is out of step with the server
+        shown = server_text(reply)[:200]
+        return Result(DeliveryState.UNKNOWN, None, f"unclear reply to the message: '{shown}'")
 
     def _refused(self, smtp: smtplib.SMTP, code: int, reply: bytes, rset: bool = True) -> Result:
-        text = reply.decode("utf-8", "replace")
+        text = server_text(reply)
         if code == 421:  # the server is closing the session
             self._drop()
         elif rset:
@@ -271,16 +335,16 @@ class SmtpTransport:
             except smtplib.SMTPException:
                 self._drop()
         # The enhanced status code decides (RFC 3463): 552 5.2.2 mailbox full is retried.
-        if classify(code, text) == DeliveryState.DEFERRED:
+        # A reply outside 4xx/5xx (a garbled one: smtplib says -1) is no refusal.
+        if not 400 <= code < 600 or classify(code, text) == DeliveryState.DEFERRED:
             return Result(DeliveryState.DEFERRED, code, text, throttle=code in THROTTLE_CODES)
         return Result(DeliveryState.FAILED, code, text)
 
     def _drop(self) -> None:
-        if self._smtp is not None:
-            try:
-                self._smtp.close()
-            finally:
-                self._smtp = None
+        smtp, self._smtp = self._smtp or self._session, None
+        self._session = None
+        if smtp is not None:
+            smtp.close()
 
     def close(self) -> None:
         if self._smtp is not None:
