@@ -97,3 +97,18 @@ def test_a_full_mailbox_is_retried_and_the_wait_is_shown(
     assert result.exit_code == 2
     status = _run(project, "status", SLUG).output
     assert "reject@example.com 554 5.7.1 Message refused [refused by policy or security]" in status
+
+
+def test_after_a_relay_failure_the_hint_is_the_full_command(project: Path) -> None:
+    people = project / "people.csv"
+    people.write_text("email\nann@example.com\n")
+    with SmtpServer() as server:
+        port = server.port  # nothing listens on it once the server is gone
+    args = ["--smtp-host", "127.0.0.1", "--smtp-port", str(port), "--smtp-security", "none"]
+    result = _run(project, "send", SLUG, "--transport", "smtp", *args, "--subscribers", str(people))
+    assert result.exit_code == 1
+    hint = result.output.split("once fixed, resume with: ")[1].strip()
+    assert hint == (
+        f"briefing --project {project} send {SLUG} --transport smtp {' '.join(args)}"
+        f" --subscribers {people}"
+    )

@@ -86,6 +86,8 @@ def read_csv(
         raise BriefingError(Problem(label, "file not found")) from None
     except UnicodeDecodeError:
         raise BriefingError(Problem(label, "is not UTF-8 text; save it as UTF-8")) from None
+    except OSError as exc:  # a folder, no permission: one line, never a traceback
+        raise BriefingError(Problem(label, f"cannot be read ({exc.strerror}); {outcome}")) from None
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     try:
         header = [(mapping or {}).get(h.strip(), h.strip()) for h in next(reader)]

@@ -11,11 +11,11 @@ import click
 
 from briefing.cli.app import State, cli, progress_bar, shown_path
 from briefing.config import choices, load_config
-from briefing.errors import SendError
+from briefing.errors import Problem, SendError
 from briefing.inbox.setup import mail_back
 from briefing.send.channel import TRANSPORTS, Relay
 from briefing.send.gate import GateReport, describe
-from briefing.send.guard import RouteChanged
+from briefing.send.guard import GateRefused, RouteChanged, SentBefore
 from briefing.send.overview import IssueStatus
 from briefing.send.replies import reason
 from briefing.send.route import Route, command
@@ -151,6 +151,11 @@ def send_command(state: State, /, slug: str | None, **options: Any) -> None:
             f"{changed}\n  resume as before: {resume}\n  or switch on purpose:"
             f" {_full_command(state, service, request, '--change-route')}"
         ) from None
+    except (GateRefused, SentBefore):
+        raise
+    except SendError as exc:  # a relay gone, a full disk: what was sent stays sent
+        again = _full_command(state, service, request)
+        raise SendError([*exc.problems, Problem("", f"once fixed, resume with: {again}")]) from None
     _print_summary(summary, slug, _full_command(state, service, request))
     if summary.tally.interrupted:
         raise SendError(
