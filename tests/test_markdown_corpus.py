@@ -223,3 +223,15 @@ def test_links_found_by_the_checks_are_the_links_in_the_html(rendered: list[Rend
         if all(url_allowed(u) for u in links):
             numbered = list(dict.fromkeys(urljoin(BASE, u) for u in links))
             assert r.outputs[3].split("\n") == (numbered or [""]), r.name
+
+
+def test_raw_html_passes_through_unchanged(rendered: list[Rendered]) -> None:
+    """The raw-HTML policy refuses at load time and never rewrites: every raw HTML block
+    and inline tag is in the page's HTML byte for byte; the text part ignores them all."""
+    for r in (r for r in rendered if not r.inline):
+        raw = [t for t in _all(r.tokens) if t.type in ("html_block", "html_inline")]
+        for token in raw:
+            assert token.content.rstrip("\n") in r.outputs[0], f"{r.name}: {token.content!r}"
+        if raw:
+            plain = TextRenderer(72, BASE).render(_without(r.tokens, NO_RAW_HTML))
+            assert r.outputs[2] == plain, r.name
