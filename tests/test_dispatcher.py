@@ -363,10 +363,10 @@ def test_credentials_come_from_the_environment_and_never_show(tmp_path: Path) ->
     env = {
         "BRIEFING_SMTP_USER": "ada",
         "BRIEFING_SMTP_PASSWORD": "hunter2-pass",
-        "BRIEFING_UNSUBSCRIBE_SECRET": "s" * 16,
+        "BRIEFING_UNSUBSCRIBE_SECRET": "s3cret-for-tests",
     }
     credentials = Credentials.from_env(env)
-    assert credentials.smtp_user == "ada" and credentials.secret() == b"s" * 16
-    assert "hunter2" not in repr(credentials) and "sss" not in repr(credentials)
+    assert credentials.smtp_user == "ada" and credentials.secret() == b"s3cret-for-tests"
+    assert "hunter2" not in repr(credentials) and "s3cret" not in repr(credentials)
     with pytest.raises(SendError, match="BRIEFING_UNSUBSCRIBE_SECRET"):
         Credentials.from_env({"BRIEFING_UNSUBSCRIBE_SECRET": "short"}).secret()

@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
+import secrets
 import signal
 import socket
 import sqlite3
@@ -29,6 +31,8 @@ from click.testing import CliRunner
 
 from briefing.cli import cli
 from briefing.errors import SendError
+from briefing.send.credentials import secret_problem
+from briefing.send.message import verify_unsubscribe_token
 from briefing.send.states import DeliveryState
 from briefing.send.transports import SmtpSettings, SmtpTransport
 
@@ -477,3 +481,87 @@ def test_smtp_deadline_in_briefing_toml_ends_a_trickling_send(project: Path) -> 
         result = invoke(*smtp_args(project, server.port, path))
     assert "Traceback" not in result.output
     assert ledger_states(project) == {"ann@example.com": "unknown"}
+
+
+# ---------------------------------------------------------------------------
+# 4. two spellings of one address are one recipient
+
+
+def test_addresses_differing_only_in_case_get_one_message(project: Path) -> None:
+    path = project / "people.csv"
+    path.write_text(
+        "email,name\nAda@example.com,Ada\nada@EXAMPLE.com,Ada again\nbob@example.com,Bob\n"
+    )
+    with SmtpServer() as server:
+        result = invoke(*smtp_args(project, server.port, path))
+        assert result.exit_code == 0, result.output
+    assert received(server) == Counter({"Ada@example.com": 1, "bob@example.com": 1})
+    assert ledger_states(project) == {"Ada@example.com": "sent", "bob@example.com": "sent"}
+
+
+def test_the_store_holding_both_spellings_sends_once(project: Path) -> None:
+    first, second = project / "first.csv", project / "second.csv"
+    first.write_text("email\nAda@example.com\n")
+    second.write_text("email\nada@example.com\n")
+    for path in (first, second):  # two imports: the store keeps both spellings
+        result = invoke("--project", str(project), "audience", "import", str(path))
+        assert result.exit_code == 0, result.output
+    result = invoke("--project", str(project), "send", SLUG, "--transport", "outbox")
+    assert result.exit_code == 0, result.output
+    to = outbox_recipients(project)  # the example's subscribers, and one Ada
+    assert [n for a, n in to.items() if a.lower() == "ada@example.com"] == [1]
+    states = ledger_states(project)
+    assert [s for a, s in states.items() if a.lower() == "ada@example.com"] == ["sent"]
+
+
+# ---------------------------------------------------------------------------
+# 5. tokens and secrets
+
+
+def test_a_non_ascii_token_is_simply_not_genuine() -> None:
+    for token in ("é", "YWRh.é", "\u2028.x", "ada\udcff.x"):
+        assert verify_unsubscribe_token(SECRET.encode(), "list", token) is None
+
+
+@pytest.mark.parametrize(
+    "secret", ["aaaaaaaaaaaaaaaa", "abababababababab", "passwordpassword", "short"]
+)
+def test_a_weak_secret_is_refused_in_one_line(
+    project: Path, monkeypatch: pytest.MonkeyPatch, secret: str
+) -> None:
+    monkeypatch.setenv("BRIEFING_UNSUBSCRIBE_SECRET", secret)
+    path, _ = write_subscribers(project, 2)
+    result = invoke(
+        "--project", str(project), "send", SLUG, "--transport", "outbox", "--subscribers", str(path)
+    )
+    assert result.exit_code == 1
+    assert "BRIEFING_UNSUBSCRIBE_SECRET is" in result.output
+    assert len(result.output.strip().splitlines()) == 1, result.output
+    assert not (project / "outbox" / SLUG).exists()
+
+
+def test_random_secrets_pass() -> None:
+    for _ in range(500):
+        assert secret_problem(secrets.token_hex(8)) is None
+        assert secret_problem(secrets.token_urlsafe(12)) is None
+
+
+def test_a_line_break_in_the_unsubscribe_url_is_refused_at_config_load(project: Path) -> None:
+    toml = project / "briefing.toml"
+    text = toml.read_text()
+    assert "unsubscribe_url = " in text
+    toml.write_text(
+        re.sub(
+            r'unsubscribe_url = "',
+            r'unsubscribe_url = "https://x.example/u\\r\\nBcc: a@b.example#',
+            text,
+        )
+    )
+    path, _ = write_subscribers(project, 2)
+    result = invoke(
+        "--project", str(project), "send", SLUG, "--transport", "outbox", "--subscribers", str(path)
+    )
+    assert result.exit_code == 1
+    assert "email.unsubscribe_url" in result.output
+    assert "U+000D" in result.output
+    assert not (project / "outbox" / SLUG).exists()

@@ -62,10 +62,10 @@ def read_subscribers(path: Path, project: Path) -> list[Subscriber]:
         subscriber = _subscriber(header, row)
         if isinstance(subscriber, str):
             problems.append(Problem(label, subscriber, line=line))
-        elif subscriber.key in subscribers:
+        elif subscriber.suppression_key in subscribers:  # Ada@x and ada@x: one person
             log.warning("%s:%d: %s is listed twice; sending once", label, line, subscriber.email)
         else:
-            subscribers[subscriber.key] = subscriber
+            subscribers[subscriber.suppression_key] = subscriber
     if problems:
         raise SendError([*problems, Problem(label, "fix these rows; nothing was sent")])
     return list(subscribers.values())

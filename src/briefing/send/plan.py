@@ -47,7 +47,13 @@ def plan_send(
     """Unless dry_run, brings the ledger up to date first: in-flight rows of a killed
     run are settled (queued again when resending is harmless, else unknown) and new
     subscribers are queued. `suppressed` holds suppression keys."""
-    audience = [s for s in subscribers if s.suppression_key not in suppressed]
+    # One message per person: spellings that differ only in case (Ada@x, ada@x) are one
+    # recipient, the first as written (RFC 5321 2.4 lets a local part be case-sensitive,
+    # but no real mailbox is, and suppression already ignores case).
+    once: dict[str, Subscriber] = {}
+    for s in subscribers:
+        once.setdefault(s.suppression_key, s)
+    audience = [s for s in once.values() if s.suppression_key not in suppressed]
     if dry_run:
         states = ledger.states(slug)
         recovered = sum(state == DeliveryState.SENDING for state in states.values())
@@ -61,7 +67,7 @@ def plan_send(
     return Plan(
         to_send=[s for s in audience if wanted(states.get(s.key), resend_unknown)],
         already_sent=counted.count(DeliveryState.SENT),
-        suppressed=len(subscribers) - len(audience),
+        suppressed=len(once) - len(audience),
         failed_before=counted.count(DeliveryState.FAILED),
         unknown=0 if resend_unknown else counted.count(DeliveryState.UNKNOWN),
         recovered=recovered,
