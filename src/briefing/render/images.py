@@ -13,19 +13,19 @@ from __future__ import annotations
 import io
 import logging
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
 
 from briefing.errors import Problem, RenderError
+from briefing.project_files import MAX_ASSET_BYTES, Refused, read_bytes
 
 log = logging.getLogger("briefing")
 
 CONTENT_WIDTH = 544  # the email column: 600 px less 28 px of padding each side
 DENSITY = 2  # email copies are this many times the width they are shown at
 WARN_BYTES = 1024 * 1024  # pages load the original whole: say so past 1 MB
-REFUSE_BYTES = 20 * 1024 * 1024
+REFUSE_BYTES = MAX_ASSET_BYTES
 REFUSE_PIXELS = 50_000_000  # Pillow itself warns at 89 Mpx (decompression bombs)
 JPEG_QUALITY = 82
 
@@ -60,14 +60,9 @@ class Shown:
     height: int
 
 
-def measure(path: Path, label: str = "") -> Measured:
-    """The file's size, read from its header (the pixels are not decoded)."""
-    stat = path.stat()
-    return _measure(path, stat.st_mtime_ns, stat.st_size, label or path.name)
-
-
-@lru_cache(maxsize=1024)
-def _measure(path: Path, mtime_ns: int, size: int, label: str) -> Measured:
+def measure(data: bytes, label: str) -> Measured:
+    """The size of an image file's bytes, read from its header (the pixels are not decoded)."""
+    size = len(data)
     if size > REFUSE_BYTES:
         raise RenderError(
             Problem(
@@ -78,7 +73,7 @@ def _measure(path: Path, mtime_ns: int, size: int, label: str) -> Measured:
             )
         )
     try:
-        with Image.open(path) as image:
+        with Image.open(io.BytesIO(data)) as image:
             width, height = image.size
             kind = image.format or ""
     except (UnidentifiedImageError, OSError) as exc:
@@ -101,11 +96,11 @@ def _measure(path: Path, mtime_ns: int, size: int, label: str) -> Measured:
     return Measured(width, height, size, kind)
 
 
-def email_copy(path: Path, measured: Measured, box: int = CONTENT_WIDTH) -> bytes:
+def email_copy(data: bytes, measured: Measured, box: int = CONTENT_WIDTH) -> bytes:
     """The image resized to DENSITY × box pixels wide and recompressed, same format."""
     width = DENSITY * box
     height = max(1, round(measured.height * width / measured.width))
-    with Image.open(path) as image:
+    with Image.open(io.BytesIO(data)) as image:
         image.load()
         resized = image.resize((width, height), Image.Resampling.LANCZOS)
     out = io.BytesIO()
@@ -119,10 +114,16 @@ def email_copy(path: Path, measured: Measured, box: int = CONTENT_WIDTH) -> byte
 
 
 class IssueImages:
-    """The local images of one issue (its assets), measured on first use."""
+    """The local images (and other assets) of one issue, read once and measured on first use.
+
+    Files are read through the guarded path (briefing.project_files), not by name
+    again after the loader's check: a file swapped for a link to a secret or for a
+    FIFO between load and render is refused, never published.
+    """
 
     def __init__(self, folder: Path, names: tuple[str, ...], label_root: Path) -> None:
         self.folder, self.names, self.label_root = folder, set(names), label_root
+        self._data: dict[str, bytes] = {}
         self._measured: dict[str, Measured] = {}
         self._copies: dict[str, bytes | None] = {}
 
@@ -131,14 +132,27 @@ class IssueImages:
         name = src.removeprefix("./")
         return name if name in self.names else None
 
+    def label(self, name: str) -> str:
+        path = self.folder / name
+        try:
+            return str(path.relative_to(self.label_root))
+        except ValueError:
+            return str(path)
+
+    def data(self, name: str) -> bytes:
+        """The asset's bytes; RenderError naming it when it may not be read."""
+        if name not in self._data:
+            # The tree is issues/: a link may lead to another issue's file, nowhere else.
+            tree = self.folder.parent
+            try:
+                self._data[name] = read_bytes(self.folder / name, tree, MAX_ASSET_BYTES)
+            except Refused as exc:
+                raise RenderError(Problem(self.label(name), str(exc))) from None
+        return self._data[name]
+
     def measured(self, name: str) -> Measured:
         if name not in self._measured:
-            path = self.folder / name
-            try:
-                label = str(path.relative_to(self.label_root))
-            except ValueError:
-                label = str(path)
-            self._measured[name] = measure(path, label)
+            self._measured[name] = measure(self.data(name), self.label(name))
         return self._measured[name]
 
     def copy(self, name: str, box: int = CONTENT_WIDTH) -> bytes | None:
@@ -146,9 +160,7 @@ class IssueImages:
         be smaller than the original (a flat-colour PNG can grow when resampled)."""
         if name not in self._copies:
             measured = self.measured(name)
-            data = (
-                email_copy(self.folder / name, measured, box) if measured.needs_copy(box) else None
-            )
+            data = email_copy(self.data(name), measured, box) if measured.needs_copy(box) else None
             self._copies[name] = data if data and len(data) < measured.bytes else None
         return self._copies[name]
 

@@ -71,10 +71,8 @@ def render_issue_files(
     outputs.add(ISSUE_PAGE.path(slug=slug), page, origin)
     outputs.add(EMAIL_HTML.path(slug=slug), render_email(publication, view, theme), origin)
     outputs.add(EMAIL_TEXT.path(slug=slug), render_text(publication, view, theme), origin)
-    for name in issue.assets:
-        outputs.add(
-            ISSUE_ASSET.path(slug=slug, name=name), (issue.folder / name).read_bytes(), origin
-        )
+    for name in issue.assets:  # read through the guarded path, as the loader checked them
+        outputs.add(ISSUE_ASSET.path(slug=slug, name=name), view.images.local.data(name), origin)
     # The web keeps the original; emails get a smaller copy (render/images.py).
     for name, copy in view.images.local.copies().items():
         outputs.add(EMAIL_IMAGE.path(slug=slug, name=name), copy, origin)
@@ -142,8 +140,8 @@ def shared_groups(
     if config.service.url:  # the sign-up page posts to the subscriber service
         subscribe = partial(render_subscribe, publication, theme)
         groups.append(SharedGroup("subscribe", (), (), one(SUBSCRIBE_PAGE.path(), subscribe)))
-    stylesheet = theme.path(WEB_STYLESHEET)
-    groups.append(SharedGroup("style", (), (), one(STYLESHEET.path(), stylesheet.read_bytes)))
+    stylesheet = partial(theme.read_bytes, WEB_STYLESHEET)  # the guarded read, not the path
+    groups.append(SharedGroup("style", (), (), one(STYLESHEET.path(), stylesheet)))
     return groups
 
 

@@ -3,6 +3,7 @@ user errors that name the template file and line."""
 
 from __future__ import annotations
 
+import os
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from datetime import datetime
@@ -51,12 +52,46 @@ class _CompiledTemplates(jinja2.BytecodeCache):
 COMPILED = _CompiledTemplates()
 
 
-def environment(folders: Sequence[Path], packaged: Path) -> jinja2.Environment:
-    """Templates are looked up in folders in order (the publication's first)."""
+class _GuardedLoader(jinja2.BaseLoader):
+    """Templates of one folder, each read by `read` (the theme's guarded read,
+    briefing.project_files) rather than opened by Jinja: a template swapped for a link
+    out of the theme or for a FIFO after the theme was checked is refused, not read."""
+
+    def __init__(self, folder: Path, read: Callable[[Path], str]) -> None:
+        self.folder, self.read = folder, read
+
+    def get_source(
+        self, environment: jinja2.Environment, template: str
+    ) -> tuple[str, str, Callable[[], bool]]:
+        # split_template_path refuses '..' (TemplateNotFound), as FileSystemLoader does.
+        path = self.folder.joinpath(*jinja2.loaders.split_template_path(template))
+        if not os.path.lexists(path):  # a link to nothing is read, so it is refused
+            raise jinja2.TemplateNotFound(template)
+        source = self.read(path)
+        stamp = _stamp(path)
+        return source, str(path), lambda: _stamp(path) == stamp
+
+    def list_templates(self) -> list[str]:
+        return sorted(p.relative_to(self.folder).as_posix() for p in self.folder.rglob("*.j2"))
+
+
+def _stamp(path: Path) -> tuple[int, int] | None:
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return stat.st_mtime_ns, stat.st_size
+
+
+def environment(
+    folders: Sequence[Path], packaged: Path, read: Callable[[Path], str]
+) -> jinja2.Environment:
+    """Templates are looked up in folders in order (the publication's first), each
+    read by read(path)."""
     loader = jinja2.ChoiceLoader(
         [
-            *(jinja2.FileSystemLoader(folder) for folder in folders),
-            jinja2.PrefixLoader({DEFAULT_PREFIX: jinja2.FileSystemLoader(packaged)}),
+            *(_GuardedLoader(folder, read) for folder in folders),
+            jinja2.PrefixLoader({DEFAULT_PREFIX: _GuardedLoader(packaged, read)}),
         ]
     )
     env = jinja2.Environment(

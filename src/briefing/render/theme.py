@@ -9,6 +9,7 @@ Jinja environment and its caches, which are bounded and die with it.
 from __future__ import annotations
 
 import hashlib
+import os
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from briefing.config import Config
 from briefing.errors import BriefingError, ConfigError, Problem, RenderError, relative
-from briefing.project_files import refused_in_tree
+from briefing.project_files import MAX_TEXT_BYTES, Refused, read_bytes, refused_in_tree
 
 if TYPE_CHECKING:
     import jinja2
@@ -112,7 +113,7 @@ class Theme:
                 problems.append(
                     Problem(name, f"theme file missing: looked for {shown}; reinstall briefing")
                 )
-            elif name in NOT_BLANK and not path.read_bytes().strip():
+            elif name in NOT_BLANK and not self.read_bytes(name).strip():
                 problems.append(
                     Problem(
                         self.label(path),
@@ -127,7 +128,9 @@ class Theme:
         """The file that serves name: the first layer that has it."""
         for layer in self.layers:
             path = layer.folder / name
-            if path.is_file():
+            # Anything there but a folder serves: a FIFO or a broken link is then refused
+            # when read, instead of the next layer's file being used without a word.
+            if os.path.lexists(path) and not path.is_dir():
                 return path
         return None
 
@@ -148,15 +151,40 @@ class Theme:
         """A theme file's text, read again only when it changes."""
         path = self.path(name)
         stat = path.stat()
-        return self._texts.get((path, stat.st_mtime_ns, stat.st_size), lambda: _decode(self, path))
+        key = (path, stat.st_mtime_ns, stat.st_size)
+        return self._texts.get(key, lambda: self.decode(path, self.guarded_bytes(path)))
+
+    def read_bytes(self, name: str) -> bytes:
+        """A theme file's bytes, read through the guarded path."""
+        return self.guarded_bytes(self.path(name))
+
+    def guarded_bytes(self, path: Path) -> bytes:
+        """The bytes of a file in one of the layers, read as briefing.project_files allows:
+        a file swapped for a link out of its layer, or for a FIFO, after the check that
+        `load` made is refused here, at the read, with its name."""
+        tree = next((f.folder for f in self.layers if path.is_relative_to(f.folder)), path.parent)
+        try:
+            return read_bytes(path, tree, MAX_TEXT_BYTES)
+        except Refused as exc:
+            raise RenderError(Problem(self.label(path), str(exc))) from None
+
+    def decode(self, path: Path, data: bytes) -> str:
+        """A theme file's text with '\\n' line ends; RenderError naming file and line."""
+        try:
+            return data.decode("utf-8").replace("\r\n", "\n")
+        except UnicodeDecodeError as exc:
+            line = data[: exc.start].count(b"\n") + 1
+            raise RenderError(
+                Problem(self.label(path), "is not UTF-8 text; save it as UTF-8", line=line)
+            ) from None
 
     def same_as_packaged(self, name: str) -> bool:
         """Whether the file serving name has the packaged file's exact bytes."""
         packaged = self.layers[-1].folder / name
         path = self.find(name)
-        return (
-            path is not None and packaged.is_file() and path.read_bytes() == packaged.read_bytes()
-        )
+        if path is None or not packaged.is_file():
+            return False
+        return self.guarded_bytes(path) == self.guarded_bytes(packaged)
 
     def cached(self, key: Hashable, make: Callable[[], T]) -> T:
         """An object built from theme content (key it by a digest of that content)."""
@@ -178,7 +206,11 @@ class Theme:
         from briefing.render import templates
 
         folders = [layer.folder for layer in self.layers]
-        return templates.environment(folders, packaged=folders[-1])
+        return templates.environment(folders, packaged=folders[-1], read=self.read_template)
+
+    def read_template(self, path: Path) -> str:
+        """Jinja's loader reads each template through here (render/templates.py)."""
+        return self.decode(path, self.guarded_bytes(path))
 
     def render(self, name: str, **context: Any) -> str:
         """Render a template; errors name the template file and line."""
@@ -190,17 +222,6 @@ class Theme:
 
 def digest(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def _decode(theme: Theme, path: Path) -> str:
-    data = path.read_bytes()
-    try:
-        return data.decode("utf-8").replace("\r\n", "\n")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise RenderError(
-            Problem(theme.label(path), "is not UTF-8 text; save it as UTF-8", line=line)
-        ) from None
 
 
 def packaged_names(packaged: Path = PACKAGED) -> list[str]:
