@@ -211,7 +211,8 @@ def main() -> None:
     args = parser.parse_args()
     docs = corpus(args.issues, args.edge)
     for doc in docs:
-        path = args.out / (doc.name.replace("#", "@") + (".inline.md" if doc.inline else ""))
+        name = doc.name.replace("#", "@").removesuffix(".md")
+        path = args.out / (name + (".inline.md" if doc.inline else ".md"))
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(doc.text, encoding="utf-8", newline="")
     print(f"wrote {len(docs)} documents to {args.out}")
