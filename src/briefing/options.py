@@ -20,7 +20,7 @@ from typing import Any, get_args, get_origin, get_type_hints
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from briefing.headers import header_value_problem
+from briefing.headers import describe, header_value_problem
 
 Check = Callable[[Any], str | None]
 
@@ -80,6 +80,8 @@ class Key:
             value = float(value)
         elif self.kind == tuple[str, ...]:
             value = tuple(value)
+        if message := _control_problem(value):
+            return None, message
         if self.option.choices and value not in self.option.choices:
             return None, f"must be {one_of(self.option.choices)}"
         if self.option.check and (message := self.option.check(value)):
@@ -128,6 +130,25 @@ _KINDS: dict[Any, str] = {
     bool: "true or false",
     tuple[str, ...]: "a list of strings",
 }
+
+
+# Every string of briefing.toml, header or not, ends up in XML feeds, pages or email:
+# C0 controls but tab and line feed are not allowed in XML 1.0 (§2.2 Char), nor CR
+# (parsers turn it into LF, so the feed would no longer match the email), DEL and C1
+# controls are invisible, U+FFFE/U+FFFF are not characters. TOML's escapes ("\\f",
+# "\\u000c") are the only way to write them, so the rule is one check here.
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ufffe\uffff]")
+
+
+def _control_problem(value: Any) -> str | None:
+    """Why a string (or list of strings) read from briefing.toml is refused, or None."""
+    for text in value if isinstance(value, tuple) else (value,):
+        if isinstance(text, str) and (found := _CONTROL.search(text)):
+            return (
+                f"contains the control character {describe(found.group())}, which feeds"
+                " and email cannot carry; remove it"
+            )
+    return None
 
 
 def _fits(value: Any, kind: Any) -> bool:
