@@ -340,7 +340,9 @@ def test_ctrl_c_exits_1_with_resume_hint_and_rerun_completes(project: Path) -> N
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=30)
         assert proc.returncode == 1, out + err
-        assert f"run `briefing send {SLUG}` again to resume" in err
+        # The hint is the whole command: transport, relay and list spelled out.
+        assert f"send {SLUG} --transport smtp --smtp-host 127.0.0.1" in err
+        assert f"--subscribers {subscribers}" in err and "again to resume" in err
         no_traceback(err)
         got = len(server.recorder.messages)
         assert got < len(addresses)

@@ -101,14 +101,22 @@ def test_a_full_mailbox_is_retried_and_the_wait_is_shown(
 
 def test_after_a_relay_failure_the_hint_is_the_full_command(project: Path) -> None:
     people = project / "people.csv"
-    people.write_text("email\nann@example.com\n")
+    people.write_text("email\n" + "".join(f"user{n}@example.com\n" for n in range(25)))
+    with SmtpServer() as server:  # a relay refusing everyone: the send stops
+        server.recorder.refuse_all = "550 5.1.1 Recipient unknown"
+        args = [*_smtp_args(server), "--smtp-security", "none"]
+        result = _run(project, "send", SLUG, *args, "--subscribers", str(people))
+    assert result.exit_code == 1
+    hint = result.output.split("once fixed, resume with: ")[1].strip()
+    assert (
+        hint == f"briefing --project {project} send {SLUG} {' '.join(args)} --subscribers {people}"
+    )
+
+
+def test_nothing_sent_yet_is_one_error_line(project: Path) -> None:
     with SmtpServer() as server:
         port = server.port  # nothing listens on it once the server is gone
     args = ["--smtp-host", "127.0.0.1", "--smtp-port", str(port), "--smtp-security", "none"]
-    result = _run(project, "send", SLUG, "--transport", "smtp", *args, "--subscribers", str(people))
+    result = _run(project, "send", SLUG, "--transport", "smtp", *args)
     assert result.exit_code == 1
-    hint = result.output.split("once fixed, resume with: ")[1].strip()
-    assert hint == (
-        f"briefing --project {project} send {SLUG} --transport smtp {' '.join(args)}"
-        f" --subscribers {people}"
-    )
+    assert result.output.count("error:") == 1 and "resume" not in result.output

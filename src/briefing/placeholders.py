@@ -25,9 +25,11 @@ BODY_PHRASES = ("the editor's note goes here", CARRIED_BODY)
 LOREM = re.compile(r"\blorem\s+ipsum\b", re.IGNORECASE)
 
 STARTER_CONFIG = Path(__file__).resolve().parent / "starter" / "briefing.toml"
-# The domain `briefing init` uses when no --base-url is given, and the one the README
-# and the configuration help use in examples; RFC 2606/6761 names that never receive mail.
-EXAMPLE_DOMAINS = ("example.com", "news.example.com", "example.org", "example.net")
+# The domain `briefing init` uses when no --base-url is given and the one the
+# configuration help shows (news@example.com), and the top-level names RFC 2606/6761
+# reserve: mail from them never arrives. (Other example.* names are left to test
+# publications such as the repository's example.)
+EXAMPLE_DOMAINS = ("example.com", "news.example.com")
 RESERVED_TLDS = (".test", ".example", ".invalid", ".localhost")
 
 
@@ -61,7 +63,7 @@ def starter_postal_address() -> str:
 
 
 def placeholder_domain(domain: str) -> bool:
-    """A From domain that is an example: mail from it never arrives (RFC 2606, RFC 6761)."""
+    """A From domain briefing suggested as an example, or a reserved top-level name."""
     domain = domain.lower().rstrip(".")
     return domain in EXAMPLE_DOMAINS or domain.endswith(RESERVED_TLDS)
 

@@ -154,13 +154,15 @@ def send_command(state: State, /, slug: str | None, **options: Any) -> None:
     except (GateRefused, SentBefore):
         raise
     except SendError as exc:  # a relay gone, a full disk: what was sent stays sent
+        if set(service.status(slug).counts) <= {DeliveryState.QUEUED}:
+            raise  # nothing went anywhere yet: the error is all there is to say
         again = _full_command(state, service, request)
         raise SendError([*exc.problems, Problem("", f"once fixed, resume with: {again}")]) from None
     _print_summary(summary, slug, _full_command(state, service, request))
     if summary.tally.interrupted:
         raise SendError(
-            "interrupted: the message in flight was finished; resume with:"
-            f" {_full_command(state, service, request)}"
+            "interrupted: the message in flight was finished; run"
+            f" `{_full_command(state, service, request)}` again to resume"
         )
     if not summary.complete:
         sys.exit(2)

@@ -7,10 +7,12 @@ one publication. The steps of a send, in order:
     prepare  render the issue and insist it matches the built site; the secret
     channel  the transport (outbox or SMTP) and whether resending is harmless
     audience subscribers and suppressions (an AudienceSource)
+    gate     check's rules on what goes out (send/gate.py): refuse, or warnings confirmed
+    route    the way the first run went, remembered by the ledger (send/route.py)
     plan     who gets it now, from the ledger
     dispatch deliver (Dispatcher), then suppress addresses that bounced (5.1.x)
 
-Each later feature has one place: a pre-send gate runs in `_prepare`; the
+Each later feature has one place: the pre-send gate runs in `review` and `run`; the
 per-issue lock (send/issue_lock.py) wraps the ledger block of `run`; the audience
 store is the default AudienceOpener (send/store_audience.py); a per-recipient
 return path (VERP) is MessageTemplate.envelope_from; a scheduled send stores a SendRequest and calls
@@ -131,8 +133,8 @@ class SendService:
     ) -> None:
         self.config = config
         self.credentials = credentials or Credentials.from_env()
-        # The audience store by default (see store_audience); csv_audience reads the files.
-        # Either narrowed to the issue's audience and --where (send/segments.py).
+        # The audience store by default (see store_audience); csv_audience reads the files;
+        # either narrowed to the issue's audience and --where (send/segments.py).
         self.open_audience = segmented(audience or store_audience, lambda: self.publication)
         self.backoff = backoff or Backoff()
         self._publication: Publication | None = None
@@ -351,8 +353,11 @@ class SendService:
             return True
         then = Route.from_json(recorded)
         found = differences(then, route)
-        if found and not request.change_route:
+        # Nothing handed to or refused by any transport yet (the relay could not be
+        # reached): the run that first gets that far sets the route.
+        untouched = set(ledger.counts(request.slug)) <= {DeliveryState.QUEUED}
+        if found and not (request.change_route or untouched):
             raise RouteChanged(request.slug, then, route, found)
         if found:
             ledger.set_route(request.slug, route.to_json())
-        return then.transport == route.transport
+        return then.transport == route.transport or untouched
