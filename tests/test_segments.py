@@ -139,3 +139,21 @@ def test_check_flags_a_segment_that_matches_nobody(project: Path) -> None:
         assert store.get("reader0001@example.com").fields["tags"] == "nobody"  # type: ignore[union-attr]
     result = CliRunner().invoke(cli, ["--project", str(project), "check", SLUG])
     assert "segment:" not in result.output
+
+
+def test_tags_come_from_an_imported_column_and_audience_tag(project: Path) -> None:
+    csv = project / "more.csv"
+    csv.write_text("email,name,tags,country\nnew1@example.com,New One,Trade; china,JP\n")
+    run = CliRunner().invoke(cli, ["--project", str(project), "audience", "import", str(csv)])
+    assert run.exit_code == 0, run.output
+    tagged = CliRunner().invoke(
+        cli,
+        ["--project", str(project), "audience", "tag", "new1@example.com", "--add", "Paused"],
+    )
+    assert tagged.exit_code == 0 and "Tagged 1 subscriber(s)." in tagged.output
+    with open_store(load_config(project)) as store:
+        member = store.get("new1@example.com")
+    assert member is not None and tag_set(member.fields["tags"]) == {"trade", "china", "paused"}
+    where = ["--where", "country=jp", "--where", "tags_all=china,trade"]
+    dry = CliRunner().invoke(cli, ["--project", str(project), "send", SLUG, "--dry-run", *where])
+    assert "subscribers listed: 1" in dry.output, dry.output
