@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import email
 import email.policy
+import http.client
+import threading
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -69,3 +71,34 @@ def test_as_needs_a_known_subscriber_and_a_test_copy(project: Path) -> None:
     refused = _run(project, "send", SLUG)
     assert refused.exit_code == 1 and "merge-missing" in refused.output
     assert not (project / "outbox" / SLUG).exists()
+
+
+def test_preview_as_a_subscriber_shows_the_email_with_their_fields(project: Path) -> None:
+    from briefing.cli.site import _reader_values
+    from briefing.preview import serve
+
+    reader = _reader_values(project, "ann@example.com")
+    server, preview = serve(project, project / "site", 0, lambda line: None, reader)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        port = server.server_address[1]
+        email_html = _get(port, f"/site/issues/{SLUG}/email.html")
+        dashboard = _get(port, f"/?issue={SLUG}")
+    finally:
+        preview.stop.set()
+        server.shutdown()
+        server.server_close()
+    assert "See you in Oslo." in email_html and "{{ city }}" not in email_html
+    assert "See you in Oslo." in dashboard  # the plain-text panel
+    # The built site keeps the placeholders: only what the preview shows is filled.
+    built = (project / "site" / "issues" / SLUG / "email.html").read_text()
+    assert "{{ city }}" in built
+
+
+def _get(port: int, path: str) -> str:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    connection.request("GET", path)
+    body = connection.getresponse().read().decode("utf-8")
+    connection.close()
+    return body

@@ -27,6 +27,7 @@ from briefing.build import BuildResult, build, load
 from briefing.check import Finding, check_built
 from briefing.config import CONFIG_NAME
 from briefing.errors import BriefingError, relative
+from briefing.merge import fill
 from briefing.model import Publication
 from briefing.out_folder import refuse_unsafe
 from briefing.site import EMAIL_HTML, EMAIL_TEXT, ISSUE_PAGE, JSON_FEED
@@ -54,8 +55,17 @@ class State:
 
 
 class Preview:
-    def __init__(self, root: Path, site: Path, announce: Callable[[str], None]) -> None:
+    def __init__(
+        self,
+        root: Path,
+        site: Path,
+        announce: Callable[[str], None],
+        reader: dict[str, str] | None = None,
+    ) -> None:
+        """reader: a subscriber's merge values (`preview --as`): the email and its text
+        are shown filled with them, as that subscriber would get them."""
         self.root, self.site, self.announce = root, site, announce
+        self.reader = reader
         self.state = State()
         self.stop = threading.Event()
         self.watching = threading.Event()  # set once the watcher sees changes
@@ -196,6 +206,8 @@ def make_server(preview: Preview, port: int) -> ThreadingHTTPServer:
                 self.send_error(HTTPStatus.NOT_FOUND)
                 return
             data = target.read_bytes()
+            if preview.reader is not None and EMAIL_HTML.matches(relative_path):
+                data = fill(data.decode("utf-8"), preview.reader, escape=True).encode()
             kind = mimetypes.guess_type(target.name)[0] or "application/octet-stream"
             if kind == "text/html":
                 prefix = DARK + "site/" if dark else SITE
@@ -310,6 +322,8 @@ def _issue_panels(
     yield "</div></section>"
     text_file = preview.site_file(EMAIL_TEXT.path(slug=slug))
     text = text_file.read_text("utf-8") if text_file else ""
+    if preview.reader is not None:
+        text = fill(text, preview.reader, escape=False)
     yield f'<section><h2>Plain text</h2><pre class="text">{html.escape(text)}</pre></section>'
     yield (
         f'<section><h2>Web page</h2><iframe class="page" src="{SITE}{ISSUE_PAGE.url(slug=slug)}"'
@@ -355,7 +369,11 @@ pre.text { background: #fff; border: 1px solid #ccc; padding: 1rem; max-height: 
 
 
 def serve(
-    root: Path, site: Path, port: int, announce: Callable[[str], None]
+    root: Path,
+    site: Path,
+    port: int,
+    announce: Callable[[str], None],
+    reader: dict[str, str] | None = None,
 ) -> tuple[ThreadingHTTPServer, Preview]:
     """Listen, build once, start the watcher, and return the server (not yet serving).
     The socket comes first: a port in use is the only error this raises; a build that
@@ -363,7 +381,7 @@ def serve(
     # The folder served must not be the project (briefing.toml, subscribers, .git...).
     sources = [root / name for name in (ISSUES_DIR, "templates", ".briefing", "outbox")]
     refuse_unsafe(site, root, sources, relative(site, root) + "/")
-    preview = Preview(root, site, announce)
+    preview = Preview(root, site, announce, reader)
     server = make_server(preview, port)
     preview.rebuild()
     threading.Thread(target=preview.watch, name="preview-watch", daemon=True).start()

@@ -141,7 +141,12 @@ def send_command(state: State, /, slug: str | None, **options: Any) -> None:
         _echo_findings(report)
         _print_plan(summary)
         return
-    request = _confirm(service, request, summary, report)
+    _list_send(state, service, _confirm(service, request, summary, report))
+
+
+def _list_send(state: State, service: SendService, request: SendRequest) -> None:
+    """The send itself; every hint it prints is the full command to run next."""
+    slug = request.slug
     try:
         with progress_bar(f"Sending {slug}") as progress:
             summary = service.run(request, progress)

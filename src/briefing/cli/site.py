@@ -296,6 +296,17 @@ def _active_fields(config: Config) -> list[dict[str, str]] | None:
         return [m.fields for m in store.members([ACTIVE])]
 
 
+def _reader_values(root: Path, address: str) -> dict[str, str]:
+    """A subscriber's merge values from a copy of the audience store (`--as`)."""
+    from briefing.send.service import SendRequest, SendService
+
+    service = SendService.open(root)
+    reader = service.reader(SendRequest("", as_reader=address))
+    assert reader is not None
+    # The unsubscribe link of a preview goes nowhere: it is not theirs to click.
+    return {**reader.fields, "name": reader.name, "email": reader.email, "unsubscribe_url": "#"}
+
+
 @cli.command("preview")
 @click.option(
     "--port",
@@ -309,8 +320,14 @@ def _active_fields(config: Config) -> list[dict[str, str]] | None:
     type=click.Path(file_okay=False, path_type=Path),
     help="Site folder to build into and serve (default: site/).",
 )
+@click.option(
+    "--as",
+    "as_reader",
+    metavar="ADDRESS",
+    help="Show the emails filled with this subscriber's name and fields.",
+)
 @click.pass_obj
-def preview_command(state: State, port: int, out: Path | None) -> None:
+def preview_command(state: State, port: int, out: Path | None, as_reader: str | None) -> None:
     """Serve the site on 127.0.0.1, rebuild on every change, reload the browser.
 
     The page at / shows each issue's email at 600 and 375 px in light and dark
@@ -319,12 +336,16 @@ def preview_command(state: State, port: int, out: Path | None) -> None:
     \b
     Example:
       briefing preview --port 8000     # then open http://127.0.0.1:8000/
+      briefing preview --as reader@example.org   # merge fields as that reader gets them
     """
     from briefing.preview import serve
 
     site = (out or state.root / "site").resolve()
+    reader = _reader_values(state.root, as_reader) if as_reader else None
     try:
-        server, preview = serve(state.root, site, port, lambda line: click.echo(line, err=True))
+        server, preview = serve(
+            state.root, site, port, lambda line: click.echo(line, err=True), reader
+        )
     except OSError as exc:
         raise BriefingError(
             f"cannot listen on 127.0.0.1:{port}: {exc.strerror}; choose another --port"
