@@ -113,6 +113,7 @@ def test_an_issues_audience_and_the_cli_count(project: Path) -> None:
     dry = CliRunner().invoke(cli, ["--project", str(project), "send", SLUG, "--dry-run"])
     assert dry.exit_code == 0, dry.output
     assert f"subscribers listed: {len(expected)}" in dry.output
+    assert "Segment: tags any of china; tags none of paused; country in DE, US" in dry.output
     narrowed = CliRunner().invoke(
         cli, ["--project", str(project), "send", SLUG, "--dry-run", "--where", "tags_all=trade"]
     )

@@ -139,6 +139,7 @@ def send_command(state: State, /, slug: str | None, **options: Any) -> None:
     summary, report = service.review(request)
     if request.dry_run:
         _echo_findings(report)
+        _print_segments(service, request)
         _print_plan(summary)
         return
     _list_send(state, service, _confirm(service, request, summary, report))
@@ -171,6 +172,14 @@ def _list_send(state: State, service: SendService, request: SendRequest) -> None
         )
     if not summary.complete:
         sys.exit(2)
+
+
+def _print_segments(service: SendService, request: SendRequest) -> None:
+    """Which part of the audience the plan counts (the issue's audience, --where)."""
+    from briefing.send.segments import segments_of
+
+    for segment in segments_of(service.publication, request):
+        click.echo(f"Segment: {segment.describe()}")
 
 
 def _echo_findings(report: GateReport, test: bool = False) -> None:
