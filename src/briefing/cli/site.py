@@ -293,7 +293,7 @@ def _active_fields(config: Config) -> list[dict[str, str]] | None:
     if not store_path(config).is_file():
         return None
     with Store(store_path(config)) as store:
-        return [m.fields for m in store.members([ACTIVE])]
+        return [{**m.fields, "email": m.email, "name": m.name} for m in store.members([ACTIVE])]
 
 
 def _reader_values(root: Path, address: str) -> dict[str, str]:
