@@ -233,3 +233,30 @@ def test_a_run_killed_mid_delivery_over_smtp(
         assert "Nothing due" in _due(project, "2025-06-03T12:03:00+00:00", *smtp).output
         received = Counter(to for m in server.recorder.messages for to in m.rcpt_tos)
     assert len(received) == _subscribers(project) and set(received.values()) == {1}
+
+
+def test_another_machines_claim_is_respected_until_it_lapses(project: Path) -> None:
+    """Two machines sharing the project's .briefing/ on a file system whose flocks they
+    cannot see: the claim in the ledger's database keeps the second away."""
+    import sqlite3
+
+    from briefing.config import load_config
+    from briefing.send.due import DueBook
+
+    config = load_config(project)
+    DueBook(config).close()  # the table
+    with sqlite3.connect(project / config.send.ledger) as db:
+        db.execute(
+            "INSERT INTO due_runs (slug, send_at, started, late, holder, held_until)"
+            " VALUES (?, ?, ?, 0, 'other-machine:4242', '2025-06-03T12:10:30+00:00')",
+            (FIRST, "2025-06-03T08:00:00-04:00", "2025-06-03T12:00:30+00:00"),
+        )
+    held = _due(project, "2025-06-03T12:05:00+00:00")
+    assert held.exit_code == 0, held.output
+    assert f"{FIRST}: left alone: another run is sending it, other-machine:4242" in held.output
+    assert not _sent(project, FIRST)
+    lapsed = _due(project, "2025-06-03T12:11:00+00:00")  # silent past its lease
+    assert f"{FIRST}: sent {_subscribers(project)} (resumed a run that had stopped)" in (
+        lapsed.output
+    )
+    assert len(_sent(project, FIRST)) == _subscribers(project)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import sys
+from collections.abc import Callable
 from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -43,9 +44,10 @@ def send_due(state: State, at: str | None, max_late: str, request: SendRequest) 
     now, limit = moment(at), max_late_option(max_late)
     service = SendService.open(state.root)
 
-    def send_one(issue: Issue) -> tuple[int, bool]:
+    def send_one(issue: Issue, beat: Callable[[], None]) -> tuple[int, bool]:
         try:
-            summary = service.run(dataclasses.replace(request, slug=issue.slug))
+            one = dataclasses.replace(request, slug=issue.slug)
+            summary = service.run(one, progress=lambda done, total: beat())
         except BriefingError:
             raise
         except Exception as exc:  # a route change and the like: one line, next issue
@@ -62,7 +64,7 @@ def send_due(state: State, at: str | None, max_late: str, request: SendRequest) 
         click.echo(_describe(outcome))
     if any(o.error for o in outcomes):
         sys.exit(1)
-    if not all(o.complete for o in outcomes):
+    if not all(o.complete or o.held_by for o in outcomes):
         sys.exit(2)
 
 
@@ -70,6 +72,8 @@ def _describe(outcome: Outcome) -> str:
     slot, slug = outcome.slot, outcome.slot.issue.slug
     if outcome.error:
         return f"{slug}: not sent: {outcome.error}"
+    if outcome.held_by:
+        return f"{slug}: left alone: another run is sending it, {outcome.held_by}"
     line = f"{slug}: sent {outcome.sent}"
     if outcome.resumed:
         line += " (resumed a run that had stopped)"

@@ -21,7 +21,9 @@ from __future__ import annotations
 
 import fcntl
 import os
+import socket
 import sqlite3
+import time
 from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
@@ -38,8 +40,15 @@ _TABLE = """CREATE TABLE IF NOT EXISTS due_runs (
     send_at TEXT NOT NULL,   -- the issue's send_at when the run started it
     started TEXT NOT NULL,   -- when a due run first started it (the injected now)
     late INTEGER NOT NULL,   -- seconds after send_at
-    finished TEXT            -- when a due run completed it; NULL: not yet
+    finished TEXT,           -- when a due run completed it; NULL: not yet
+    holder TEXT,             -- host:pid of the run sending it now (the claim)
+    held_until TEXT          -- the claim lapses then, unless renewed (see LEASE)
 )"""
+# How long a claim holds without a heartbeat: a run on another machine (which
+# cannot see this machine's flock) takes over an issue only after its holder has
+# been silent this long. The holder renews it as messages go out.
+LEASE = timedelta(minutes=10)
+BEAT_SECONDS = 30.0
 
 WAITING, UNPUBLISHED, DUE, LATE, MISSED, STARTED, DONE = (
     "waiting",
@@ -101,12 +110,63 @@ class DueBook:
         )
         return cursor.rowcount == 1
 
+    def claim(self, slug: str, holder: str, now: datetime) -> str | None:
+        """Take the issue for this run; the other holder's name when it is taken.
+
+        A claim lapses at held_until, or at once when its holder is a process of
+        this machine that is gone (killed): the flock would tell the same."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            row = self.db.execute(
+                "SELECT holder, held_until FROM due_runs WHERE slug = ?", (slug,)
+            ).fetchone()
+            other, until = (row or (None, None))[0], (row or (None, None))[1]
+            if other and other != holder and until and until > now.isoformat() and alive(other):
+                return f"{other} (its claim runs until {until})"
+            self.db.execute(
+                "UPDATE due_runs SET holder = ?, held_until = ? WHERE slug = ?",
+                (holder, (now + LEASE).isoformat(), slug),
+            )
+            return None
+        finally:
+            self.db.execute("COMMIT")
+
+    def renew(self, slug: str, holder: str, until: datetime) -> None:
+        self.db.execute(
+            "UPDATE due_runs SET held_until = ? WHERE slug = ? AND holder = ?",
+            (until.isoformat(), slug, holder),
+        )
+
+    def release(self, slug: str, holder: str) -> None:
+        self.db.execute(
+            "UPDATE due_runs SET holder = NULL, held_until = NULL WHERE slug = ? AND holder = ?",
+            (slug, holder),
+        )
+
     def forget(self, slug: str) -> None:
         """A start that sent nothing (the issue was not built, the gate refused it)."""
         self.db.execute("DELETE FROM due_runs WHERE slug = ? AND finished IS NULL", (slug,))
 
     def finish(self, slug: str, now: datetime) -> None:
         self.db.execute("UPDATE due_runs SET finished = ? WHERE slug = ?", (now.isoformat(), slug))
+
+
+def this_run() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def alive(holder: str) -> bool:
+    """Whether a holder may still be running: always, for another machine's."""
+    host, _, pid = holder.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return True
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _seconds(delta: timedelta) -> int:
@@ -151,9 +211,11 @@ class Outcome:
     complete: bool = False
     error: str = ""  # why it could not be sent this time
     resumed: bool = False  # an earlier run had started it
+    held_by: str = ""  # another run (another machine) is sending it: left alone
 
 
-SendOne = Callable[[Issue], tuple[int, bool]]  # sends one issue: (messages sent, complete)
+# Sends one issue, calling beat() as messages go: (messages sent, complete).
+SendOne = Callable[[Issue, Callable[[], None]], tuple[int, bool]]
 
 
 @contextmanager
@@ -193,15 +255,29 @@ def run_due(
 
 
 def _send(book: DueBook, slot: Slot, now: datetime, send_one: SendOne) -> Outcome:
+    slug, me = slot.issue.slug, this_run()
     fresh = book.start(slot, now) if slot.state != STARTED else False
+    if other := book.claim(slug, me, now):
+        return Outcome(slot, held_by=other)
+    started, last = time.monotonic(), [time.monotonic()]
+
+    def beat() -> None:  # renew the claim now and then, on the injected clock's terms
+        if time.monotonic() - last[0] >= BEAT_SECONDS:
+            last[0] = time.monotonic()
+            elapsed = timedelta(seconds=last[0] - started)
+            book.renew(slug, me, now + elapsed + LEASE)
+
     try:
-        sent, complete = send_one(slot.issue)
+        sent, complete = send_one(slot.issue, beat)
     except BriefingError as exc:
         if fresh:
-            book.forget(slot.issue.slug)  # nothing went out: still due, not yet late-started
+            book.forget(slug)  # nothing went out: still due, not yet late-started
+        else:
+            book.release(slug, me)
         return Outcome(slot, error=exc.message.splitlines()[0], resumed=not fresh)
     if complete:
-        book.finish(slot.issue.slug, now)
+        book.finish(slug, now)
+    book.release(slug, me)
     return Outcome(slot, sent, complete, resumed=not fresh)
 
 
