@@ -13,12 +13,20 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from urllib.parse import urljoin
 
 from briefing.errors import ContentError, Problem
 from briefing.importer.article import Note
 from briefing.importer.blocks import escape
-from briefing.importer.normalise import clean, http_url, join_names, names, same, snippet, strip_by
+from briefing.importer.normalise import (
+    clean,
+    http_url,
+    join_names,
+    joined_url,
+    names,
+    same,
+    snippet,
+    strip_by,
+)
 from briefing.importer.tree import Node
 
 _ARTICLE_TYPES = names(
@@ -93,6 +101,9 @@ class _Reader:
         source = "".join(c for c in node.children if isinstance(c, str))
         try:
             data = json.loads(source)
+        except RecursionError:  # the decoder recurses once per level of nesting
+            self.notes.append((node.line, "JSON-LD nested too deeply was ignored"))
+            return
         except ValueError:
             self.notes.append((node.line, "JSON-LD that is not valid JSON was ignored"))
             return
@@ -108,7 +119,7 @@ class _Reader:
         ]
         absolute = next((u for _, u in candidates if http_url(u)), "")
         for what, value in candidates:
-            url = http_url(urljoin(absolute, value)) if value and absolute else http_url(value)
+            url = http_url(joined_url(absolute, value)) if value and absolute else http_url(value)
             if url:
                 return url
             if value:
@@ -211,25 +222,35 @@ class _Reader:
         return None
 
 
-def _ld_articles(data: Any) -> Iterator[dict[str, Any]]:
+# Real pages nest an article at most a few levels deep (a list, an @graph, a list);
+# deeper values are not looked into, so no page can exhaust the recursion limit.
+_LD_DEPTH = 12
+
+
+def _ld_articles(data: Any, depth: int = 0) -> Iterator[dict[str, Any]]:
     """Every JSON-LD object of an article type, in document order, @graph included."""
+    if depth > _LD_DEPTH:
+        return
     if isinstance(data, list):
         for item in data:
-            yield from _ld_articles(item)
+            yield from _ld_articles(item, depth + 1)
     elif isinstance(data, dict):
         kinds = data.get("@type")
         kinds = kinds if isinstance(kinds, list) else [kinds]
         if any(isinstance(k, str) and k in _ARTICLE_TYPES for k in kinds):
             yield data
         if "@graph" in data:
-            yield from _ld_articles(data["@graph"])
+            yield from _ld_articles(data["@graph"], depth + 1)
 
 
-def _ld_text(value: Any) -> str:
+def _ld_text(value: Any, depth: int = 0) -> str:
+    """A string, a {"name": …} object or the first item of a list, as one clean line."""
     if isinstance(value, str):
         return clean(html.unescape(value))
+    if depth > _LD_DEPTH:
+        return ""
     if isinstance(value, dict):
-        return _ld_text(value.get("name"))
+        return _ld_text(value.get("name"), depth + 1)
     if isinstance(value, list) and value:
-        return _ld_text(value[0])
+        return _ld_text(value[0], depth + 1)
     return ""

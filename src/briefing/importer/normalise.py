@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 # Control characters, line and paragraph separators, BOMs, non-characters, zero-width space.
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\ufeff\ufffe\uffff\u200b]")
@@ -47,9 +47,29 @@ def strip_by(text: str) -> str:
 
 
 def http_url(value: str) -> str:
-    """value when it is an absolute http(s) URL, else ''."""
+    """value when it is an absolute http(s) URL with a valid host and port, else ''."""
     value = value.strip()
-    parts = urlsplit(value)
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError for a port out of range or not a number
+    except ValueError:  # '[' or ']' outside an IPv6 host, a bad port
+        return ""
     plain = value.isprintable() and not any(c.isspace() for c in value)
-    ok = parts.scheme.lower() in ("http", "https") and bool(parts.netloc) and plain
+    ok = parts.scheme.lower() in ("http", "https") and bool(parts.hostname) and plain
     return value if ok else ""
+
+
+def joined_url(base: str, value: str) -> str:
+    """value resolved against base (RFC 3986 section 5), or '' when either cannot be parsed."""
+    try:
+        return urljoin(base, value)
+    except ValueError:
+        return ""
+
+
+def url_scheme(value: str) -> str | None:
+    """The lower-case scheme of a URL ('' when it has none), or None when it cannot be parsed."""
+    try:
+        return urlsplit(value).scheme.lower()
+    except ValueError:
+        return None

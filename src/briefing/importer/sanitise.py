@@ -12,14 +12,22 @@ from __future__ import annotations
 import html
 import re
 from dataclasses import dataclass
-from urllib.parse import urljoin, urlsplit
 
 import nh3
 
 from briefing.importer.article import Note
 from briefing.importer.blocks import escape
 from briefing.importer.heuristics import DEBRIS, RELATED_HEADING
-from briefing.importer.normalise import clean, http_url, names, same, snippet, strip_by
+from briefing.importer.normalise import (
+    clean,
+    http_url,
+    joined_url,
+    names,
+    same,
+    snippet,
+    strip_by,
+    url_scheme,
+)
 from briefing.importer.tree import BLOCKS, INLINE, VOID, Node
 
 # Elements dropped with everything inside them: they run, embed or collect input.
@@ -193,13 +201,17 @@ class _Serialiser:
         compact = re.sub(r"[\x00-\x20]+", "", raw)
         if not compact or compact.startswith("#"):
             return ""
-        scheme = urlsplit(compact).scheme.lower()
+        scheme = url_scheme(compact)
         text = snippet(node.text(), 40)
         if scheme and scheme not in ("http", "https"):
             self._note(node.line, f"removed a {scheme}: link; kept its text '{text}'")
             return ""
-        url = http_url(urljoin(self.base, compact)) if self.base else http_url(compact)
-        if not url:
+        url = http_url(joined_url(self.base, compact)) if self.base else http_url(compact)
+        if not url and scheme != "":  # an http(s) URL that is not valid, or no URL at all
+            self._note(
+                node.line, f"removed the invalid link '{snippet(raw, 50)}'; kept its text '{text}'"
+            )
+        elif not url:
             self._note(
                 node.line,
                 f"removed the relative link '{snippet(raw, 50)}' (the page's URL is unknown);"
