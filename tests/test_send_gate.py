@@ -393,6 +393,7 @@ def test_dry_run_and_status_leave_the_folder_byte_identical(
     dry = _run(project, "send", SLUG, "--dry-run")
     assert dry.exit_code == 0, dry.output
     assert f"Plan: {0 if sent_before else 2} to send" in dry.output
-    status = _run(project, "status", SLUG)
-    assert status.exit_code == 0, status.output
+    for args in (["status", SLUG], ["status"]):
+        status = _run(project, *args)
+        assert status.exit_code == 0, status.output
     assert _tree(project) == before
