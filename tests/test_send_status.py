@@ -120,3 +120,17 @@ def test_nothing_sent_yet_is_one_error_line(project: Path) -> None:
     result = _run(project, "send", SLUG, "--transport", "smtp", *args)
     assert result.exit_code == 1
     assert result.output.count("error:") == 1 and "resume" not in result.output
+
+
+def test_a_dry_run_says_the_send_would_go_another_way(project: Path) -> None:
+    _people(project, "ann@example.com", "tempfail1@example.com")
+    toml = project / "briefing.toml"
+    toml.write_text(toml.read_text() + "\n[send]\nmax_attempts = 1\n")
+    with SmtpServer() as server:
+        first = _run(project, "send", SLUG, *_smtp_args(server), "--smtp-security", "none")
+    assert first.exit_code == 2, first.output  # one deferred
+    dry = _run(project, "send", SLUG, "--dry-run")
+    assert dry.exit_code == 0, dry.output
+    assert ".briefing/ledger.db:1: route: it went via smtp://127.0.0.1:" in dry.output
+    assert "the send would be refused (--change-route) [refused]" in dry.output
+    assert "Plan: 1 to send" in dry.output

@@ -27,6 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from briefing.check import Finding
 from briefing.config import Config, load_config
 from briefing.errors import Problem, SendError
 from briefing.model import Publication
@@ -197,6 +198,14 @@ class SendService:
                 request.resend_unknown,
                 dry_run=True,
             )
+            recorded = ledger.route(request.slug)
+            handled = not set(ledger.counts(request.slug)) <= {DeliveryState.QUEUED}
+        if recorded and handled and not request.change_route:  # what run() would refuse
+            now = self._route(request, channel, prepared)
+            changes = differences(Route.from_json(recorded), now)
+            label, hint = self.config.send.ledger, "; the send would be refused (--change-route)"
+            moved = [Finding(label, 1, "route", change + hint) for change in changes]
+            report = GateReport([*moved, *report.blockers], report.warnings, report.accepted)
         options = self.options(request)
         return Summary(plan, Tally(), 0.0, channel.where, len(subscribers), options), report
 
