@@ -14,14 +14,13 @@
 
 from __future__ import annotations
 
-import fcntl
 import os
-import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from briefing.errors import BriefingError, Problem
+from briefing.locks import exclusive
 
 MANIFEST = ".briefing-manifest"  # the files briefing wrote in the site, one a line
 MARKER = "# made by briefing: `briefing build --clean` may empty this folder"
@@ -67,22 +66,10 @@ def is_marked(folder: Path) -> bool:
 def site_lock(lock: Path, shown: str) -> Iterator[None]:
     """Hold the build lock of the site shown (the file lock), or raise naming the
     process that holds it."""
-    lock.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.pread(fd, 200, 0).decode("utf-8", "replace").strip()
-            raise BriefingError(
-                Problem("", f"{shown} is being built by {holder or 'another process'}")
-            ) from None
-        since = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"process {os.getpid()} since {since}\n".encode(), 0)
+    with exclusive(lock) as holder:
+        if holder:
+            raise BriefingError(Problem("", f"{shown} is being built by {holder}"))
         yield
-    finally:
-        os.close(fd)  # releases the lock; the file stays (removing it would race)
 
 
 def pause_point(point: str) -> None:

@@ -19,7 +19,6 @@ Nothing here reads the clock: the caller passes `now` (the CLI reads it).
 
 from __future__ import annotations
 
-import fcntl
 import os
 import socket
 import sqlite3
@@ -32,6 +31,7 @@ from pathlib import Path
 
 from briefing.config import Config
 from briefing.errors import BriefingError
+from briefing.locks import exclusive
 from briefing.model import Issue, Publication
 from briefing.out_folder import pause_point
 
@@ -221,20 +221,8 @@ SendOne = Callable[[Issue, Callable[[], None]], tuple[int, bool]]
 @contextmanager
 def due_lock(config: Config) -> Iterator[bool]:
     """Hold the due lock (True), or learn another due run holds it (False)."""
-    path = (config.root / config.send.ledger).parent / "send-due.lock"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            yield False
-            return
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"process {os.getpid()}\n".encode(), 0)
-        yield True
-    finally:
-        os.close(fd)
+    with exclusive((config.root / config.send.ledger).parent / "send-due.lock") as holder:
+        yield holder is None
 
 
 def run_due(
