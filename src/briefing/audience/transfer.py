@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TextIO
 
 from briefing.audience.address import address_problem, fields_problem, normalize
+from briefing.audience.csv_rows import records
 from briefing.audience.store import (
     ACTIVE,
     BOUNCED,
@@ -103,16 +104,9 @@ def read_csv(
     if len(set(header)) != len(header) or "" in header:
         raise BriefingError(Problem(label, "column names must be unique and not empty", line=1))
     rows, problems = [], []
-    while True:
-        line = reader.line_num + 1  # where the record starts; a quoted field may span lines
-        try:
-            row = next(reader)
-        except StopIteration:
-            break
-        except csv.Error as exc:
-            problems.append(Problem(label, f"bad CSV: {exc}", line=line))
-            continue
-        if not any(cell.strip() for cell in row):
+    for line, row in records(reader):
+        if isinstance(row, str):
+            problems.append(Problem(label, row, line=line))
             continue
         if problem := _row_problem(header, row):
             problems.append(Problem(label, problem, line=line))

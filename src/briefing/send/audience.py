@@ -20,6 +20,7 @@ from briefing.audience.address import address_problem as address_problem
 from briefing.audience.address import fields_problem
 from briefing.audience.address import normalize as normalize
 from briefing.audience.address import suppression_key as suppression_key
+from briefing.audience.csv_rows import records
 from briefing.errors import Problem, SendError, relative
 from briefing.output import atomic_write
 
@@ -48,16 +49,9 @@ def read_subscribers(path: Path, project: Path) -> list[Subscriber]:
     header = _header(reader, label)
     problems: list[Problem] = []
     subscribers: dict[str, Subscriber] = {}
-    while True:
-        line = reader.line_num + 1  # where the record starts; a quoted field may span lines
-        try:
-            row = next(reader)
-        except StopIteration:
-            break
-        except csv.Error as exc:
-            problems.append(Problem(label, f"bad CSV: {exc}", line=line))
-            continue
-        if not row or all(not cell.strip() for cell in row):
+    for line, row in records(reader):
+        if isinstance(row, str):
+            problems.append(Problem(label, row, line=line))
             continue
         subscriber = _subscriber(header, row)
         if isinstance(subscriber, str):
@@ -134,16 +128,9 @@ def read_suppressions(path: Path, project: Path | None = None) -> dict[str, str]
     header = _suppression_header(reader, label)
     found: dict[str, str] = {}
     problems: list[Problem] = []
-    while True:
-        line = reader.line_num + 1
-        try:
-            row = next(reader)
-        except StopIteration:
-            break
-        except csv.Error as exc:
-            problems.append(Problem(label, f"bad CSV: {exc}", line=line))
-            continue
-        if not any(cell.strip() for cell in row):
+    for line, row in records(reader):
+        if isinstance(row, str):
+            problems.append(Problem(label, row, line=line))
             continue
         if len(row) != len(header):
             problems.append(
