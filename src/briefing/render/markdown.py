@@ -200,7 +200,7 @@ def without_blocks(tokens: list[Token], drop: Callable[[str], bool]) -> list[Tok
     i = 0
     while i < len(tokens):
         if tokens[i].type in _DROPPABLE:
-            close = _close(tokens, i)
+            close = matching_close(tokens, i)
             inline = (_text(t) for t in tokens[i:close] if t.type == "inline")
             if any(drop(text) for text in inline):
                 i = close + 1
@@ -215,7 +215,8 @@ def _text(inline: Token) -> str:
     return "".join(c.content for c in inline.children or () if c.type != "code_inline")
 
 
-def _close(tokens: list[Token], open_index: int) -> int:
+def matching_close(tokens: list[Token], open_index: int) -> int:
+    """The index of the token closing the one at open_index (nesting counted)."""
     depth = 0
     for j in range(open_index, len(tokens)):
         depth += tokens[j].nesting

@@ -14,7 +14,7 @@ from markdown_it.token import Token
 
 from briefing.merge import PLACEHOLDER, literal
 from briefing.model import Markdown
-from briefing.render.markdown import parse, parse_inline
+from briefing.render.markdown import matching_close, parse, parse_inline
 
 
 class TextRenderer:
@@ -86,14 +86,14 @@ class TextRenderer:
         return i + 3
 
     def _quote(self, tokens: list[Token], i: int, out: list[str], prefix: str) -> int:
-        close = _matching_close(tokens, i)
+        close = matching_close(tokens, i)
         inner: list[str] = []
         self._blocks(tokens, i + 1, close, inner, prefix + "> ")
         out.append(f"\n{prefix}>\n".join(inner))
         return close + 1
 
     def _items(self, tokens: list[Token], i: int, out: list[str], prefix: str) -> int:
-        close = _matching_close(tokens, i)
+        close = matching_close(tokens, i)
         inner: list[str] = []
         self._list(tokens, i + 1, close, inner, prefix, tokens[i].type)
         out.append("\n".join(inner))
@@ -115,7 +115,7 @@ class TextRenderer:
         i = start
         while i < end:
             if tokens[i].type == "list_item_open":
-                close = _matching_close(tokens, i)
+                close = matching_close(tokens, i)
                 marker = "- " if kind == "bullet_list_open" else f"{number}. "
                 pad = " " * len(marker)
                 parts: list[str] = []
@@ -171,15 +171,6 @@ _BLOCK_RULES: dict[str, Callable[[TextRenderer, list[Token], int, list[str], str
     "code_block": TextRenderer._code,
     "hr": TextRenderer._rule,
 }
-
-
-def _matching_close(tokens: list[Token], open_index: int) -> int:
-    depth = 0
-    for j in range(open_index, len(tokens)):
-        depth += tokens[j].nesting
-        if depth == 0:
-            return j
-    return len(tokens) - 1
 
 
 # A line's prefix: quote marks, then a list marker or the indent of a continued item.
