@@ -44,4 +44,4 @@ def test_no_import_runs_up_a_floor() -> None:
 
 
 def test_check_does_not_import_another_command() -> None:
-    assert "briefing.build" not in _imports(SRC / "check.py")
+    assert "briefing.build" not in _imports(SRC / "check" / "__init__.py")

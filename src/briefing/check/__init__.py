@@ -17,8 +17,8 @@ from urllib.parse import urljoin, urlsplit
 
 from lxml import html as lxml_html
 
-from briefing.check_email import email_rules, page_rules, unitless_zeros
-from briefing.check_gate import issue_rules, sender_rules
+from briefing.check.email import email_rules, page_rules, unitless_zeros
+from briefing.check.gate import issue_rules, sender_rules
 from briefing.errors import relative
 from briefing.merge import PLACEHOLDER, names, personal_without_web, placeholder
 from briefing.model import Issue, Markdown, Publication
@@ -135,7 +135,7 @@ def _issue(
 
 
 def _clients(view: IssueView, files: Outputs, label: str, theme: Theme) -> Iterator[Finding]:
-    """Email-client and reader rules (check_email), on this issue's email and page.
+    """Email-client and reader rules (check.email), on this issue's email and page.
     Findings about the markup name the theme file; image sizes name the issue."""
     issue = view.issue
     template = theme.label(theme.path(EMAIL_TEMPLATE))
