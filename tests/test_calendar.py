@@ -14,7 +14,7 @@ from lxml import etree
 
 from briefing.build import build, load
 from briefing.cache import CACHE_FILE
-from briefing.check_calendar import calendar_findings
+from briefing.check.calendar import calendar_findings
 from briefing.cli import cli
 from briefing.errors import SendError
 from briefing.send.prepare import prepare_issue

@@ -23,7 +23,7 @@ from lxml import html
 from PIL import Image
 
 from briefing.build import build
-from briefing.check_email import outlook_widths
+from briefing.check.email import outlook_widths
 from briefing.cli import cli
 from briefing.config import load_config
 from briefing.merge import email_fallback, web_fallback, with_fallbacks

@@ -227,7 +227,7 @@ def check_command(state: State, slugs: tuple[str, ...], strict: bool, as_of: dat
       briefing check --strict      # in CI, before send
     """
     from briefing.check import Finding, allowed, check
-    from briefing.check_calendar import calendar_findings
+    from briefing.check.calendar import calendar_findings
 
     publication = load(state.root)
     unknown = [s for s in slugs if publication.issue(s) is None]
