@@ -14,7 +14,6 @@ import os
 import re
 import shutil
 import signal
-import sqlite3
 import ssl
 import subprocess
 import sys
@@ -28,18 +27,24 @@ from typing import Any
 
 import pytest
 from aiosmtpd.smtp import AuthResult
-from click.testing import CliRunner, Result
 
 import briefing.send.transports as transports
-from briefing.cli import cli
 from briefing.send.transports import OutboxTransport
+from send_cli import (
+    SLUG,
+    built_project,
+    invoke,
+    ledger_states,
+    outbox_args,
+    run,
+    smtp_args,
+    start,
+    write_subscribers,
+)
 
 from smtp_server import SmtpServer, free_port
 
-SLUG = "trump-xi-call"
-SECRET = "fault-tests-unsubscribe-secret"
 HELPERS = Path(__file__).resolve().parent / "send_helpers"
-BRIEFING = [sys.executable, "-m", "briefing"]
 IN_FLIGHT = re.compile(r"(\d+) message\(s\) were in flight when a previous run stopped")
 SENT_LINE = re.compile(r"^Sent (\d+) via ", re.MULTILINE)
 
@@ -50,34 +55,7 @@ SENT_LINE = re.compile(r"^Sent (\d+) via ", re.MULTILINE)
 
 @pytest.fixture
 def project(example: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """The example publication, built, with the send secret set and no SMTP login."""
-    monkeypatch.setenv("BRIEFING_UNSUBSCRIBE_SECRET", SECRET)
-    monkeypatch.setenv("CI", "1")
-    monkeypatch.delenv("BRIEFING_SMTP_USER", raising=False)
-    monkeypatch.delenv("BRIEFING_SMTP_PASSWORD", raising=False)
-    result = CliRunner().invoke(cli, ["--project", str(example), "build", "--jobs", "1"])
-    assert result.exit_code == 0, result.output
-    return example
-
-
-def write_subscribers(root: Path, count: int) -> tuple[Path, list[str]]:
-    addresses = [f"user{n:03d}@example.com" for n in range(count)]
-    path = root / f"subscribers-{count}.csv"
-    rows = "".join(f"{a},User {n:03d}\n" for n, a in enumerate(addresses))
-    path.write_text("email,name\n" + rows, encoding="utf-8")
-    return path, addresses
-
-
-def ledger_states(root: Path) -> dict[str, str]:
-    path = root / ".briefing" / "ledger.db"
-    if not path.exists():
-        return {}
-    db = sqlite3.connect(path)
-    try:
-        rows = db.execute("SELECT recipient, state FROM deliveries WHERE issue=?", (SLUG,))
-        return dict(rows.fetchall())
-    finally:
-        db.close()
+    return built_project(example, monkeypatch)
 
 
 def received(server: SmtpServer) -> Counter[str]:
@@ -105,58 +83,6 @@ def outbox_recipients(root: Path) -> list[str]:
     return found
 
 
-def smtp_args(
-    root: Path, port: int, subscribers: Path, security: str = "none", *extra: str
-) -> list[str]:
-    return [
-        "--project",
-        str(root),
-        "send",
-        SLUG,
-        "--transport",
-        "smtp",
-        "--smtp-host",
-        "127.0.0.1",
-        "--smtp-port",
-        str(port),
-        "--smtp-security",
-        security,
-        "--subscribers",
-        str(subscribers),
-        *extra,
-    ]
-
-
-def outbox_args(root: Path, subscribers: Path, *extra: str) -> list[str]:
-    return [
-        "--project",
-        str(root),
-        "send",
-        SLUG,
-        "--transport",
-        "outbox",
-        "--subscribers",
-        str(subscribers),
-        *extra,
-    ]
-
-
-def start(args: list[str], command: list[str] = BRIEFING, **env: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [*command, *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, **env},
-    )
-
-
-def run(args: list[str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*BRIEFING, *args], capture_output=True, text=True, timeout=60, env=dict(os.environ)
-    )
-
-
 def wait_until(condition: Callable[[], bool], proc: subprocess.Popen[str], what: str) -> None:
     deadline = time.monotonic() + 30
     while not condition():
@@ -165,10 +91,6 @@ def wait_until(condition: Callable[[], bool], proc: subprocess.Popen[str], what:
             pytest.fail(f"send ended (exit {proc.returncode}) before {what}:\n{out}\n{err}")
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
         time.sleep(0.001)
-
-
-def invoke(*args: str) -> Result:
-    return CliRunner().invoke(cli, list(args))
 
 
 def no_traceback(text: str) -> None:

@@ -14,9 +14,6 @@ import re
 import secrets
 import signal
 import socket
-import sqlite3
-import subprocess
-import sys
 import threading
 from collections import Counter
 from email import policy
@@ -27,75 +24,31 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner
 
-from briefing.cli import cli
 from briefing.errors import SendError
 from briefing.send.credentials import secret_problem
 from briefing.send.message import verify_unsubscribe_token
 from briefing.send.states import DeliveryState
 from briefing.send.transports import SmtpSettings, SmtpTransport
+from send_cli import (
+    SECRET,
+    SLUG,
+    built_project,
+    invoke,
+    ledger_states,
+    outbox_args,
+    run,
+    smtp_args,
+    start,
+    write_subscribers,
+)
 
 from smtp_server import SmtpServer
-
-SLUG = "trump-xi-call"
-SECRET = "hardening-tests-unsubscribe-secret"
-BRIEFING = [sys.executable, "-m", "briefing"]
 
 
 @pytest.fixture
 def project(example: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """The example publication, built, with the send secret set and no SMTP login."""
-    monkeypatch.setenv("BRIEFING_UNSUBSCRIBE_SECRET", SECRET)
-    monkeypatch.setenv("CI", "1")
-    monkeypatch.delenv("BRIEFING_SMTP_USER", raising=False)
-    monkeypatch.delenv("BRIEFING_SMTP_PASSWORD", raising=False)
-    result = CliRunner().invoke(cli, ["--project", str(example), "build", "--jobs", "1"])
-    assert result.exit_code == 0, result.output
-    return example
-
-
-def write_subscribers(root: Path, count: int) -> tuple[Path, list[str]]:
-    addresses = [f"user{n:03d}@example.com" for n in range(count)]
-    path = root / f"subscribers-{count}.csv"
-    rows = "".join(f"{a},User {n:03d}\n" for n, a in enumerate(addresses))
-    path.write_text("email,name\n" + rows, encoding="utf-8")
-    return path, addresses
-
-
-def smtp_args(root: Path, port: int, subscribers: Path, *extra: str) -> list[str]:
-    return [
-        *("--project", str(root), "send", SLUG, "--transport", "smtp"),
-        *("--smtp-host", "127.0.0.1", "--smtp-port", str(port), "--smtp-security", "none"),
-        *("--subscribers", str(subscribers), *extra),
-    ]
-
-
-def outbox_args(root: Path, subscribers: Path) -> list[str]:
-    return [
-        *("--project", str(root), "send", SLUG, "--transport", "outbox"),
-        *("--subscribers", str(subscribers)),
-    ]
-
-
-def start(args: list[str], **env: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [*BRIEFING, *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, **env},
-    )
-
-
-def run(args: list[str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*BRIEFING, *args], capture_output=True, text=True, timeout=120, env=dict(os.environ)
-    )
-
-
-def invoke(*args: str) -> Any:
-    return CliRunner().invoke(cli, list(args))
+    return built_project(example, monkeypatch)
 
 
 def received(server: SmtpServer) -> Counter[str]:
@@ -399,15 +352,6 @@ def test_a_garbled_reply_to_the_message_is_unknown_not_retried(pipelining: bool)
     assert server.messages == 1
     assert result.state == DeliveryState.UNKNOWN
     assert result.reply.startswith("unclear reply to the message: ")
-
-
-def ledger_states(root: Path) -> dict[str, str]:
-    db = sqlite3.connect(root / ".briefing" / "ledger.db")
-    try:
-        rows = db.execute("SELECT recipient, state FROM deliveries WHERE issue=?", (SLUG,))
-        return dict(rows.fetchall())
-    finally:
-        db.close()
 
 
 def test_a_garbled_reply_over_smtp_sends_one_copy_in_any_number_of_runs(project: Path) -> None:
