@@ -11,6 +11,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from briefing.headers import is_control
+
 
 @dataclass(frozen=True)
 class Problem:
@@ -46,7 +48,16 @@ class BriefingError(Exception):
 
 
 def _line(problem: Problem) -> str:
-    return problem.message if not problem.file else str(problem)
+    return visible(problem.message if not problem.file else str(problem))
+
+
+def visible(text: str) -> str:
+    """Text shown escaped where it holds control characters: a message quotes what the
+    user gave (an address, a slug, a file name), and a CR, LF or ESC there must neither
+    split the one line a problem gets nor reach the terminal as a command."""
+    if not any(is_control(c) for c in text):
+        return text
+    return "".join(c.encode("unicode_escape").decode() if is_control(c) else c for c in text)
 
 
 class ConfigError(BriefingError):
