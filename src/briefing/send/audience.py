@@ -74,10 +74,19 @@ def _read_text(path: Path, label: str) -> str:
                 " 'email' column) or pass --subscribers FILE",
             )
         )
+    return _decoded(path, label)
+
+
+def _decoded(path: Path, label: str) -> str:
+    """The file's text (a BOM dropped); a SendError naming the file when it cannot be."""
     try:
         return path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError:
         raise SendError(Problem(label, "is not UTF-8 text; save it as UTF-8")) from None
+    except OSError as exc:
+        raise SendError(
+            Problem(label, f"cannot be read ({exc.strerror}); nothing was sent")
+        ) from None
 
 
 def _header(reader: Iterator[list[str]], label: str) -> list[str]:
@@ -116,15 +125,7 @@ def read_suppressions(path: Path, project: Path | None = None) -> dict[str, str]
     if not path.exists():
         return {}
     label = relative(path, project or path.parent)
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError:
-        raise SendError(Problem(label, "is not UTF-8 text; save it as UTF-8")) from None
-    except OSError as exc:
-        raise SendError(
-            Problem(label, f"cannot be read ({exc.strerror}); nothing was sent")
-        ) from None
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    reader = csv.reader(io.StringIO(_decoded(path, label), newline=""), strict=True)
     header = _suppression_header(reader, label)
     found: dict[str, str] = {}
     problems: list[Problem] = []
