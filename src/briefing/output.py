@@ -6,7 +6,7 @@ import contextlib
 import os
 import shutil
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from briefing.atomic import atomic_write as atomic_write  # re-exported: send/ imports it here
 from briefing.atomic import located, replace
@@ -123,14 +123,13 @@ def _listed(manifest: Path) -> set[str]:
 
 
 def _plain(path: str) -> bool:
-    parts = PurePosixPath(path).parts
-    return (
-        bool(parts)
-        and str(PurePosixPath(path)) == path
-        and not path.startswith("/")
-        and (".." not in parts and parts[0] not in OWN)
-        and path != MARKER
-    )
+    # Normal form by splitting: no empty part (a leading, doubled or trailing /), no
+    # '.' or '..'. Run on every manifest line of every build: plain string work.
+    parts = path.split("/")
+    return path != MARKER and parts[0] not in OWN and not _NOT_PLAIN.intersection(parts)
+
+
+_NOT_PLAIN = frozenset({"", ".", ".."})
 
 
 def _write_manifest(manifest: Path, paths: set[str], marked: bool) -> None:
