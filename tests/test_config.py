@@ -72,7 +72,9 @@ def test_starter_briefing_toml_uses_declared_keys_only() -> None:
 def _option(command: str, flag: str) -> click.Option:
     group = cli
     assert isinstance(group, click.Group)
-    found = [p for p in group.commands[command].params if flag in getattr(p, "opts", ())]
+    found_command = group.get_command(click.Context(group), command)  # loads its module
+    assert found_command is not None, command
+    found = [p for p in found_command.params if flag in getattr(p, "opts", ())]
     assert found and isinstance(found[0], click.Option), flag
     return found[0]
 

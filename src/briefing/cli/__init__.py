@@ -1,6 +1,7 @@
-"""The `briefing` command. Thin: parse options, call the services, print."""
+"""The `briefing` command. Thin: parse options, call the services, print.
 
-from briefing.cli import audience, inbox, schedule, send, serve, site, theme
+Command modules load on demand (see app.COMMANDS), so start-up costs only what runs."""
+
 from briefing.cli.app import cli, main
 
-__all__ = ["audience", "cli", "inbox", "main", "schedule", "send", "serve", "site", "theme"]
+__all__ = ["cli", "main"]

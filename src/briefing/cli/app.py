@@ -8,15 +8,17 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from importlib import import_module
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import click
 
 from briefing import __version__
-from briefing.build import Progress
-from briefing.config import key
 from briefing.errors import BriefingError
+
+if TYPE_CHECKING:
+    from briefing.build import Progress
 
 log = logging.getLogger("briefing")
 
@@ -60,11 +62,39 @@ class UserError(click.ClickException):
         click.echo("\n".join(self.error.lines()), err=True)
 
 
+# Which module defines each command: a command's module (and the services it
+# imports) loads only when that command runs or --help lists them all.
+COMMANDS = {
+    "audience": "audience",
+    "build": "site",
+    "check": "site",
+    "import": "site",
+    "inbox": "inbox",
+    "init": "site",
+    "new": "site",
+    "preview": "site",
+    "schedule": "schedule",
+    "send": "send",
+    "serve": "serve",
+    "status": "send",
+    "suppress": "send",
+    "theme": "theme",
+}
+
+
 class Group(click.Group):
     """The command group: a user error from any command leaves as a UserError.
 
     Mapping here rather than only in main() keeps click's CliRunner (which tests
     use) seeing what a user sees: the same lines and exit code."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(COMMANDS) | set(self.commands))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in COMMANDS:
+            import_module(f"briefing.cli.{COMMANDS[cmd_name]}")  # registers on `cli`
+        return super().get_command(ctx, cmd_name)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -106,6 +136,8 @@ def checked_as(
     def callback(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
         if value is None:
             return None
+        from briefing.config import key
+
         value = fix(value)
         _, message = key(dotted).read(value)
         if message:

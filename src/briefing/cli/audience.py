@@ -6,31 +6,26 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from briefing.audience.access import open_store
-from briefing.audience.address import address_problem
-from briefing.audience.report import stats
 from briefing.audience.store import STATUSES, Store
-from briefing.audience.transfer import (
-    ImportReport,
-    export_csv,
-    import_rows,
-    import_suppressions,
-    parse_map,
-    read_csv,
-    subscriber_rows,
-)
 from briefing.cli.app import State, cli
-from briefing.config import load_config
 from briefing.errors import BriefingError, relative
+
+# The services load inside the commands, not at import: `briefing --help` stays quick.
+if TYPE_CHECKING:
+    from briefing.audience.transfer import ImportReport
 
 _STATUS = click.Choice(STATUSES)
 
 
 @contextmanager
 def _store(state: State) -> Iterator[Store]:
+    from briefing.audience.access import open_store
+    from briefing.config import load_config
+
     store = open_store(load_config(state.root))
     try:
         yield store
@@ -84,6 +79,14 @@ def import_command(
       briefing audience import export.csv --map 'Email Address=email' --map 'First Name=name'
       briefing audience import suppressions.csv --suppressions
     """
+    from briefing.audience.transfer import (
+        import_rows,
+        import_suppressions,
+        parse_map,
+        read_csv,
+        subscriber_rows,
+    )
+
     path = file.resolve()
     label = relative(path, state.root)
     rows = read_csv(path, label, parse_map(pairs))
@@ -122,6 +125,8 @@ def export_command(state: State, statuses: tuple[str, ...], out: Path | None) ->
     Example:
       briefing audience export --status active --out active.csv
     """
+    from briefing.audience.transfer import export_csv
+
     with _store(state) as store:
         members = store.members(statuses)
     if out is None:
@@ -184,6 +189,8 @@ def stats_command(state: State) -> None:
     Example:
       briefing audience stats
     """
+    from briefing.audience.report import stats
+
     with _store(state) as store:
         figures = stats(store)
     for status, n in figures.by_status.items():
@@ -243,6 +250,8 @@ def remove_command(state: State, addresses: tuple[str, ...]) -> None:
     Example:
       briefing audience remove ada@example.com
     """
+    from briefing.audience.address import address_problem
+
     for address in addresses:
         if problem := address_problem(address):
             raise BriefingError(problem)

@@ -3,24 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from briefing.audience.access import open_store
-from briefing.audience.address import mask
 from briefing.cli.app import State, cli
-from briefing.config import load_config
-from briefing.inbox.classify import Kind
-from briefing.inbox.service import Report, run_inbox
-from briefing.inbox.setup import make_context, open_source, options
-from briefing.inbox.state import InboxState
+
+if TYPE_CHECKING:
+    from briefing.inbox.service import Report
 
 _ACTIONS = ("bounced", "soft-bounced", "complained", "unsubscribed")
-_LEFT_ALONE = {
-    Kind.AUTO_REPLY.value: "auto-replies",
-    Kind.MALFORMED.value: "malformed",
-    Kind.IGNORED.value: "other",
-}
 
 
 @cli.command("inbox")
@@ -68,6 +60,13 @@ def inbox_command(
     chosen = [k for k, v in (("imap", kind), ("maildir", maildir), ("mbox", mbox)) if v]
     if len(chosen) > 1:
         raise click.UsageError("choose one of --imap, --maildir and --mbox")
+    # The services load here, not at import: `briefing --help` stays quick.
+    from briefing.audience.access import open_store
+    from briefing.config import load_config
+    from briefing.inbox.service import run_inbox
+    from briefing.inbox.setup import make_context, open_source, options
+    from briefing.inbox.state import InboxState
+
     config = load_config(state.root)
     ctx, warning = make_context(config)
     if warning:
@@ -85,15 +84,24 @@ def inbox_command(
 
 
 def _shown(address: str, verbose: bool) -> str:
+    from briefing.audience.address import mask
+
     return address if verbose else mask(address)
 
 
 def _print(report: Report, label: str, move_to: str, verbose: bool) -> None:
+    from briefing.inbox.classify import Kind
+
+    left_alone = {
+        Kind.AUTO_REPLY.value: "auto-replies",
+        Kind.MALFORMED.value: "malformed",
+        Kind.IGNORED.value: "other",
+    }
     counts = report.counts()
     click.echo(f"inbox: {len(report.handled)} message(s) in {label}")
     for name in _ACTIONS:
         click.echo(f"  {name:<13} {counts[name]}")
-    alone = {text: counts[kind] for kind, text in _LEFT_ALONE.items() if counts[kind]}
+    alone = {text: counts[kind] for kind, text in left_alone.items() if counts[kind]}
     detail = ", ".join(f"{text} {n}" for text, n in alone.items())
     click.echo(f"  {'ignored':<13} {sum(alone.values())}" + (f" ({detail})" if detail else ""))
     if counts["already processed"]:

@@ -7,16 +7,18 @@ import sys
 from collections.abc import Callable
 from contextlib import closing
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from briefing.cli.app import State, cli
 from briefing.errors import BriefingError, SendError
-from briefing.model import Issue
-from briefing.send.due import STARTED, DueBook, Outcome, Slot, parse_duration, run_due, slots
-from briefing.send.service import SendRequest, SendService
-from briefing.site import EMAIL_HTML
+
+# The send service loads inside the commands, not at import: `briefing --help` stays quick.
+if TYPE_CHECKING:
+    from briefing.model import Issue
+    from briefing.send.due import Outcome, Slot
+    from briefing.send.service import SendRequest
 
 MAX_LATE = "24h"
 
@@ -33,6 +35,8 @@ def moment(value: str | None) -> datetime:
 
 
 def max_late_option(value: str) -> timedelta:
+    from briefing.send.due import parse_duration
+
     try:
         return parse_duration(value)
     except ValueError as exc:
@@ -41,6 +45,9 @@ def max_late_option(value: str) -> timedelta:
 
 def send_due(state: State, at: str | None, max_late: str, request: SendRequest) -> None:
     """Send every issue whose send_at has passed, each once; for cron and timers."""
+    from briefing.send.due import run_due
+    from briefing.send.service import SendService
+
     now, limit = moment(at), max_late_option(max_late)
     service = SendService.open(state.root)
 
@@ -109,6 +116,10 @@ def schedule_command(state: State, at: str | None, max_late: str) -> None:
       briefing schedule
       briefing schedule --at 2025-06-17T07:00:00-04:00
     """
+    from briefing.send.due import DueBook, slots
+    from briefing.send.service import SendService
+    from briefing.site import EMAIL_HTML
+
     now, limit = moment(at), max_late_option(max_late)
     service = SendService.open(state.root)
     with closing(DueBook(service.config)) as book:
@@ -127,6 +138,8 @@ def schedule_command(state: State, at: str | None, max_late: str) -> None:
 
 
 def _state(slot: Slot, now: datetime) -> str:
+    from briefing.send.due import STARTED
+
     if slot.finished:
         return f"done (sent {slot.started}, {_duration(slot.late)} after send_at)"
     if slot.state == STARTED:
@@ -145,6 +158,8 @@ def _state(slot: Slot, now: datetime) -> str:
 
 def due_request(slug: str | None, options: dict[str, Any]) -> SendRequest:
     """The request every due issue is sent with (the send options given with --due)."""
+    from briefing.send.service import SendRequest
+
     if slug:
         raise click.UsageError("--due sends every issue that is due: give no SLUG")
     if options.get("test_to") or options.get("dry_run"):

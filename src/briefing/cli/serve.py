@@ -11,8 +11,6 @@ import sys
 import click
 
 from briefing.cli.app import State, cli
-from briefing.config import load_config
-from briefing.serve.server import make_service, serve
 
 
 @cli.command("serve")
@@ -31,6 +29,10 @@ def serve_command(state: State, bind: str | None, threads: int | None) -> None:
       briefing serve
       briefing serve --bind 127.0.0.1:9000 --threads 4
     """
+    # The service (werkzeug, waitress) loads here, not at import: `briefing --help` stays quick.
+    from briefing.config import load_config
+    from briefing.serve.server import make_service, serve
+
     config = load_config(state.root)
     service = make_service(config)
     # waitress warns on every queued request under load: noise, not a problem to act on.

@@ -7,14 +7,18 @@ import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 import click
 
-from briefing.build import build, load
 from briefing.cli.app import State, checked_as, cli, progress_bar, shown_path
-from briefing.config import Config, key
+from briefing.config import key
 from briefing.errors import BriefingError, ContentError
+
+# The services (build, render, check) load inside the commands: `briefing --help` stays quick.
+if TYPE_CHECKING:
+    from briefing.config import Config
 
 
 @cli.command("init")
@@ -105,6 +109,7 @@ def import_command(state: State, files: tuple[Path, ...], into: str | None) -> N
       briefing import story.txt page.html --into trump-xi-call
       briefing import story.txt            # a new issue titled after the headline
     """
+    from briefing.build import load
     from briefing.importer import import_article, write_article
     from briefing.scaffold import new_issue
 
@@ -162,6 +167,8 @@ def build_command(state: State, out: Path | None, jobs: int, clean: bool, as_of:
       briefing build --out public --jobs 2
       briefing build --as-of 2025-06-10T07:00:00+00:00   # the site as it was then
     """
+    from briefing.build import build
+
     started = time.perf_counter()
     with progress_bar("Rendering issues") as progress:
         target = out.resolve() if out else None
@@ -226,6 +233,7 @@ def check_command(state: State, slugs: tuple[str, ...], strict: bool, as_of: dat
       briefing check trump-xi-call
       briefing check --strict      # in CI, before send
     """
+    from briefing.build import load
     from briefing.check import Finding, allowed, check
     from briefing.check.calendar import calendar_findings
 

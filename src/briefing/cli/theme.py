@@ -5,7 +5,6 @@ from __future__ import annotations
 import click
 
 from briefing.cli.app import State, cli
-from briefing.config import load_config
 from briefing.errors import relative
 
 
@@ -35,6 +34,7 @@ def list_command(state: State) -> None:
     Example:
       briefing theme list
     """
+    from briefing.config import load_config
     from briefing.render.theme import PACKAGED_LABEL, Theme
 
     config = load_config(state.root)
@@ -68,6 +68,7 @@ def eject_command(state: State, files: tuple[str, ...], force: bool) -> None:
       briefing theme eject email.css web/style.css
       briefing theme eject              # the whole theme
     """
+    from briefing.config import load_config
     from briefing.render.theme import eject
 
     config = load_config(state.root)
