@@ -153,9 +153,13 @@ def _list_send(state: State, service: SendService, request: SendRequest) -> None
             summary = service.run(request, progress)
     except RouteChanged as changed:
         resume = command(slug, changed.then, _extra(request), _project(state))
+        switch = _full_command(state, service, request, "--change-route")
         raise SendError(
-            f"{changed}\n  resume as before: {resume}\n  or switch on purpose:"
-            f" {_full_command(state, service, request, '--change-route')}"
+            [
+                Problem("", str(changed)),
+                Problem("", f"resume as before: {resume}"),
+                Problem("", f"or switch on purpose: {switch}"),
+            ]
         ) from None
     except (GateRefused, SentBefore):
         raise
