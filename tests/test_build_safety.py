@@ -387,13 +387,13 @@ def test_an_os_error_naming_no_file_is_one_clean_line(
     example: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """The attack: `error: : No space left on device` (an empty file name)."""
-    import briefing.cli.site as site_commands
+    import briefing.build as build_service
     from briefing.cli.app import main
 
     def full(*args: object, **kwargs: object) -> None:
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-    monkeypatch.setattr(site_commands, "build", full)
+    monkeypatch.setattr(build_service, "build", full)  # the command imports it when it runs
     monkeypatch.setattr(sys, "argv", ["briefing", "--project", str(example), "build"])
     with pytest.raises(SystemExit) as exited:
         main()
