@@ -14,8 +14,9 @@ Outlook for Windows pads; it ignores padding on <blockquote>).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator, Sequence
-from functools import cache
+from functools import cache, lru_cache
 from urllib.parse import urljoin
 
 from markdown_it import MarkdownIt
@@ -146,10 +147,25 @@ def parse(markdown: Markdown | str) -> list[Token]:
     return tokens
 
 
+# What can start inline Markdown (backslash escapes, code, strikethrough, emphasis,
+# links, images, autolinks, raw HTML, entities, line breaks) or be normalised (CR,
+# NUL). A line without any is one text token: most deks and key points are.
+_INLINE_SYNTAX = re.compile(r"[\\`~*_\[<&\n\r\0]|!\[")
+
+
+# Each one-line field is read by the loader's policy, by the page's, email's and
+# feeds' HTML and by the text part: parse it once (the tokens are only read).
+@lru_cache(maxsize=4096)
+def _inline_tokens(text: str) -> tuple[Token, ...]:
+    if not _INLINE_SYNTAX.search(text):
+        return (Token("text", "", 0, content=text),) if text else ()
+    tokens = _parser().parseInline(text)
+    return tuple(tokens[0].children or []) if tokens else ()
+
+
 def parse_inline(text: str) -> list[Token]:
     """One line of inline Markdown (a dek, a key point): its inline tokens."""
-    tokens = _parser().parseInline(text)
-    return (tokens[0].children or []) if tokens else []
+    return list(_inline_tokens(text))
 
 
 def render_tokens(
@@ -173,9 +189,12 @@ def to_html(markdown: Markdown | str, base_url: str = "") -> str:
     return render_tokens(parse(markdown), base_url)
 
 
+@lru_cache(maxsize=4096)
 def inline_html(text: str) -> str:
     """Render one line of Markdown (a key point, a dek) without the <p> wrapper."""
-    html: str = _parser().renderInline(text)
+    md = _parser()
+    line = Token("inline", "", 0, children=parse_inline(text))  # as renderInline(text) parses
+    html: str = md.renderer.render([line], md.options, {})
     return html
 
 
