@@ -41,6 +41,17 @@ class _Parser(MarkdownIt):
     def validateLink(self, url: str) -> bool:
         return True
 
+    def normalizeLink(self, url: str) -> str:
+        # A plain http(s) URL comes out of markdown-it's normalisation (parse, punycode,
+        # percent-encode, format) as it went in: skip that, a tenth of parsing time.
+        return url if _PLAIN_URL.match(url) else super().normalizeLink(url)
+
+
+# Lower-case ASCII host, then only characters that percent-encoding keeps (no %, no @).
+_PLAIN_URL = re.compile(
+    r"https?://[a-z0-9-]+(?:\.[a-z0-9-]+)*(?:[/?#][\w/.~!$&'()*+,;=?#-]*)?\Z", re.ASCII
+)
+
 
 @cache
 def _parser() -> MarkdownIt:
