@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from briefing.headers import is_control
+from briefing.headers import CONTROL
 
 
 @dataclass(frozen=True)
@@ -55,9 +55,9 @@ def visible(text: str) -> str:
     """Text shown escaped where it holds control characters: a message quotes what the
     user gave (an address, a slug, a file name), and a CR, LF or ESC there must neither
     split the one line a problem gets nor reach the terminal as a command."""
-    if not any(is_control(c) for c in text):
+    if not CONTROL.search(text):
         return text
-    return "".join(c.encode("unicode_escape").decode() if is_control(c) else c for c in text)
+    return CONTROL.sub(lambda c: c.group().encode("unicode_escape").decode(), text)
 
 
 class ConfigError(BriefingError):

@@ -44,24 +44,29 @@ def refusal(path: Path, tree: Path) -> str | None:
     Checks where path really leads (every symbolic link on the way resolved) and
     what it is there, without opening it.
     """
+    return _resolve(path, tree)[1]
+
+
+def _resolve(path: Path, tree: Path) -> tuple[str, str | None]:
+    """Where path really leads, and why it must not be read (None when it may)."""
     try:
-        real = Path(os.path.realpath(path, strict=True))
+        real = os.path.realpath(path, strict=True)
     except FileNotFoundError:
         link = path.is_symlink()
-        return "is a symbolic link to nothing (broken link)" if link else "not found"
+        return "", "is a symbolic link to nothing (broken link)" if link else "not found"
     except OSError as exc:  # a loop of links, a permission
-        return _os_message(exc)
-    if not real.is_relative_to(os.path.realpath(tree)):
+        return "", _os_message(exc)
+    if not Path(real).is_relative_to(os.path.realpath(tree)):
         how = "is a symbolic link" if path.is_symlink() else "is reached through a symbolic link"
-        return (
+        return real, (
             f"{how} to {real}, outside {tree.name}/; briefing follows links only within"
             f" {tree.name}/: copy the file in instead"
         )
     try:
-        mode = real.stat().st_mode
+        mode = os.stat(real).st_mode
     except OSError as exc:
-        return _os_message(exc)
-    return None if stat.S_ISREG(mode) or stat.S_ISDIR(mode) else _not_a_file(mode)
+        return real, _os_message(exc)
+    return real, None if stat.S_ISREG(mode) or stat.S_ISDIR(mode) else _not_a_file(mode)
 
 
 def refused_in_tree(tree: Path) -> list[tuple[Path, str]]:
@@ -77,13 +82,14 @@ def refused_in_tree(tree: Path) -> list[tuple[Path, str]]:
 
 def read_bytes(path: Path, tree: Path, limit: int) -> bytes:
     """The bytes of a regular file inside tree, at most limit of them; raises Refused."""
-    if message := refusal(path, tree):
+    real, message = _resolve(path, tree)
+    if message:
         raise Refused(message)
     # O_NOFOLLOW: the resolved path must still not be a link when it is opened;
     # O_NONBLOCK: a FIFO swapped in after the check does not block the open.
     flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
     try:
-        fd = os.open(os.path.realpath(path), flags)
+        fd = os.open(real, flags)
     except OSError as exc:
         raise Refused(_os_message(exc)) from None
     mode = os.fstat(fd).st_mode

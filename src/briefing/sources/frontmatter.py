@@ -79,27 +79,24 @@ def parse(
 
 
 # Front matter nests three deep (key_points → item → key); libyaml's composer
-# recurses per level and crashes the process (SIGSEGV) somewhere past a few
-# thousand, so depth is counted on the event stream first, which does not recurse.
+# recurses per level and crashes the process (SIGSEGV) somewhere between 20,000
+# and 50,000 levels. Each level takes at least one character, so a source shorter
+# than SHALLOW_CHARS is composed at once and its depth counted on the nodes; a
+# longer one has its depth counted on the event stream first, which does not recurse.
 MAX_DEPTH = 8
+SHALLOW_CHARS = 4096
 
 
 def _compose(lines: list[str], label: str, problems: list[Problem]) -> yaml.MappingNode | None:
     """The front matter's top mapping, or None with a located problem."""
     source = "\n".join(lines)
     try:
-        depth = 0
-        for event in yaml.parse(source, Loader=_LOADER):
-            if isinstance(event, yaml.CollectionStartEvent):
-                depth += 1
-                if depth > MAX_DEPTH:
-                    line = event.start_mark.line + 2 if event.start_mark else 2
-                    message = f"nested more than {MAX_DEPTH} levels deep; front matter needs 3"
-                    problems.append(Problem(label, message, line=line))
-                    return None
-            elif isinstance(event, yaml.CollectionEndEvent):
-                depth -= 1
-        node = yaml.compose(source, Loader=_LOADER)
+        deep = _too_deep_events(source) if len(source) > SHALLOW_CHARS else None
+        node = None if deep else yaml.compose(source, Loader=_LOADER)
+        if deep := deep or _too_deep_nodes(node):
+            message = f"nested more than {MAX_DEPTH} levels deep; front matter needs 3"
+            problems.append(Problem(label, message, line=deep[0] + 2))
+            return None
     except yaml.MarkedYAMLError as exc:
         line, message = _explain(exc, lines)
         problems.append(Problem(label, f"invalid YAML front matter: {message}", line=line))
@@ -121,6 +118,38 @@ def _compose(lines: list[str], label: str, problems: list[Problem]) -> yaml.Mapp
         problems.append(Problem(label, "front matter must be 'key: value' lines", line=2))
         return None
     return node
+
+
+def _too_deep_events(source: str) -> tuple[int, int] | None:
+    """Where (line, column from 0) the first collection nested deeper than MAX_DEPTH
+    starts, from the events."""
+    depth = 0
+    for event in yaml.parse(source, Loader=_LOADER):
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_DEPTH:
+                return _where(event.start_mark)
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
+    return None
+
+
+def _too_deep_nodes(node: yaml.Node | None) -> tuple[int, int] | None:
+    """The same, on a composed (shallow enough) tree, in document order."""
+    stack = [(node, 0)] if isinstance(node, yaml.CollectionNode) else []
+    while stack:
+        node, depth = stack.pop()
+        if depth + 1 > MAX_DEPTH:
+            return _where(node.start_mark)
+        children: list[yaml.Node] = []
+        for item in reversed(node.value):
+            children += reversed(item) if isinstance(item, tuple) else [item]
+        stack += [(c, depth + 1) for c in children if isinstance(c, yaml.CollectionNode)]
+    return None
+
+
+def _where(mark: Any) -> tuple[int, int]:
+    return (mark.line, mark.column) if mark else (0, 0)
 
 
 # libyaml's parser is about 10x faster than PyYAML's pure Python one and keeps line
