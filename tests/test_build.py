@@ -10,11 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from briefing.build import build
+from briefing.build import PARALLEL_THRESHOLD, build
 from briefing.config import load_config
-from briefing.errors import BriefingError
+from briefing.errors import BriefingError, ContentError
 from briefing.output import MANIFEST, OWN, Outputs, write_site
 from briefing.render.theme import eject
+from briefing.sources.issues import PARALLEL_LOAD
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
 
@@ -77,10 +78,11 @@ def test_two_builds_are_byte_identical_and_the_second_writes_nothing(
     assert _files(tmp_path / "a") == _files(tmp_path / "b")
 
 
-def test_parallel_build_matches_serial_build(example: Path, tmp_path: Path) -> None:
-    # Enough issues to go past the parallel threshold.
+def _copies(example: Path, count: int) -> list[Path]:
+    """count copies of an example issue, each with its own date and number."""
     source = next((example / "issues").iterdir())
-    for n in range(10):
+    copies = []
+    for n in range(count):
         copy = example / "issues" / f"2030-01-{n + 1:02d}-copy-{n}"
         shutil.copytree(source, copy)
         issue_md = copy / "issue.md"
@@ -88,9 +90,32 @@ def test_parallel_build_matches_serial_build(example: Path, tmp_path: Path) -> N
             r"(?m)^date: .*$", f"date: 2030-01-{n + 1:02d}T07:00:00Z", issue_md.read_text()
         )
         issue_md.write_text(re.sub(r"(?m)^number: .*$", f"number: {100 + n}", text))
+        copies.append(copy)
+    return copies
+
+
+def test_parallel_build_matches_serial_build(example: Path, tmp_path: Path) -> None:
+    # Enough issues to go past the thresholds of parallel loading and rendering.
+    assert len(_copies(example, 16)) >= max(PARALLEL_LOAD, PARALLEL_THRESHOLD)
     build(example, tmp_path / "serial", jobs=1)
     build(example, tmp_path / "parallel", jobs=2)
     assert _files(tmp_path / "serial") == _files(tmp_path / "parallel")
+
+
+def test_parallel_loading_lists_problems_in_folder_order(example: Path, tmp_path: Path) -> None:
+    copies = _copies(example, 20)
+    for n in (2, 9, 17):  # articles named against the rule, in three folders
+        article = next(copies[n].glob("0*.md"))
+        article.rename(article.with_name("story.md"))
+    (copies[5] / "issue.md").write_text("no front matter\n")
+    messages = []
+    for jobs in (1, 2):
+        with pytest.raises(ContentError) as caught:
+            build(example, tmp_path / f"site-{jobs}", jobs=jobs)
+        messages.append(caught.value.message)
+    assert messages[0] == messages[1]
+    named = [line.split("/")[1] for line in messages[0].split("\n")]
+    assert named == sorted(named) and len(named) == 4, messages[0]
 
 
 def test_only_changed_files_are_rewritten(example: Path, tmp_path: Path) -> None:

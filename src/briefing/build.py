@@ -9,6 +9,7 @@ re-checks only those.
 from __future__ import annotations
 
 import dataclasses
+import gc
 import logging
 import os
 from collections.abc import Callable, Iterator
@@ -28,7 +29,7 @@ from briefing.out_folder import (
     refuse_unsafe,
     site_lock,
 )
-from briefing.output import Staging, WriteReport
+from briefing.output import Staged, Staging, WriteReport, stage
 from briefing.render.context import IssueView, views
 from briefing.render.review import site_copies
 from briefing.render.site_files import (
@@ -40,7 +41,6 @@ from briefing.render.site_files import (
     shared_groups,
 )
 from briefing.render.theme import Theme
-from briefing.site import Outputs
 from briefing.sources import load_publication
 from briefing.sources.issues import ISSUES_DIR
 
@@ -69,44 +69,56 @@ def load(root: Path) -> Publication:
 
 
 # Worker state for the process pool: set once per worker, not pickled per task.
-_worker: tuple[Publication, list[IssueView], Theme] | None = None
+_worker: tuple[Publication, list[IssueView], Theme, Path] | None = None
 
 
-def _init_worker(publication: Publication) -> None:
+def _init_worker(publication: Publication, out_dir: Path) -> None:
     global _worker
     # A theme of the worker's own: a Jinja environment does not cross processes.
-    _worker = (publication, views(publication), Theme.load(publication.config))
+    _worker = (publication, views(publication), Theme.load(publication.config), out_dir)
+    gc.freeze()  # what the worker inherited is never garbage: the collector skips it
 
 
-def _render_in_worker(index: int) -> Outputs:
+def _stage_in_worker(index: int) -> Staged:
     assert _worker is not None
-    return render_issue_files(*_worker[:2], index, _worker[2])
+    return _stage_issue(*_worker, index)
 
 
-def _render_issues(
+def _stage_issue(
+    publication: Publication, all_views: list[IssueView], theme: Theme, out_dir: Path, index: int
+) -> Staged:
+    """Render one issue's files and write them to the staging folder (in any process)."""
+    files = render_issue_files(publication, all_views, index, theme)
+    # The email's review copy, valid to publish (render/review.py).
+    return stage(out_dir, site_copies(files, publication.config.publication.base_url))
+
+
+def _stage_issues(
     publication: Publication,
     all_views: list[IssueView],
     todo: list[int],
     jobs: int,
     progress: Progress | None,
     theme: Theme,
-) -> Iterator[tuple[int, Outputs]]:
-    """The files of the issues at indexes todo, as each is done, on all cores when there
-    are many."""
+    out_dir: Path,
+) -> Iterator[tuple[int, Staged]]:
+    """Stage the files of the issues at indexes todo, yielding each as it is done, on
+    all cores when there are many."""
     jobs = jobs or os.cpu_count() or 1
     if jobs > 1 and len(todo) >= PARALLEL_THRESHOLD:
         from concurrent.futures import ProcessPoolExecutor
 
-        with ProcessPoolExecutor(jobs, initializer=_init_worker, initargs=(publication,)) as pool:
+        args = (publication, out_dir)
+        with ProcessPoolExecutor(jobs, initializer=_init_worker, initargs=args) as pool:
             chunk = max(1, min(16, len(todo) // (jobs * 8)))
-            results = pool.map(_render_in_worker, todo, chunksize=chunk)
-            for done, (index, files) in enumerate(zip(todo, results, strict=True), 1):
-                yield index, files
+            results = pool.map(_stage_in_worker, todo, chunksize=chunk)
+            for done, (index, staged) in enumerate(zip(todo, results, strict=True), 1):
+                yield index, staged
                 if progress:
                     progress(done, len(todo))
     else:
         for done, index in enumerate(todo, 1):
-            yield index, render_issue_files(publication, all_views, index, theme)
+            yield index, _stage_issue(publication, all_views, theme, out_dir, index)
             if progress:
                 progress(done, len(todo))
 
@@ -189,7 +201,7 @@ def build(
         pause_point("locked")
         environment = _environment(root, config.templates_dir, target)
         cache = BuildCache(environment) if clean else BuildCache.load(root, environment)
-        loaded = load_publication(config, cache.reuse)
+        loaded = load_publication(config, cache.reuse, jobs)
         cache.record(loaded.issues)
         cache.cut_off(as_of.isoformat() if as_of else "")
         publication = loaded if drafts else loaded.published(as_of)
@@ -238,19 +250,18 @@ def _render_and_write(
     staging = Staging(target)
     rendered: set[str] = set()
     try:
-        todo = _render_issues(publication, all_views, list(plan.stale), jobs, progress, theme)
-        base_url = publication.config.publication.base_url
-        for index, rendered_files in todo:
-            # The email's review copy, valid to publish (render/review.py).
-            files = site_copies(rendered_files, base_url)
+        todo = list(plan.stale)
+        for index, staged in _stage_issues(
+            publication, all_views, todo, jobs, progress, theme, target
+        ):
             name = issue_group(all_views[index].issue.slug)
-            cache.remember(name, plan.stale[index], files.files.items())
-            staging.put(files)
+            cache.remember(name, plan.stale[index], staged.sizes)
+            staging.record(staged)
             rendered.add(name)
         for group, key in plan.shared:
-            files = group.render()
-            cache.remember(group.name, key, files.files.items())
-            staging.put(files)
+            staged = stage(target, group.render())
+            cache.remember(group.name, key, staged.sizes)
+            staging.record(staged)
             rendered.add(group.name)
         if rendered:  # a build killed among the moves must not leave a cache vouching for them
             cache.forget_on_disk(root)

@@ -190,8 +190,9 @@ class BuildCache:
                 return None
         return cached
 
-    def remember(self, name: str, key: str, files: Iterable[tuple[str, bytes]]) -> None:
-        self.outputs[name] = OutputSet(key, {path: len(data) for path, data in files})
+    def remember(self, name: str, key: str, sizes: dict[str, int]) -> None:
+        """Record the outputs rendered under key: each site path and its size in bytes."""
+        self.outputs[name] = OutputSet(key, dict(sizes))
         self.changed = True
 
 

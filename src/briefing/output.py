@@ -58,20 +58,15 @@ class Staging:
         self._origin: dict[str, str] = {}
 
     def put(self, outputs: Outputs) -> None:
-        for path, data in outputs.files.items():
+        self.record(stage(self.out_dir, outputs))
+
+    def record(self, staged: Staged) -> None:
+        """Take files that stage() wrote (in this process or a worker) into the build."""
+        for path, size in staged.sizes.items():
             if path in self.sizes:
-                raise collision(path, outputs.origin(path), self._origin[path])
-            target = self.folder / path
-            try:
-                try:
-                    target.write_bytes(data)
-                except FileNotFoundError:
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    target.write_bytes(data)
-            except OSError as exc:  # a full disk names the site file, not the staged copy
-                raise located(exc, self.out_dir / path) from exc
-            self.sizes[path] = len(data)
-            self._origin[path] = outputs.origin(path)
+                raise collision(path, staged.origins[path], self._origin[path])
+            self.sizes[path] = size
+            self._origin[path] = staged.origins[path]
 
     def commit(self, clean: bool, kept: set[str]) -> WriteReport:
         manifest = self.out_dir / MANIFEST
@@ -82,6 +77,7 @@ class Staging:
         marked = is_marked(self.out_dir)
         _write_manifest(manifest, previous | current, marked)
         written = unchanged = 0
+        made: set[Path] = set()  # folders known to exist
         for done, (path, size) in enumerate(sorted(self.sizes.items())):
             if done == len(self.sizes) // 2:
                 pause_point("moving")
@@ -89,7 +85,9 @@ class Staging:
             if _same_file(target, staged, size):
                 unchanged += 1
                 continue
-            target.parent.mkdir(parents=True, exist_ok=True)
+            if target.parent not in made:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                made.add(target.parent)
             replace(staged, target)
             written += 1
         self.discard()
@@ -103,6 +101,33 @@ class Staging:
 
     def discard(self) -> None:
         shutil.rmtree(self.folder, ignore_errors=True)
+
+
+@dataclass(frozen=True)
+class Staged:
+    """What stage() wrote: each site path's size and the source it came from."""
+
+    sizes: dict[str, int]
+    origins: dict[str, str]
+
+
+def stage(out_dir: Path, outputs: Outputs) -> Staged:
+    """Write outputs into out_dir's staging folder, from any process: the pool's
+    workers write each issue's files themselves, so the build's own process only
+    records them (Staging.record), and files are written on every core."""
+    folder = out_dir / STAGING
+    made: set[Path] = set()
+    for path, data in outputs.files.items():
+        target = folder / path
+        try:
+            if target.parent not in made:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                made.add(target.parent)
+            target.write_bytes(data)
+        except OSError as exc:  # a full disk names the site file, not the staged copy
+            raise located(exc, out_dir / path) from exc
+    sizes = {path: len(data) for path, data in outputs.files.items()}
+    return Staged(sizes, {path: outputs.origin(path) for path in sizes})
 
 
 def _same_file(target: Path, staged: Path, size: int) -> bool:

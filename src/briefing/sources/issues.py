@@ -7,6 +7,7 @@ before anything is raised, so the editor sees them all at once.
 
 from __future__ import annotations
 
+import os
 import re
 import unicodedata
 from collections.abc import Callable
@@ -45,29 +46,41 @@ def slugify(text: str, fallback: str = "issue") -> str:
 Reuse = Callable[[Path], Issue | None]
 
 
-def load_publication(config: Config, reuse: Reuse | None = None) -> Publication:
+# Below this many folders to read, a process pool costs more than it saves.
+PARALLEL_LOAD = 16
+
+
+def load_publication(config: Config, reuse: Reuse | None = None, jobs: int = 1) -> Publication:
     """Load and validate every issue; raise ContentError listing all problems.
 
     reuse (the build cache's) is asked for each folder first: what it returns is
-    taken instead of reading the folder.
+    taken instead of reading the folder. The folders left are read on jobs
+    processes when there are many (0: one per core); problems are listed in folder
+    order whatever the number of processes.
     """
-    problems: list[Problem] = []
     folder = config.root / ISSUES_DIR
     if not folder.is_dir():
         raise ContentError(Problem(ISSUES_DIR, "folder not found; create it or run `briefing new`"))
     if message := refusal(folder, config.root):
         raise ContentError(Problem(ISSUES_DIR, message))
-    issues: list[Issue] = []
+    # Each folder in order: what reuse() gave or a refusal, or its path still to read.
+    slots: list[Loaded | Path] = []
     for path in sorted(folder.iterdir()):
         if path.name.startswith((".", "_")) or not path.is_dir():
             continue  # files beside the issue folders are never read
         # A link is followed only within issues/ (briefing.project_files).
         if message := refusal(path, folder):
-            problems.append(Problem(relative(path, config.root), message))
-            continue
-        issue = reuse(path) if reuse else None
-        if issue is None:
-            issue = _load_issue(path, config.root, problems)
+            slots.append((None, [Problem(relative(path, config.root), message)]))
+        elif issue := reuse(path) if reuse else None:
+            slots.append((issue, []))
+        else:
+            slots.append(path)
+    read = iter(_read_all([s for s in slots if isinstance(s, Path)], config.root, jobs))
+    issues: list[Issue] = []
+    problems: list[Problem] = []
+    for slot in slots:
+        issue, found = next(read) if isinstance(slot, Path) else slot
+        problems += found
         if issue is not None:
             issues.append(issue)
     _check_unique(issues, config.root, problems)
@@ -75,6 +88,25 @@ def load_publication(config: Config, reuse: Reuse | None = None) -> Publication:
         raise ContentError(problems)
     issues.sort(key=lambda i: (i.date, i.number), reverse=True)
     return Publication(config, tuple(issues))
+
+
+Loaded = tuple[Issue | None, list[Problem]]
+
+
+def _read_all(folders: list[Path], root: Path, jobs: int) -> list[Loaded]:
+    jobs = jobs or os.cpu_count() or 1
+    if jobs < 2 or len(folders) < PARALLEL_LOAD:
+        return [_read_one(folder, root) for folder in folders]
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(jobs) as pool:
+        chunk = max(1, min(32, len(folders) // (jobs * 8)))
+        return list(pool.map(_read_one, folders, [root] * len(folders), chunksize=chunk))
+
+
+def _read_one(folder: Path, root: Path) -> Loaded:
+    problems: list[Problem] = []
+    return _load_issue(folder, root, problems), problems
 
 
 def _check_unique(issues: list[Issue], root: Path, problems: list[Problem]) -> None:
