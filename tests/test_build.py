@@ -242,3 +242,17 @@ def test_a_damaged_cache_means_a_full_build(example: Path, tmp_path: Path) -> No
     (example / ".briefing" / "build-cache.json").write_bytes(b"not json")
     report = build(example, out, jobs=1).report
     assert report.written == 0 and report.unchanged > 20  # rendered again, same bytes
+
+
+def test_new_folders_move_in_whole_and_give_the_same_site(example: Path, tmp_path: Path) -> None:
+    """A first build moves each folder the site lacks in one rename; a site whose
+    folders already exist (empty) gets file by file the same files and counts."""
+    whole = build(example, tmp_path / "whole", jobs=1)
+    by_file = tmp_path / "by-file"
+    for folder in {Path(p).parent for p in _files(tmp_path / "whole")}:
+        (by_file / folder).mkdir(parents=True, exist_ok=True)
+    filewise = build(example, by_file, jobs=1)
+    assert _files(tmp_path / "whole") == _files(by_file)
+    assert whole.report == filewise.report
+    assert whole.report.written == len(_files(tmp_path / "whole"))
+    assert not (tmp_path / "whole" / ".briefing-staging").exists()

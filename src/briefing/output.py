@@ -77,17 +77,27 @@ class Staging:
         marked = is_marked(self.out_dir)
         _write_manifest(manifest, previous | current, marked)
         written = unchanged = 0
-        made: set[Path] = set()  # folders known to exist
+        # A folder the site lacks (a new issue's, every folder of a first build) moves
+        # in whole: one rename for all its files. Folders known to exist are remembered.
+        moved: set[str] = set()
+        present: set[str] = set()
         for done, (path, size) in enumerate(sorted(self.sizes.items())):
             if done == len(self.sizes) // 2:
                 pause_point("moving")
+            folders = _folders(path)
+            if moved.intersection(folders):
+                written += 1
+                continue
+            if new := next((f for f in folders if f not in present and self._lacks(f)), None):
+                replace(self.folder / new, self.out_dir / new)
+                moved.add(new)
+                written += 1
+                continue
+            present.update(folders)
             staged, target = self.folder / path, self.out_dir / path
             if _same_file(target, staged, size):
                 unchanged += 1
                 continue
-            if target.parent not in made:
-                target.parent.mkdir(parents=True, exist_ok=True)
-                made.add(target.parent)
             replace(staged, target)
             written += 1
         self.discard()
@@ -98,6 +108,9 @@ class Staging:
             _remove(self.out_dir, path)
         _write_manifest(manifest, current, marked)
         return WriteReport(written, unchanged + len(kept), len(stale))
+
+    def _lacks(self, folder: str) -> bool:
+        return not os.path.lexists(self.out_dir / folder)
 
     def discard(self) -> None:
         shutil.rmtree(self.folder, ignore_errors=True)
@@ -128,6 +141,12 @@ def stage(out_dir: Path, outputs: Outputs) -> Staged:
             raise located(exc, out_dir / path) from exc
     sizes = {path: len(data) for path, data in outputs.files.items()}
     return Staged(sizes, {path: outputs.origin(path) for path in sizes})
+
+
+def _folders(path: str) -> list[str]:
+    """The folders a site path is in, outermost first: 'a/b/c.html' → ['a', 'a/b']."""
+    parts = path.split("/")[:-1]
+    return ["/".join(parts[: i + 1]) for i in range(len(parts))]
 
 
 def _same_file(target: Path, staged: Path, size: int) -> bool:
