@@ -45,3 +45,22 @@ def test_no_import_runs_up_a_floor() -> None:
 
 def test_check_does_not_import_another_command() -> None:
     assert "briefing.build" not in _imports(SRC / "check" / "__init__.py")
+
+
+def test_help_lists_every_command_without_loading_their_services() -> None:
+    """`briefing --help` imports each command's module, not what the commands run."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys; from click.testing import CliRunner; from briefing.cli import cli;"
+        " out = CliRunner().invoke(cli, ['--help']).output;"
+        " print(' '.join(sorted(m for m in sys.modules if m.startswith('briefing.'))));"
+        " print(out)"
+    )
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    loaded, _, help_text = run.stdout.partition("\n")
+    assert "send" in help_text and "audience" in help_text and "inbox" in help_text
+    heavy = ("briefing.send.", "briefing.inbox", "briefing.audience.store", "briefing.build")
+    heavy += ("briefing.render", "briefing.check", "briefing.serve", "briefing.importer")
+    assert [m for m in loaded.split() if m.startswith(heavy)] == []

@@ -7,6 +7,16 @@ from dataclasses import dataclass
 
 from briefing.audience.address import normalize
 
+# Where a person stands (the CLI's choices come from here, without the store).
+PENDING, ACTIVE, UNSUBSCRIBED, BOUNCED, COMPLAINED = (
+    "pending",
+    "active",
+    "unsubscribed",
+    "bounced",
+    "complained",
+)
+STATUSES = (PENDING, ACTIVE, UNSUBSCRIBED, BOUNCED, COMPLAINED)
+
 
 @dataclass(frozen=True)
 class Member:

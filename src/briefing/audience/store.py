@@ -26,19 +26,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from briefing.audience.address import normalize, suppression_key
+from briefing.audience.records import ACTIVE as ACTIVE
+from briefing.audience.records import BOUNCED as BOUNCED
+from briefing.audience.records import COMPLAINED as COMPLAINED
+from briefing.audience.records import PENDING as PENDING
+from briefing.audience.records import STATUSES as STATUSES
+from briefing.audience.records import UNSUBSCRIBED as UNSUBSCRIBED
 from briefing.audience.records import Consent as Consent
 from briefing.audience.records import Event as Event
 from briefing.audience.records import Member as Member
 from briefing.audience.records import member_from_row
 
-PENDING, ACTIVE, UNSUBSCRIBED, BOUNCED, COMPLAINED = (
-    "pending",
-    "active",
-    "unsubscribed",
-    "bounced",
-    "complained",
-)
-STATUSES = (PENDING, ACTIVE, UNSUBSCRIBED, BOUNCED, COMPLAINED)
 # Statuses that must never be mailed, whichever list an address comes from.
 SUPPRESSING = (UNSUBSCRIBED, BOUNCED, COMPLAINED)
 # How a status was reached.

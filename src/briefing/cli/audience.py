@@ -10,12 +10,13 @@ from typing import TYPE_CHECKING
 
 import click
 
-from briefing.audience.store import STATUSES, Store
+from briefing.audience.records import STATUSES
 from briefing.cli.app import State, cli
 from briefing.errors import BriefingError, relative
 
 # The services load inside the commands, not at import: `briefing --help` stays quick.
 if TYPE_CHECKING:
+    from briefing.audience.store import Store
     from briefing.audience.transfer import ImportReport
 
 _STATUS = click.Choice(STATUSES)

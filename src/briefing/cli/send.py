@@ -5,29 +5,27 @@ from __future__ import annotations
 import dataclasses
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from briefing.cli.app import State, cli, progress_bar, shown_path
-from briefing.config import choices, load_config
+from briefing.config import choices
 from briefing.errors import Problem, SendError
-from briefing.inbox.setup import mail_back
-from briefing.send.channel import TRANSPORTS, Relay
-from briefing.send.gate import GateReport, describe
-from briefing.send.guard import GateRefused, RouteChanged, SentBefore
-from briefing.send.overview import IssueStatus
-from briefing.send.replies import reason
-from briefing.send.route import Route, command
-from briefing.send.service import SendRequest, SendService, Summary, TestCopy
-from briefing.send.states import DeliveryState
+
+# The services load when a command runs: `briefing --help` lists this module's
+# commands without importing the sender, the gate and the inbox.
+if TYPE_CHECKING:
+    from briefing.send.gate import GateReport
+    from briefing.send.overview import IssueStatus
+    from briefing.send.service import SendRequest, SendService, Summary, TestCopy
 
 
 @cli.command("send")
 @click.argument("slug", required=False)
 @click.option(
     "--transport",
-    type=click.Choice(TRANSPORTS),
+    type=click.Choice(choices("send.transport")),
     help="Where messages go (default: send.transport, 'outbox').",
 )
 @click.option(
@@ -117,6 +115,9 @@ def send_command(state: State, /, slug: str | None, **options: Any) -> None:
     refuses on a missing unsubscribe link, scaffold text, a merge field the list
     cannot fill, a placeholder address…, and asks you to confirm its warnings.
     """
+    from briefing.send.channel import Relay
+    from briefing.send.service import SendRequest, SendService
+
     # The option names are SendRequest's field names; the relay's three go together.
     relay = Relay(options.pop("smtp_host"), options.pop("smtp_port"), options.pop("smtp_security"))
     due, max_late, at = options.pop("due"), options.pop("max_late"), options.pop("at")
@@ -147,6 +148,10 @@ def send_command(state: State, /, slug: str | None, **options: Any) -> None:
 
 def _list_send(state: State, service: SendService, request: SendRequest) -> None:
     """The send itself; every hint it prints is the full command to run next."""
+    from briefing.send.guard import GateRefused, RouteChanged, SentBefore
+    from briefing.send.route import command
+    from briefing.send.states import DeliveryState
+
     slug = request.slug
     try:
         with progress_bar(f"Sending {slug}") as progress:
@@ -188,6 +193,8 @@ def _print_segments(service: SendService, request: SendRequest) -> None:
 
 def _echo_findings(report: GateReport, test: bool = False) -> None:
     """The gate's findings; for test copies the refusals are warnings too."""
+    from briefing.send.gate import describe
+
     for line in describe(report):
         click.echo(line.replace("[refused]", "[would refuse a list send]") if test else line)
     if report.accepted:
@@ -238,6 +245,8 @@ def _extra(request: SendRequest, *more: str) -> list[str]:
 def _full_command(state: State, service: SendService, request: SendRequest, *more: str) -> str:
     """The command that runs this send again, every flag spelled out (the configured
     transport and relay too, so a changed briefing.toml cannot send it another way)."""
+    from briefing.send.route import Route, command
+
     config = service.config
     relay = request.relay
     route = Route(
@@ -308,6 +317,11 @@ def status_command(state: State, slug: str | None) -> None:
       briefing status
       briefing status trump-xi-call
     """
+    from briefing.config import load_config
+    from briefing.inbox.setup import mail_back
+    from briefing.send.replies import reason
+    from briefing.send.service import SendService
+
     service = SendService.open(state.root)
     if slug is None:
         _print_overview(service.overview())
@@ -327,6 +341,8 @@ def status_command(state: State, slug: str | None) -> None:
 
 
 def _print_overview(issues: list[IssueStatus]) -> None:
+    from briefing.send.states import DeliveryState
+
     for issue in issues:
         built = "built" if issue.built else "not built"
         if not issue.counts:
@@ -362,6 +378,8 @@ def suppress_command(state: State, addresses: tuple[str, ...], reason: str) -> N
     Example:
       briefing suppress ada@example.com --reason complained
     """
+    from briefing.send.service import SendService
+
     service = SendService.open(state.root)
     added = service.suppress(addresses, reason)
     path = service.config.root / service.config.audience.store
