@@ -5,6 +5,7 @@ that is data and never code."""
 from __future__ import annotations
 
 import errno
+import json
 import logging
 import os
 import pickle
@@ -21,7 +22,7 @@ import pytest
 from click.testing import CliRunner
 
 import briefing.cache
-from briefing.build import build
+from briefing.build import build, load
 from briefing.cache import CACHE_FILE
 from briefing.cli import cli
 from briefing.errors import BriefingError
@@ -334,6 +335,97 @@ def test_the_cache_reads_back_what_it_saved(example: Path, tmp_path: Path) -> No
     second = build(example, out, jobs=1)
     assert second.rendered == frozenset()  # every issue and group came from the cache
     assert second.publication == first.publication
+
+
+def _edit_and_rebuild(example: Path, out: Path) -> Path:
+    article = next((example / "issues").glob("2025-06-10-*/01-*.md"))
+    article.write_text(article.read_text() + "\nOne more sentence.\n")
+    build(example, out, jobs=1)
+    return article
+
+
+@pytest.mark.parametrize("damage", ["flipped", "truncated", "gone"])
+def test_a_damaged_issue_store_is_read_from_the_folders_again(
+    example: Path, tmp_path: Path, damage: str
+) -> None:
+    """The issues' bodies are read from the store only when used, each checked against
+    its hash: a damaged one is read from its folder, and the site is as a clean build's."""
+    out = tmp_path / "site"
+    build(example, out, jobs=1)
+    store = example / briefing.cache.STORE_FILE
+    data = store.read_bytes()
+    if damage == "flipped":  # same size, other bytes: only the hash can tell
+        store.write_bytes(data.replace(b"Geneva", b"Genevo"))
+        assert store.read_bytes() != data
+    elif damage == "truncated":
+        store.write_bytes(data[: len(data) // 2])
+    else:
+        store.unlink()
+    page = out / "issues" / "tariff-timeline" / "index.html"
+    page.unlink()  # rendered again from the stored body
+    assert build(example, out, jobs=1).rendered == {"issue:tariff-timeline"}
+    assert "Geneva" in page.read_text() and "Genevo" not in page.read_text()
+    build(example, tmp_path / "clean", jobs=1, clean=True)
+    assert _site(out) == _site(tmp_path / "clean")
+
+
+def test_the_issue_store_is_compacted_when_mostly_replaced(
+    example: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "site"
+    build(example, out, jobs=1)
+    store = example / briefing.cache.STORE_FILE
+    first = store.stat().st_size
+    for _ in range(6):  # each edit appends one issue's body
+        _edit_and_rebuild(example, out)
+    assert store.stat().st_size < 3 * first + (1 << 20)
+    monkeypatch.setattr(briefing.cache, "_COMPACT_SLACK", 0)
+    _edit_and_rebuild(example, out)
+    assert store.stat().st_size < 2 * first
+
+    def unused(folder: Path) -> None:
+        raise AssertionError(f"{folder} read again: the compacted store did not serve it")
+
+    monkeypatch.setattr("briefing.sources.issues.reload_issue", unused)
+    again = build(example, out, jobs=1)  # the compacted store reads back
+    assert again.rendered == frozenset()
+    assert again.publication.issues == load(example).issues  # every body read from the store
+    monkeypatch.undo()
+    build(example, tmp_path / "clean", jobs=1, clean=True)
+    assert _site(out) == _site(tmp_path / "clean")
+
+
+def test_malformed_stamps_in_the_cache_reload_the_issue(example: Path, tmp_path: Path) -> None:
+    out = tmp_path / "site"
+    build(example, out, jobs=1)
+    path = example / CACHE_FILE
+    stored = json.loads(path.read_text())
+    for entry in stored["issues"].values():
+        entry[0] = [["issue.md", 1]]  # a stamp of two fields, not six
+    path.write_text(json.dumps(stored))
+    result = build(example, out, jobs=1)
+    assert result.report.written == 0 and not result.rendered - {"sitemap"}
+    assert result.publication == build(example, tmp_path / "b", jobs=1).publication
+
+
+def test_a_no_op_build_loads_no_renderer(example: Path) -> None:
+    """Nothing to render: no Markdown parser, template engine or email compiler loaded."""
+    for _ in range(2):
+        result = CliRunner().invoke(cli, ["--project", str(example), "build", "--jobs", "1"])
+        assert result.exit_code == 0, result.output
+    script = (
+        "import sys\n"
+        "from briefing.cli.app import main\n"
+        f"sys.argv = ['briefing', '--project', {str(example)!r}, 'build']\n"
+        "try:\n"
+        "    main()\n"
+        "finally:\n"
+        "    heavy = ('jinja2', 'markdown_it', 'mrml', 'css_inline', 'yaml', 'PIL', 'feedgen')\n"
+        "    print(sorted(m for m in sys.modules if m.split('.')[0] in heavy))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert "0 written" in done.stdout, done.stdout + done.stderr
+    assert done.stdout.strip().endswith("[]"), done.stdout
 
 
 def test_preview_thread_and_build_share_the_lock(example: Path, tmp_path: Path) -> None:

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from briefing.cache import CACHE_FILE, BuildCache, digest, file_signature, signature
 from briefing.config import CONFIG_NAME, load_config
@@ -30,19 +31,15 @@ from briefing.out_folder import (
     site_lock,
 )
 from briefing.output import Staged, Staging, WriteReport, stage
-from briefing.render.context import IssueView, views
 from briefing.render.review import site_copies
-from briefing.render.site_files import (
-    SharedGroup,
-    issue_group,
-    listed,
-    neighbours,
-    render_issue_files,
-    shared_groups,
-)
 from briefing.render.theme import Theme
 from briefing.sources import load_publication
 from briefing.sources.issues import ISSUES_DIR
+
+# The renderers load on first use: a rebuild with nothing to render imports none.
+if TYPE_CHECKING:
+    from briefing.render.context import IssueView
+    from briefing.render.site_files import SharedGroup
 
 log = logging.getLogger("briefing")
 
@@ -73,6 +70,8 @@ _worker: tuple[Publication, list[IssueView], Theme, Path] | None = None
 
 
 def _init_worker(publication: Publication, out_dir: Path) -> None:
+    from briefing.render.context import views
+
     global _worker
     # A theme of the worker's own: a Jinja environment does not cross processes.
     _worker = (publication, views(publication), Theme.load(publication.config), out_dir)
@@ -88,6 +87,8 @@ def _stage_issue(
     publication: Publication, all_views: list[IssueView], theme: Theme, out_dir: Path, index: int
 ) -> Staged:
     """Render one issue's files and write them to the staging folder (in any process)."""
+    from briefing.render.site_files import render_issue_files
+
     files = render_issue_files(publication, all_views, index, theme)
     # The email's review copy, valid to publish (render/review.py).
     return stage(out_dir, site_copies(files, publication.config.publication.base_url))
@@ -140,6 +141,8 @@ def _plan(
     groups it shows up in: an issue's files show its folder and its neighbours' titles;
     a listing shows a few fields of each issue; the feeds hold the newest issues whole
     (their folders' signatures stand for their content)."""
+    from briefing.render.site_files import issue_group, listed, neighbours
+
     plan = _Plan({}, [], set(), [])
     for index, view in enumerate(all_views):
         name = issue_group(view.issue.slug)
@@ -157,6 +160,27 @@ def _plan(
         key = digest([show(i) for i in group.lists], stamps, group.shows)
         _fresh_or_stale(plan, cache, group.name, key, target, group)
     return plan
+
+
+def _unchanged(cache: BuildCache, site: str, target: Path) -> _Plan | None:
+    """The plan when the site shows what the last build's showed: every output kept, if
+    every file is still in place. Nothing is digested, no renderer loaded."""
+    if site != cache.site:
+        return None
+    plan = _Plan({}, [], set(), [])
+    for name, cached in cache.outputs.items():
+        if not cache.fresh(name, cached.key, target):
+            return None
+        plan.kept.update(cached.sizes)
+        plan.names.append(name)
+    return plan
+
+
+def _icons(publication: Publication) -> list[object]:
+    """The icon files the site copies (not issues, not the environment: by their stamps)."""
+    config = publication.config
+    paths = [config.root / n for n in (config.site.favicon, config.site.feed_icon) if n]
+    return [file_signature(p) if p.exists() else str(p) for p in paths]
 
 
 def _fresh_or_stale(
@@ -241,9 +265,18 @@ def _render_and_write(
     clean: bool,
     progress: Progress | None,
 ) -> BuildResult:
-    all_views = views(publication)
-    shared = shared_groups(publication, all_views, theme, cache.feed_entry)
-    plan = _plan(cache, all_views, shared, target)
+    site = cache.site_key(publication.issues, _icons(publication))
+    all_views: list[IssueView] = []
+    plan = _unchanged(cache, site, target)
+    if plan is None:
+        from briefing.render.context import views
+        from briefing.render.site_files import shared_groups
+
+        all_views = views(publication)
+        shared = shared_groups(publication, all_views, theme, cache.feed_entry)
+        plan = _plan(cache, all_views, shared, target)
+    if plan.stale:
+        from briefing.render.site_files import issue_group
 
     # Each issue's files go to the staging folder as soon as they are rendered, so
     # memory holds a few issues, not the site; nothing is in place before commit().
@@ -269,9 +302,7 @@ def _render_and_write(
     except BaseException:
         staging.discard()
         raise
-    if set(cache.outputs) - set(plan.names):  # issues that are gone
-        cache.outputs = {name: cache.outputs[name] for name in plan.names}
-        cache.changed = True
+    cache.settle(site, plan.names)
     cache.save(root)
     log.debug("wrote %d files, %d unchanged", report.written, report.unchanged)
     groups = {name: tuple(cache.outputs[name].sizes) for name in plan.names}

@@ -14,11 +14,17 @@ could still share its timestamps, is recognised by a hash of its content as well
 - each set of outputs (one issue's files; the shared index, tag pages, feeds and
   stylesheet): a digest of everything they are rendered from, with the size of
   every file written. If the digest matches and the files are still there, the
-  outputs are not rendered again.
+  outputs are not rendered again. The last build's site key (the issues its site
+  showed) lets a build that changes nothing skip even working out those digests.
 
-The cache is JSON (briefing.datacodec), data and never code: a crafted
-`.briefing/build-cache.json` can at worst be refused. A cache that cannot be
-read is ignored (a full build, with a debug line), never an error.
+Two files, both JSON (data, never code: a crafted file can at worst be refused):
+`.briefing/build-cache.json` holds the metadata a rebuild reads every time (the
+signatures, each issue's fields but its note and articles, the output digests);
+`.briefing/build-issues.json` holds the note and articles of each issue, most of
+the bytes, appended when an issue is loaded and read back only for an issue a
+build renders. Each stored piece is checked against its hash; one that does not
+match (a damaged or foreign store) is loaded from its folder again. A cache that
+cannot be read is ignored (a full build, with a debug line), never an error.
 """
 
 from __future__ import annotations
@@ -28,24 +34,28 @@ import json
 import logging
 import os
 import time
+import typing
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from stat import S_ISREG
 from typing import Any
 
 from briefing.atomic import atomic_write
-from briefing.datacodec import from_data, to_data
-from briefing.model import Issue
+from briefing.datacodec import DecodeError, decoder, from_data, to_data
+from briefing.model import Article, Issue, Markdown
 
 log = logging.getLogger("briefing")
 
 CACHE_FILE = Path(".briefing") / "build-cache.json"
-_FORMAT = 4
+STORE_FILE = Path(".briefing") / "build-issues.json"
+_FORMAT = 5
 RACY_NS = 2_000_000_000  # a file changed this recently is hashed too
 # (name, size, mtime_ns, ctime_ns, inode, content hash or "")
 Stamp = tuple[str, int, int, int, int, str]
 Signature = tuple[Stamp, ...]
+# Where an issue's note and articles are in the store: offset, length, hash.
+Ref = tuple[int, int, str]
 
 
 def signature(folder: Path, recursive: bool = False, hash_recent: bool = True) -> Signature:
@@ -100,6 +110,7 @@ class BuildCache:
     outputs: dict[str, OutputSet] = field(default_factory=dict)
     seen: dict[str, Signature] = field(default_factory=dict)  # signatures reuse() took
     entries: dict[str, tuple[str, str]] = field(default_factory=dict)  # token, feed entry
+    site: str = ""  # the last build's site key (BuildCache.site_key)
 
     @classmethod
     def load(cls, root: Path, environment: str) -> BuildCache:
@@ -115,7 +126,7 @@ class BuildCache:
             stored = json.loads(raw)
             if stored.get("format") != _FORMAT or stored.get("environment") != environment:
                 return cls(environment)
-            cache = cls(environment, str(stored.get("as_of", "")), **_decode(stored))
+            cache = cls(environment, _exactly(str, stored["as_of"]), **_decode(root, stored))
         except (ValueError, TypeError, KeyError, AttributeError, RecursionError) as exc:
             # A damaged or foreign cache (DecodeError is a ValueError): start afresh.
             log.debug("ignoring the build cache %s: %s", path, exc)
@@ -125,8 +136,19 @@ class BuildCache:
     def save(self, root: Path) -> None:
         if self.changed or not (root / CACHE_FILE).exists():
             self.changed = False
-            stored = {"format": _FORMAT, "environment": self.environment, "as_of": self.as_of}
-            stored |= {name: to_data(getattr(self, name)) for name in _STORED}
+            refs = _store(root, [issue for _, _, issue in self.issues.values()])
+            stored = {
+                "format": _FORMAT,
+                "environment": self.environment,
+                "as_of": self.as_of,
+                "site": self.site,
+                "issues": {
+                    name: [to_data(stamp), token, _head(issue), list(refs[name])]
+                    for name, (stamp, token, issue) in self.issues.items()
+                },
+                "outputs": {name: [o.key, o.sizes] for name, o in self.outputs.items()},
+                "entries": to_data(self.entries),
+            }
             atomic_write(root / CACHE_FILE, json.dumps(stored, separators=(",", ":")).encode())
 
     def cut_off(self, as_of: str) -> None:
@@ -177,14 +199,31 @@ class BuildCache:
         """The token of the content of the folder issue was loaded from (after record())."""
         return self.issues[issue.folder.name][1]
 
+    def site_key(self, issues: Iterable[Issue], *more: object) -> str:
+        """What a site shows: these issues (their content, in this order) and more. Every
+        output's key follows from it, so the same site key means the same keys."""
+        return digest([self.stamp(i) for i in issues], more)
+
+    def settle(self, site: str, names: list[str]) -> None:
+        """After a build: its site key, and the outputs it has, in its order (issues gone
+        leave, so that the site key's shortcut finds exactly these)."""
+        if list(self.outputs) != names:
+            self.outputs = {name: self.outputs[name] for name in names}
+            self.changed = True
+        if site != self.site:
+            self.site = site
+            self.changed = True
+
     def fresh(self, name: str, key: str, out_dir: Path) -> OutputSet | None:
         """The cached outputs named name, if their key matches and every file is in place."""
         cached = self.outputs.get(name)
         if cached is None or cached.key != key:
             return None
+        folder = str(out_dir)
+        stat = os.stat
         for path, size in cached.sizes.items():
             try:
-                if (out_dir / path).stat().st_size != size:
+                if stat(f"{folder}/{path}").st_size != size:
                     return None
             except FileNotFoundError:
                 return None
@@ -196,25 +235,167 @@ class BuildCache:
         self.changed = True
 
 
-_STORED = ("issues", "outputs", "entries")
+# --- issues whose note and articles stay in the store until used --------------------------
+
+# Everything of an Issue but its body is in the metadata.
+_BODY = ("note", "articles")
+_HEAD = tuple(f.name for f in fields(Issue) if f.name not in _BODY)
+_BodyData = tuple[Markdown, tuple[Article, ...]]
 
 
-def _decode(stored: dict[str, Any]) -> dict[str, Any]:
-    hints = {
-        "issues": dict[str, tuple[Signature, str, Issue]],
-        "outputs": dict[str, OutputSet],
-        "entries": dict[str, tuple[str, str]],
+class StoredIssue(Issue):
+    """An Issue read back from the cache: its note and articles, most of its bytes, are
+    read from the store on first use, so a rebuild that renders nothing never reads them.
+    Equal to the Issue it was saved from."""
+
+    def __getattr__(self, name: str) -> Any:
+        # Called only for attributes not set: the body before its first use.
+        if name not in _BODY:
+            raise AttributeError(name)
+        note, articles = _read_body(self)
+        object.__setattr__(self, "note", note)
+        object.__setattr__(self, "articles", articles)
+        return getattr(self, name)
+
+    @property
+    def summary(self) -> str:
+        if "articles" in self.__dict__:
+            return super().summary
+        return self.preheader or str(self.__dict__["_lead"])
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Issue):
+            return NotImplemented
+        return all(getattr(self, f.name) == getattr(other, f.name) for f in fields(Issue))
+
+    __hash__ = Issue.__hash__
+
+
+def _made(head: dict[str, Any], lead: str, ref: Ref, store: str) -> StoredIssue:
+    issue = object.__new__(StoredIssue)
+    issue.__dict__.update(head, _lead=lead, _ref=ref, _store=store)
+    return issue
+
+
+def _read_body(issue: StoredIssue) -> _BodyData:
+    """The note and articles from the store; from the folder if the store does not have
+    them as saved (damaged, or rewritten by a build that died before its metadata)."""
+    offset, length, expected = issue.__dict__["_ref"]
+    try:
+        with open(issue.__dict__["_store"], "rb") as handle:
+            handle.seek(offset)
+            blob = handle.read(length)
+        if _blob_hash(blob) == expected:
+            body: _BodyData = from_data(_BodyData, json.loads(blob))
+            return body
+    except (OSError, ValueError, TypeError, RecursionError) as exc:
+        log.debug("reloading %s: the stored issue is unreadable: %s", issue.folder.name, exc)
+    from briefing.sources.issues import reload_issue
+
+    fresh = reload_issue(issue.folder)
+    issue.__dict__["_ref"] = None  # stored again by the next save
+    return fresh.note, fresh.articles
+
+
+def _head(issue: Issue) -> dict[str, Any]:
+    head = {name: to_data(getattr(issue, name)) for name in _HEAD}
+    if "articles" not in vars(issue):  # a StoredIssue's body not read: its lead as read
+        head["_lead"] = vars(issue)["_lead"]
+    else:
+        head["_lead"] = issue.articles[0].dek if issue.articles else ""
+    return head
+
+
+def _store(root: Path, issues: list[Issue]) -> dict[str, Ref]:
+    """Where each issue's body is in the store: appended for the issues loaded from their
+    folders; the store rewritten with only the live bodies when it is mostly garbage."""
+    path = root / STORE_FILE
+    refs: dict[str, Ref] = {}
+    new: list[tuple[str, bytes]] = []
+    for issue in issues:
+        ref = issue.__dict__.get("_ref") if isinstance(issue, StoredIssue) else None
+        if ref is not None and issue.__dict__["_store"] == str(path):
+            refs[issue.folder.name] = ref
+        else:
+            body = to_data((issue.note, issue.articles))
+            new.append((issue.folder.name, json.dumps(body, separators=(",", ":")).encode()))
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        size = 0
+    live = sum(ref[1] for ref in refs.values()) + sum(len(blob) for _, blob in new)
+    # Nothing kept (a first or clean build), or mostly bodies replaced since: start again.
+    if not refs or size > 2 * live + _COMPACT_SLACK:
+        old = path.read_bytes() if refs else b""
+        new = [(name, old[o : o + n]) for name, (o, n, _) in refs.items()] + new
+        refs, size = {}, 0
+        parts = []
+        for name, blob in new:
+            refs[name] = (size, len(blob), _blob_hash(blob))
+            parts.append(blob)
+            size += len(blob)
+        atomic_write(path, b"".join(parts))
+        return refs
+    if new:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "ab") as handle:
+            offset = handle.seek(0, os.SEEK_END)
+            for name, blob in new:
+                refs[name] = (offset, len(blob), _blob_hash(blob))
+                offset += len(blob)
+            handle.write(b"".join(blob for _, blob in new))
+    return refs
+
+
+_COMPACT_SLACK = 1 << 20  # bytes of garbage always allowed: a small store is not rewritten
+
+
+def _blob_hash(blob: bytes) -> str:
+    return hashlib.blake2b(blob, digest_size=16).hexdigest()
+
+
+_HINTS = typing.get_type_hints(Issue)
+
+
+def _decode(root: Path, stored: dict[str, Any]) -> dict[str, Any]:
+    """The metadata read back, checked: stamps as tuples (compared field by field by _same,
+    which refuses a malformed one), fields by their type, output sizes as numbers."""
+    store = str(root / STORE_FILE)
+    read = [(key, decoder(_HINTS[key])) for key in _HEAD]
+    issues: dict[str, tuple[Signature, str, Issue]] = {}
+    for name, (stamps, token, head, ref) in _exactly(dict, stored["issues"]).items():
+        values = {key: field_of(head[key]) for key, field_of in read}
+        ref = (_exactly(int, ref[0]), _exactly(int, ref[1]), _exactly(str, ref[2]))
+        issue = _made(values, _exactly(str, head["_lead"]), ref, store)
+        issues[_exactly(str, name)] = (tuple(map(tuple, stamps)), _exactly(str, token), issue)
+    outputs = {}
+    for name, (key, sizes) in _exactly(dict, stored["outputs"]).items():
+        if not all(type(s) is int for s in _exactly(dict, sizes).values()):
+            raise DecodeError(f"output sizes of {name} are not all numbers")
+        outputs[name] = OutputSet(_exactly(str, key), sizes)
+    entries = from_data(dict[str, tuple[str, str]], stored["entries"])
+    return {
+        "issues": issues,
+        "outputs": outputs,
+        "entries": entries,
+        "site": _exactly(str, stored["site"]),
     }
-    return {name: from_data(hints[name], stored[name]) for name in _STORED}
+
+
+def _exactly(kind: type, value: Any) -> Any:
+    if type(value) is not kind:
+        raise DecodeError(f"expected {kind.__name__}, found {type(value).__name__}")
+    return value
 
 
 def _same(stored: Signature, current: Signature, folder: Path) -> bool:
     """Whether a folder's files are as stored. A file recorded with a content hash (it
-    had just changed then) must still have that content, checked now if need be."""
+    had just changed then) must still have that content, checked now if need be. A
+    malformed stored stamp (a crafted cache) is simply not the same."""
     if len(stored) != len(current):
         return False
     for old, new in zip(stored, current, strict=True):
-        if old[:5] != new[:5]:
+        if len(old) != 6 or old[:5] != new[:5]:
             return False
         if old[5] and old[5] != (new[5] or _content_hash(folder / new[0])):
             return False

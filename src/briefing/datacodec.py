@@ -66,6 +66,11 @@ def from_data(kind: Any, data: Json) -> Any:
 Decoder = Callable[[Json], Any]
 
 
+def decoder(kind: Any) -> Decoder:
+    """from_data for one kind, looked up once (for a loop over many values)."""
+    return _decoder(kind)
+
+
 @functools.cache
 def _decoder(kind: Any) -> Decoder:
     """A function reading data as kind, made once per type (the cache holds thousands

@@ -18,10 +18,9 @@ from briefing.config import Config
 from briefing.errors import ContentError, Problem, relative
 from briefing.model import Article, Image, Issue, Markdown, Publication
 from briefing.project_files import MAX_ASSET_BYTES, refusal
-from briefing.render.html_policy import local_refusal, refused_html
-from briefing.render.scan import find_problems
-from briefing.schema import ARTICLE_FIELDS, ISSUE_FIELDS
-from briefing.sources import frontmatter as fm
+
+# The readers of front matter and Markdown (YAML, markdown-it) load with the first
+# folder read: a rebuild that reuses every issue from the build cache needs none.
 
 ISSUES_DIR = "issues"
 _FOLDER = re.compile(r"^(\d{4}-\d{2}-\d{2})-(.+)$")
@@ -65,11 +64,15 @@ def load_publication(config: Config, reuse: Reuse | None = None, jobs: int = 1) 
         raise ContentError(Problem(ISSUES_DIR, message))
     # Each folder in order: what reuse() gave or a refusal, or its path still to read.
     slots: list[Loaded | Path] = []
-    for path in sorted(folder.iterdir()):
-        if path.name.startswith((".", "_")) or not path.is_dir():
+    with os.scandir(folder) as listing:
+        entries = sorted(listing, key=lambda entry: entry.name)
+    for entry in entries:
+        if entry.name.startswith((".", "_")) or not entry.is_dir():
             continue  # files beside the issue folders are never read
-        # A link is followed only within issues/ (briefing.project_files).
-        if message := refusal(path, folder):
+        path = folder / entry.name
+        # A link is followed only within issues/ (briefing.project_files); a folder
+        # that is no link is inside, as issues/ itself was checked.
+        if entry.is_symlink() and (message := refusal(path, folder)):
             slots.append((None, [Problem(relative(path, config.root), message)]))
         elif issue := reuse(path) if reuse else None:
             slots.append((issue, []))
@@ -107,6 +110,14 @@ def _read_all(folders: list[Path], root: Path, jobs: int) -> list[Loaded]:
 def _read_one(folder: Path, root: Path) -> Loaded:
     problems: list[Problem] = []
     return _load_issue(folder, root, problems), problems
+
+
+def reload_issue(folder: Path) -> Issue:
+    """The issue in folder, read again (the build cache could not give all of it back)."""
+    issue, problems = _read_one(folder, folder.parent.parent)
+    if issue is None:
+        raise ContentError(problems)
+    return issue
 
 
 def _check_unique(issues: list[Issue], root: Path, problems: list[Problem]) -> None:
@@ -160,6 +171,9 @@ def _load_header(
     index: Path, match: re.Match[str], root: Path, problems: list[Problem]
 ) -> dict[str, Any] | None:
     """The fields of issue.md and its note, or None when its front matter is unreadable."""
+    from briefing.schema import ISSUE_FIELDS
+    from briefing.sources import frontmatter as fm
+
     doc = fm.parse(index, relative(index, root), problems, root / ISSUES_DIR)
     if doc is None:
         return None
@@ -211,6 +225,10 @@ def _load_articles(
 def _load_article(
     path: Path, slug: str, root: Path, problems: list[Problem], assets: list[str]
 ) -> Article | None:
+    from briefing.render.html_policy import refused_html
+    from briefing.schema import ARTICLE_FIELDS
+    from briefing.sources import frontmatter as fm
+
     count = len(problems)
     doc = fm.parse(path, relative(path, root), problems, root / ISSUES_DIR)
     if doc is None:
@@ -240,6 +258,8 @@ def _load_article(
 def _check_markdown(
     markdown: Markdown, folder: Path, label: str, problems: list[Problem]
 ) -> list[str]:
+    from briefing.render.scan import find_problems
+
     found, images = find_problems(markdown, label)
     problems += found
     return _existing_images(images, folder, label, problems)
@@ -249,6 +269,8 @@ def _existing_images(
     images: list[tuple[str, int]], folder: Path, label: str, problems: list[Problem]
 ) -> list[str]:
     """Image files that exist inside the issue folder; a problem for each that does not."""
+    from briefing.render.html_policy import local_refusal
+
     found = []
     for src, line in images:
         name = src.removeprefix("./")
