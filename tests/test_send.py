@@ -238,6 +238,28 @@ def test_lines_starting_with_a_dot_survive_transport() -> None:
     assert dot_stuffed(b".a\r\nb\r\n.c\r\n..d\r\n") == b"..a\r\nb\r\n..c\r\n...d\r\n"
 
 
+def test_data_for_is_the_message_dot_stuffed_whatever_starts_a_line() -> None:
+    """SMTP sends MessageTemplate.data_for, assembled from pieces stuffed once per issue:
+    it must be exactly dot_stuffed(render_for()), dots at a piece's or a value's start too."""
+    from briefing.send.audience import Subscriber
+    from briefing.send.message import MessageTemplate, Sender
+    from briefing.send.transports import dot_stuffed
+
+    sender = Sender("News <news@example.com>", "", "<n.example.com>", "https://x/{token}", "", "x")
+    text = ".starts\n{{ name }}\n.{{ city }} after a dot\n..two\n{{ city }}"
+    html = "<p>\n.{{ name }}</p>\n.{{ city | .none }}\n{{ city }}.\n.end"
+    template = MessageTemplate("s", "Hi {{ name }}", html, text, sender, b"0123456789abcdef")
+    readers = [
+        Subscriber("a@example.com", ".Dot", {"city": ".\n.x"}),
+        Subscriber("b@example.com", "", {"city": ""}),
+        Subscriber("c@example.com", "C", {"city": "." * 90}),
+    ]
+    for reader in readers:
+        data = template.data_for(reader, 0)
+        assert data == dot_stuffed(template.render_for(reader, 0))
+        assert b"\r\n..starts" in data and b"\r\n...two" in data
+
+
 def _library_send(
     project: Path, addresses: list[str], server: SmtpServer, rate: float = 0, max_attempts: int = 5
 ) -> tuple[Ledger, Summary]:

@@ -27,6 +27,7 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 
 from briefing.errors import SendError
 from briefing.headers import is_control
@@ -35,7 +36,7 @@ from briefing.send.ledger import Ledger, Row
 from briefing.send.message import MessageTemplate
 from briefing.send.pacing import Backoff, Clock, Random, RateLimiter, Sleep
 from briefing.send.states import DeliveryState
-from briefing.send.transports import OutboxTransport, Result, Transport
+from briefing.send.transports import OutboxTransport, Result, SmtpTransport, Transport
 
 log = logging.getLogger("briefing")
 
@@ -249,14 +250,14 @@ class Dispatcher:
                 return result
             if not self._wanted(subscriber):  # the row stays as it was (not sent)
                 return None
-            result = transport.deliver(
-                self.template.envelope_from(subscriber),
-                subscriber.email,
-                self.template.render_for(subscriber),
-                handover=lambda: self.ledger.mark(
-                    self.issue, subscriber.key, DeliveryState.SENDING
-                ),
-            )
+            sender = self.template.envelope_from(subscriber)
+            handover = partial(self.ledger.mark, self.issue, subscriber.key, DeliveryState.SENDING)
+            if isinstance(transport, SmtpTransport):  # stuffed from parts stuffed once
+                data = self.template.data_for(subscriber)
+                result = transport.deliver_data(sender, subscriber.email, data, handover)
+            else:
+                message = self.template.render_for(subscriber)
+                result = transport.deliver(sender, subscriber.email, message, handover)
             self.pace(result)
             if not self.retryable(result):
                 return result

@@ -7,6 +7,9 @@ once (RFC 2045 6.7, with the C encoder in binascii). Every piece ends with a
 soft line break, so pieces and per-recipient values concatenate into valid
 quoted-printable whatever their lengths. Per recipient only the headers and the
 few field values are encoded.
+
+Every piece also begins a line, so SMTP's dot-stuffing (RFC 5321 4.5.2) can be done
+piece by piece: the static pieces are stuffed once per issue too (data_for).
 """
 
 from __future__ import annotations
@@ -30,6 +33,13 @@ from briefing.send.audience import Subscriber, normalize
 
 CRLF = b"\r\n"
 SOFT_BREAK = b"=\r\n"
+
+
+def dot_stuffed(message: bytes) -> bytes:
+    """RFC 5321 4.5.2: a line starting with '.' gets one more. Our messages end in CRLF.
+    (bytes.replace, where smtplib runs a regex over the whole message.)"""
+    stuffed = message.replace(b"\r\n.", b"\r\n..")
+    return b"." + stuffed if stuffed.startswith(b".") else stuffed
 
 
 def _qp(data: str) -> bytes:
@@ -59,7 +69,9 @@ class EncodedBody:
     """A body split at its merge fields: static pieces encoded once, fields per recipient.
 
     With wrap (the text part), the unit filled per recipient is each line holding a
-    field, wrapped at that width once filled: the renderer left those lines whole."""
+    field, wrapped at that width once filled: the renderer left those lines whole.
+    Each piece begins a line (the one before ends in CRLF), so `stuffed` holds the
+    pieces dot-stuffed for SMTP, and fill(stuffed=True) gives the body stuffed."""
 
     def __init__(self, source: str, escape: bool, wrap: int = 0) -> None:
         self.escape, self.wrap = escape, wrap
@@ -74,15 +86,17 @@ class EncodedBody:
                 self.fields.append(Field(match.group(1), email_fallback(match.group(2))))
             last = match.end()
         self.pieces.append(_piece(source[last:]))
+        self.stuffed = [dot_stuffed(piece) for piece in self.pieces]
 
-    def fill(self, values: dict[str, str]) -> bytes:
-        out = [self.pieces[0]]
-        for field, piece in zip(self.fields, self.pieces[1:], strict=True):
+    def fill(self, values: dict[str, str], stuffed: bool = False) -> bytes:
+        pieces = self.stuffed if stuffed else self.pieces
+        out = [pieces[0]]
+        for field, piece in zip(self.fields, pieces[1:], strict=True):
             if field.line:
                 value = rewrap(fill(field.line, values, escape=self.escape), self.wrap)
             else:
                 value = field_value(values, field.name, field.fallback, escape=self.escape)
-            out.append(_piece(value))
+            out.append(dot_stuffed(_piece(value)) if stuffed else _piece(value))
             out.append(piece)
         return b"".join(out)
 
@@ -256,6 +270,9 @@ class MessageTemplate:
         self.text_head = part.format(b=self.boundary, t="text/plain").encode()
         self.html_head = CRLF + part.format(b=self.boundary, t="text/html").encode()
         self.closing = f"\r\n--{self.boundary}--\r\n".encode()
+        # Each begins a line: dot-stuffed on their own, they are stuffed in the message.
+        parts = (self.text_head, self.html_head, self.closing)
+        self._stuffed_parts = tuple(dot_stuffed(part) for part in parts)
 
     def envelope_from(self, subscriber: Subscriber) -> str:
         """The SMTP envelope sender (MAIL FROM, where bounces go) for this recipient:
@@ -275,6 +292,17 @@ class MessageTemplate:
         return self.sender.unsubscribe_url.replace("{token}", quote(token, safe=".-_"))
 
     def render_for(self, subscriber: Subscriber, date: float | None = None) -> bytes:
+        message = self._assemble(subscriber, date, stuffed=False)
+        return self.sign(message) if self.sign else message
+
+    def data_for(self, subscriber: Subscriber, date: float | None = None) -> bytes:
+        """The message as SMTP's DATA carries it: dot_stuffed(render_for(...)), made of
+        parts stuffed once per issue instead of stuffing 60 KB per recipient."""
+        if self.sign:  # the signature covers the message as it is before stuffing
+            return dot_stuffed(self.render_for(subscriber, date))
+        return self._assemble(subscriber, date, stuffed=True)
+
+    def _assemble(self, subscriber: Subscriber, date: float | None, stuffed: bool) -> bytes:
         # A test copy gets a fresh Message-ID each time: a mailbox that saw an earlier
         # copy would otherwise hide it as a duplicate. Its seed is a number: the id's
         # left part is a dot-atom (RFC 5322 3.6.4), no spaces or commas.
@@ -302,15 +330,17 @@ class MessageTemplate:
             _unsubscribe_header(targets),
             b"List-Unsubscribe-Post: List-Unsubscribe=One-Click" + CRLF,
         ]
-        message = b"".join(
+        head = b"".join([*headers, CRLF])
+        text_head, html_head, closing = (
+            self._stuffed_parts if stuffed else (self.text_head, self.html_head, self.closing)
+        )
+        return b"".join(
             [
-                *headers,
-                CRLF,
-                self.text_head,
-                self.text.fill(values),
-                self.html_head,
-                self.html.fill(values),
-                self.closing,
+                dot_stuffed(head) if stuffed else head,
+                text_head,
+                self.text.fill(values, stuffed),
+                html_head,
+                self.html.fill(values, stuffed),
+                closing,
             ]
         )
-        return self.sign(message) if self.sign else message

@@ -25,6 +25,7 @@ from typing import Protocol
 from briefing.errors import SendError
 from briefing.headers import is_control
 from briefing.output import atomic_write, sync_folder
+from briefing.send.message import dot_stuffed
 from briefing.send.replies import classify
 from briefing.send.states import DeliveryState
 
@@ -146,13 +147,6 @@ def server_text(said: bytes | str) -> str:
     )[:1000]
 
 
-def dot_stuffed(message: bytes) -> bytes:
-    """RFC 5321 4.5.2: a line starting with '.' gets one more. Our messages end in CRLF.
-    (bytes.replace, where smtplib runs a regex over the whole message.)"""
-    stuffed = message.replace(b"\r\n.", b"\r\n..")
-    return b"." + stuffed if stuffed.startswith(b".") else stuffed
-
-
 # Reply codes that mean "slow down" rather than "this message is bad".
 THROTTLE_CODES = {421, 451, 454}
 
@@ -160,8 +154,9 @@ THROTTLE_CODES = {421, 451, 454}
 class _Watchdog:
     """Cuts a session's socket when a message overruns its deadline: the blocked read or
     write then fails at once, and the message ends as any lost connection does. One
-    thread per session, armed per message (a threading.Timer per message would cost a
-    thread start, about 0.2 ms, each time)."""
+    thread per session, armed per message without waking it: a deadline armed later is
+    at least `seconds` away, so the thread sleeps until the armed deadline or for
+    `seconds`, and looks again (a wake-up per message cost a thread switch each time)."""
 
     def __init__(self, transport: SmtpTransport, seconds: float) -> None:
         self.transport, self.seconds, self.expired = transport, seconds, False
@@ -180,7 +175,6 @@ class _Watchdog:
                     )
                     self._thread.start()
                 self._until = time.monotonic() + self.seconds
-                self._cond.notify()
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -195,9 +189,9 @@ class _Watchdog:
     def _watch(self) -> None:
         with self._cond:
             while not self._closed:
-                left = None if self._until is None else self._until - time.monotonic()
-                if left is None or left > 0:
-                    self._cond.wait(left)
+                now = time.monotonic()
+                if self._until is None or self._until > now:
+                    self._cond.wait(self.seconds if self._until is None else self._until - now)
                     continue
                 self._until, self.expired = None, True
                 sock = getattr(self.transport._session, "sock", None)
@@ -272,6 +266,10 @@ class SmtpTransport:
         return smtp
 
     def deliver(self, sender: str, recipient: str, message: bytes, handover: Handover) -> Result:
+        return self.deliver_data(sender, recipient, dot_stuffed(message), handover)
+
+    def deliver_data(self, sender: str, recipient: str, data: bytes, handover: Handover) -> Result:
+        """deliver() for a message already dot-stuffed (MessageTemplate.data_for)."""
         handed_over = False
 
         def mark() -> None:
@@ -284,7 +282,7 @@ class SmtpTransport:
             with deadline:
                 if self._smtp is None:
                     self._smtp = self.connect()
-                result = self._transaction(self._smtp, sender, recipient, message, mark)
+                result = self._transaction(self._smtp, sender, recipient, data, mark)
             if deadline.expired:  # what was read when the socket was cut is no reply
                 raise smtplib.SMTPServerDisconnected("cut at the deadline")
             return result
@@ -300,10 +298,10 @@ class SmtpTransport:
             return Result(state, None, f"connection lost: {server_text(str(exc))}")
 
     def _transaction(
-        self, smtp: smtplib.SMTP, sender: str, recipient: str, message: bytes, handover: Handover
+        self, smtp: smtplib.SMTP, sender: str, recipient: str, data: bytes, handover: Handover
     ) -> Result:
         if smtp.has_extn("pipelining"):
-            return self._pipelined(smtp, sender, recipient, message, handover)
+            return self._pipelined(smtp, sender, recipient, data, handover)
         code, reply = smtp.mail(sender)
         if code != 250:
             return self._refused(smtp, code, reply)
@@ -313,26 +311,32 @@ class SmtpTransport:
             # have returned in its dict; here it is simply this message's result.
             return self._refused(smtp, code, reply)
         handover()
-        return self._final(smtp, *smtp.data(message))
+        # smtplib's data(), without its dot-stuffing: data is stuffed already.
+        smtp.putcmd("data")
+        code, reply = smtp.getreply()
+        if code != 354:
+            raise smtplib.SMTPDataError(code, reply)
+        smtp.send(data + b".\r\n")
+        return self._final(smtp, *smtp.getreply())
 
     def _pipelined(
-        self, smtp: smtplib.SMTP, sender: str, recipient: str, message: bytes, handover: Handover
+        self, smtp: smtplib.SMTP, sender: str, recipient: str, data: bytes, handover: Handover
     ) -> Result:
         """RFC 2920: MAIL, RCPT and DATA in one write, so a message costs two round trips
         instead of four."""
         smtp.send(f"MAIL FROM:<{sender}>\r\nRCPT TO:<{recipient}>\r\nDATA\r\n".encode())
-        mail, rcpt, data = smtp.getreply(), smtp.getreply(), smtp.getreply()
-        if data[0] == 354 and (mail[0] != 250 or rcpt[0] not in (250, 251)):
+        mail, rcpt, go = smtp.getreply(), smtp.getreply(), smtp.getreply()
+        if go[0] == 354 and (mail[0] != 250 or rcpt[0] not in (250, 251)):
             smtp.send(b".\r\n")  # DATA was accepted regardless: end it empty, then reset
             smtp.getreply()
         if mail[0] != 250:
             return self._refused(smtp, *mail)
         if rcpt[0] not in (250, 251):
             return self._refused(smtp, *rcpt)
-        if data[0] != 354:
-            return self._refused(smtp, *data)
+        if go[0] != 354:
+            return self._refused(smtp, *go)
         handover()
-        smtp.send(dot_stuffed(message) + b".\r\n")
+        smtp.send(data + b".\r\n")
         return self._final(smtp, *smtp.getreply())
 
     def _final(self, smtp: smtplib.SMTP, code: int, reply: bytes) -> Result:
