@@ -433,6 +433,38 @@ def test_outbox_transport_names_leak_no_address(tmp_path: Path) -> None:
     assert re.fullmatch(r"[0-9a-f]{24}\.eml", name)
 
 
+def test_outbox_sync_reports_the_files_written_before_the_first_failure(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The outbox writes in a thread of its own: sync() waits for every file started,
+    returns the results of those written before the first failure (the ledger says
+    sent for them) and that failure, made a SendError when the disk is full."""
+    import errno
+
+    from briefing.errors import SendError
+    from briefing.send import transports
+
+    real_write = transports.atomic_write
+
+    def write(target: Path, data: bytes, durable: bool = False, **kw: bool) -> None:
+        if data == b"3":
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real_write(target, data, durable, **kw)
+
+    monkeypatch.setattr(transports, "atomic_write", write)
+    transport = OutboxTransport(tmp_path)
+    for n in range(1, 6):
+        transport.write(f"r{n}@example.com", str(n).encode())
+    results, failure = transport.sync()
+    transport.close()
+    assert [r.reply for r in results] == [
+        transport.path_for(f"r{n}@example.com").name for n in (1, 2)
+    ]
+    assert isinstance(failure, SendError) and "free space" in str(failure)
+    assert transport.path_for("r2@example.com").read_bytes() == b"2"
+    assert transport.sync() == ([], None)  # nothing left over for the next batch
+
+
 def test_config_sections_for_send_are_validated(project: Path) -> None:
     toml = project / "briefing.toml"
     toml.write_text(toml.read_text() + '\n[smtp]\nsecurity = "tls"\nport = 0\n')

@@ -284,7 +284,7 @@ class Dispatcher:
         self.ledger.mark_many(
             self.issue, [(s.key, DeliveryState.SENDING, None, None) for s in batch]
         )
-        written: list[tuple[Subscriber, Result]] = []
+        started: list[Subscriber] = []
         try:
             for subscriber in batch:
                 self.limiter.wait()
@@ -293,17 +293,20 @@ class Dispatcher:
                 if not self._wanted(subscriber):
                     continue
                 message = self.template.render_for(subscriber)
-                path = self.template.return_path(subscriber)
-                written.append((subscriber, transport.write(subscriber.email, message, path)))
+                transport.write(subscriber.email, message, self.template.return_path(subscriber))
+                started.append(subscriber)
         finally:
-            if written:
-                transport.sync()
+            # The files written, in order, up to the first that failed (raised below).
+            results, failure = transport.sync()
+            written = list(zip(started, results, strict=False))
             rows: list[Row] = [(s.key, r.state, None, r.reply) for s, r in written]
             done = {s.key for s, _ in written}
             rows += [(s.key, DeliveryState.QUEUED, None, None) for s in batch if s.key not in done]
             self.ledger.mark_many(self.issue, rows)
             for subscriber, result in written:
                 self._count(subscriber, result)
+        if failure is not None:
+            raise failure
 
     def _wanted(self, subscriber: Subscriber) -> bool:
         """The audience's last word just before the handover (an unsubscribe committed

@@ -18,6 +18,7 @@ import ssl
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -69,6 +70,9 @@ class OutboxTransport:
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
+        # Batches (see write): the files being written, in order, by one writer thread.
+        self._writer: ThreadPoolExecutor | None = None
+        self._pending: list[tuple[Future[None], Result]] = []
 
     @staticmethod
     def clear_leftovers(folder: Path) -> None:
@@ -83,36 +87,67 @@ class OutboxTransport:
 
     def deliver(self, sender: str, recipient: str, message: bytes, handover: Handover) -> Result:
         handover()
-        result = self.write(recipient, message)
-        self.sync()
-        return result
+        self.write(recipient, message)
+        results, failure = self.sync()
+        if failure is not None:
+            raise failure
+        return results[0]
 
     # Batches (see dispatch): many write()s, then one sync() before the ledger says sent.
     batch_size = 64
+    ahead = 4
 
-    def write(self, recipient: str, message: bytes, return_path: str = "") -> Result:
-        """Write one message durably; its name in the folder is durable after sync().
+    def write(self, recipient: str, message: bytes, return_path: str = "") -> None:
+        """Start writing one message durably; sync() says when it is, and how it went.
         A return path is written as the Return-Path field final delivery would add
-        (RFC 5321 4.4), so the file shows where its bounces go."""
+        (RFC 5321 4.4), so the file shows where its bounces go.
+
+        One writer thread per transport writes and fsyncs the files in order while
+        the caller renders the next messages: the fsync waits on the disk, not on us.
+        At most `ahead` files wait for it, so each is written within milliseconds of
+        its last check against the audience (an unsubscribe must stop it promptly)."""
         path = self.path_for(recipient)
         if return_path:
             message = f"Return-Path: <{return_path}>".encode() + b"\r\n" + message
-        try:
-            atomic_write(path, message, durable=True, sync_dir=False)
-        except OSError as exc:
-            if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES):
-                raise SendError(
-                    f"cannot write to {self.folder}: {exc.strerror}; free space"
-                    " or fix permissions, then run the same command again"
-                ) from None
-            raise
-        return Result(DeliveryState.SENT, reply=path.name)
+        if self._writer is None:
+            self._writer = ThreadPoolExecutor(1, thread_name_prefix="outbox")
+        if len(self._pending) >= self.ahead:
+            wait([self._pending[-self.ahead][0]])  # its failure is sync()'s to report
+        job = self._writer.submit(atomic_write, path, message, durable=True, sync_dir=False)
+        self._pending.append((job, Result(DeliveryState.SENT, reply=path.name)))
 
-    def sync(self) -> None:
-        sync_folder(self.folder)
+    def sync(self) -> tuple[list[Result], Exception | None]:
+        """Wait for the files written since the last sync, then make their names durable.
+        Returns the results of those written, in order, up to the first that failed,
+        and that failure, for the caller to raise once it recorded those before it."""
+        pending, self._pending = self._pending, []
+        done: list[Result] = []
+        failure: OSError | None = None
+        for job, result in pending:
+            try:
+                job.result()
+            except OSError as exc:
+                failure = failure or exc
+            else:
+                if failure is None:
+                    done.append(result)
+        if done:
+            sync_folder(self.folder)
+        if failure is not None and failure.errno in (
+            errno.ENOSPC,
+            errno.EDQUOT,
+            errno.EROFS,
+            errno.EACCES,
+        ):
+            return done, SendError(
+                f"cannot write to {self.folder}: {failure.strerror}; free space"
+                " or fix permissions, then run the same command again"
+            )
+        return done, failure
 
     def close(self) -> None:
-        pass
+        if self._writer is not None:
+            self._writer.shutdown()
 
 
 @dataclass(frozen=True)
