@@ -96,7 +96,8 @@ def test_a_build_never_publishes_an_image_swapped_after_load(
             swap(tower, secret)
         return original(*args)  # type: ignore[arg-type]
 
-    monkeypatch.setattr("briefing.build.render_issue_files", swapped_first)
+    # The build imports the renderer when it renders: patched where it is defined.
+    monkeypatch.setattr("briefing.render.site_files.render_issue_files", swapped_first)
     with pytest.raises(BriefingError) as caught:
         build(fixture_pub, jobs=1)
     assert any(p.file == f"{ISSUE}/tower.png" for p in caught.value.problems)
