@@ -1,7 +1,8 @@
 """Markdown → HTML for email, pages and feeds.
 
 One markdown-it-py parser (CommonMark plus strikethrough) serves all outputs:
-bodies are parsed once (`parse`) and the tokens rendered as often as needed,
+bodies are parsed once (`parse`; most through `pulldown`, which builds the same
+tokens from a compiled parser) and the tokens rendered as often as needed,
 relative for pages and absolute for email and feeds (`render_tokens`). Which raw
 HTML and URLs are allowed is `html_policy`'s decision; the plain-text rendering is
 in `plaintext`, and reading a body's links and problems in `scan`.
@@ -27,6 +28,7 @@ from markdown_it.utils import EnvType, OptionsDict
 
 from briefing.merge import literal
 from briefing.model import Markdown
+from briefing.render import pulldown
 from briefing.render.html_policy import url_allowed
 from briefing.render.images import Shown
 
@@ -154,7 +156,11 @@ def heading_shift(tokens: list[Token], top: int) -> int:
 def parse(markdown: Markdown | str) -> list[Token]:
     """Tokens to render as often as needed with `render_tokens` and `TextRenderer`."""
     text = markdown.text if isinstance(markdown, Markdown) else markdown
-    tokens: list[Token] = _parser().parse(text)
+    md = _parser()
+    fast = pulldown.tokens(text, md.normalizeLink)
+    if fast is not None:
+        return fast
+    tokens: list[Token] = md.parse(text)
     return tokens
 
 
