@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from html import escape
 from urllib.parse import urlsplit
-from xml.sax.saxutils import escape
 
 from briefing.errors import BriefingError, Problem
 from briefing.model import Publication
@@ -61,7 +61,9 @@ def render_sitemap(publication: Publication, per_page: int) -> bytes:
     lines = ['<?xml version="1.0" encoding="UTF-8"?>', f'<urlset xmlns="{SITEMAP_NS}">']
     for url, modified in entries:
         lastmod = f"<lastmod>{modified.isoformat()}</lastmod>" if modified else ""
-        lines.append(f"  <url><loc>{escape(url)}</loc>{lastmod}</url>")
+        # html.escape, not xml.sax.saxutils.escape (the same three entities), which
+        # imports urllib.request, http.client and ssl: 60 ms of a one-article rebuild.
+        lines.append(f"  <url><loc>{escape(url, quote=False)}</loc>{lastmod}</url>")
     lines.append("</urlset>")
     return ("\n".join(lines) + "\n").encode("utf-8")
 
