@@ -142,12 +142,13 @@ class BuildCache:
                 "environment": self.environment,
                 "as_of": self.as_of,
                 "site": self.site,
+                # Stamps and entries are tuples of text and numbers: JSON as they are.
                 "issues": {
-                    name: [to_data(stamp), token, _head(issue), list(refs[name])]
+                    name: [stamp, token, _head(issue), refs[name]]
                     for name, (stamp, token, issue) in self.issues.items()
                 },
                 "outputs": {name: [o.key, o.sizes] for name, o in self.outputs.items()},
-                "entries": to_data(self.entries),
+                "entries": self.entries,
             }
             atomic_write(root / CACHE_FILE, json.dumps(stored, separators=(",", ":")).encode())
 
@@ -240,6 +241,7 @@ class BuildCache:
 # Everything of an Issue but its body is in the metadata.
 _BODY = ("note", "articles")
 _HEAD = tuple(f.name for f in fields(Issue) if f.name not in _BODY)
+_HEAD_KEYS = {*_HEAD, "_lead"}  # _lead: the first article's dek, for Issue.summary
 _BodyData = tuple[Markdown, tuple[Article, ...]]
 
 
@@ -271,9 +273,10 @@ class StoredIssue(Issue):
     __hash__ = Issue.__hash__
 
 
-def _made(head: dict[str, Any], lead: str, ref: Ref, store: str) -> StoredIssue:
+def _made(values: dict[str, Any], head: dict[str, Any], ref: Ref, store: str) -> StoredIssue:
+    """values: the fields read from head, the data as stored (saved again as it is)."""
     issue = object.__new__(StoredIssue)
-    issue.__dict__.update(head, _lead=lead, _ref=ref, _store=store)
+    issue.__dict__.update(values, _lead=head["_lead"], _head=head, _ref=ref, _store=store)
     return issue
 
 
@@ -298,11 +301,11 @@ def _read_body(issue: StoredIssue) -> _BodyData:
 
 
 def _head(issue: Issue) -> dict[str, Any]:
+    if "_head" in vars(issue):  # a StoredIssue: its fields as read
+        stored: dict[str, Any] = vars(issue)["_head"]
+        return stored
     head = {name: to_data(getattr(issue, name)) for name in _HEAD}
-    if "articles" not in vars(issue):  # a StoredIssue's body not read: its lead as read
-        head["_lead"] = vars(issue)["_lead"]
-    else:
-        head["_lead"] = issue.articles[0].dek if issue.articles else ""
+    head["_lead"] = issue.articles[0].dek if issue.articles else ""
     return head
 
 
@@ -364,9 +367,12 @@ def _decode(root: Path, stored: dict[str, Any]) -> dict[str, Any]:
     read = [(key, decoder(_HINTS[key])) for key in _HEAD]
     issues: dict[str, tuple[Signature, str, Issue]] = {}
     for name, (stamps, token, head, ref) in _exactly(dict, stored["issues"]).items():
+        if _exactly(dict, head).keys() != _HEAD_KEYS:
+            raise DecodeError(f"{name}: the fields stored are not an issue's")
         values = {key: field_of(head[key]) for key, field_of in read}
         ref = (_exactly(int, ref[0]), _exactly(int, ref[1]), _exactly(str, ref[2]))
-        issue = _made(values, _exactly(str, head["_lead"]), ref, store)
+        _exactly(str, head["_lead"])
+        issue = _made(values, head, ref, store)
         issues[_exactly(str, name)] = (tuple(map(tuple, stamps)), _exactly(str, token), issue)
     outputs = {}
     for name, (key, sizes) in _exactly(dict, stored["outputs"]).items():
