@@ -4,6 +4,7 @@ that is data and never code."""
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import json
 import logging
@@ -335,6 +336,12 @@ def test_the_cache_reads_back_what_it_saved(example: Path, tmp_path: Path) -> No
     second = build(example, out, jobs=1)
     assert second.rendered == frozenset()  # every issue and group came from the cache
     assert second.publication == first.publication
+    # Field by field, as the renderers read them (defaults included: preheader, tags, …).
+    for stored, loaded in zip(second.publication.issues, first.publication.issues, strict=True):
+        assert type(stored).__name__ == "StoredIssue"
+        for name in (f.name for f in dataclasses.fields(loaded)):
+            assert getattr(stored, name) == getattr(loaded, name), name
+        assert stored.summary == loaded.summary
 
 
 def _edit_and_rebuild(example: Path, out: Path) -> Path:
@@ -406,6 +413,22 @@ def test_malformed_stamps_in_the_cache_reload_the_issue(example: Path, tmp_path:
     result = build(example, out, jobs=1)
     assert result.report.written == 0 and not result.rendered - {"sitemap"}
     assert result.publication == build(example, tmp_path / "b", jobs=1).publication
+
+
+def test_a_stored_field_of_the_wrong_type_reloads_the_issue(example: Path, tmp_path: Path) -> None:
+    """Fields are decoded on first use: one that does not decode is read from its folder."""
+    out = tmp_path / "site"
+    build(example, out, jobs=1)
+    path = example / CACHE_FILE
+    stored = json.loads(path.read_text())
+    for entry in stored["issues"].values():
+        entry[2]["title"] = 5
+    path.write_text(json.dumps(stored))
+    (out / "index.html").unlink()  # the index lists every title
+    result = build(example, out, jobs=1)
+    assert result.rendered == {"index"}
+    assert "The Geneva truce, explained" in (out / "index.html").read_text()
+    assert result.publication == load(example)
 
 
 def test_a_no_op_build_loads_no_renderer(example: Path) -> None:

@@ -31,7 +31,6 @@ from briefing.out_folder import (
     site_lock,
 )
 from briefing.output import Staged, Staging, WriteReport, stage
-from briefing.render.review import site_copies
 from briefing.render.theme import Theme
 from briefing.sources import load_publication
 from briefing.sources.issues import ISSUES_DIR
@@ -87,6 +86,7 @@ def _stage_issue(
     publication: Publication, all_views: list[IssueView], theme: Theme, out_dir: Path, index: int
 ) -> Staged:
     """Render one issue's files and write them to the staging folder (in any process)."""
+    from briefing.render.review import site_copies
     from briefing.render.site_files import render_issue_files
 
     files = render_issue_files(publication, all_views, index, theme)

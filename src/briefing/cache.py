@@ -63,6 +63,13 @@ def signature(folder: Path, recursive: bool = False, hash_recent: bool = True) -
     Without hash_recent (the theme and briefing's code), stamps hold no content hash."""
     found: list[Stamp] = []
     racy = time.time_ns() - RACY_NS if hash_recent else 1 << 62
+    if not recursive:  # an issue folder, a thousand times a build: the short way
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                if not entry.is_dir():
+                    found.append(_stamp(entry.name, entry.path, entry.stat(), racy))
+        found.sort()
+        return tuple(found)
     stack = [""]
     while stack:
         prefix = stack.pop()
@@ -167,7 +174,11 @@ class BuildCache:
         """The Issue an earlier build loaded from folder, if none of its files changed."""
         stamp = self.seen[folder.name] = signature(folder)
         hit = self.issues.get(folder.name)
-        return hit[2] if hit and _same(hit[0], stamp, folder) else None
+        if not (hit and _same(hit[0], stamp, folder)):
+            return None
+        if isinstance(hit[2], StoredIssue):  # the loader's path: no need to decode one
+            vars(hit[2]).setdefault("folder", folder)
+        return hit[2]
 
     def record(self, issues: Iterable[Issue]) -> None:
         """Remember the issues a load returned, under the signatures reuse() took. A
@@ -236,19 +247,23 @@ class BuildCache:
         self.changed = True
 
 
-# --- issues whose note and articles stay in the store until used --------------------------
+# --- issues read from the cache a part at a time ---------------------------------------
 
-# Everything of an Issue but its body is in the metadata.
+# Everything of an Issue but its body is in the metadata; of that, these fields are read
+# at once (the loader sorts and checks by them, the cut-off by date and draft), the rest
+# on first use (a folder, three dates, tags, audience: the bulk of a no-op's decoding).
 _BODY = ("note", "articles")
 _HEAD = tuple(f.name for f in fields(Issue) if f.name not in _BODY)
+_EAGER = ("slug", "date", "number", "draft")
+_LAZY = frozenset(_HEAD) - frozenset(_EAGER)
 _HEAD_KEYS = {*_HEAD, "_lead"}  # _lead: the first article's dek, for Issue.summary
 _BodyData = tuple[Markdown, tuple[Article, ...]]
 
 
 class StoredIssue(Issue):
-    """An Issue read back from the cache: its note and articles, most of its bytes, are
-    read from the store on first use, so a rebuild that renders nothing never reads them.
-    Equal to the Issue it was saved from."""
+    """An Issue read back from the cache: most fields are decoded on first use and the
+    note and articles, most of its bytes, read from the store on first use, so a rebuild
+    that renders nothing never reads them. Equal to the Issue it was saved from."""
 
     def __getattr__(self, name: str) -> Any:
         # Called only for attributes not set: the body before its first use.
@@ -257,13 +272,13 @@ class StoredIssue(Issue):
         note, articles = _read_body(self)
         object.__setattr__(self, "note", note)
         object.__setattr__(self, "articles", articles)
-        return getattr(self, name)
+        return vars(self)[name]
 
     @property
     def summary(self) -> str:
-        if "articles" in self.__dict__:
+        if "articles" in vars(self):
             return super().summary
-        return self.preheader or str(self.__dict__["_lead"])
+        return self.preheader or str(vars(self)["_lead"])
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Issue):
@@ -273,19 +288,55 @@ class StoredIssue(Issue):
     __hash__ = Issue.__hash__
 
 
+class _Lazy:
+    """A field of a StoredIssue decoded on first use (then found in the instance, which
+    comes first). A descriptor, not __getattr__: a field with a default is a class
+    attribute of Issue, which __getattr__ would never be asked for."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __get__(self, issue: StoredIssue | None, owner: type | None = None) -> Any:
+        if issue is None:
+            return self
+        _read_fields(issue)
+        return vars(issue)[self.name]
+
+
+for _name in _LAZY:
+    setattr(StoredIssue, _name, _Lazy(_name))
+
+
 def _made(values: dict[str, Any], head: dict[str, Any], ref: Ref, store: str) -> StoredIssue:
-    """values: the fields read from head, the data as stored (saved again as it is)."""
+    """values: the fields read at once from head, the data as stored (saved again as it is)."""
     issue = object.__new__(StoredIssue)
     issue.__dict__.update(values, _lead=head["_lead"], _head=head, _ref=ref, _store=store)
     return issue
 
 
+def _read_fields(issue: StoredIssue) -> None:
+    """The fields not read at once; from the folder if the stored ones do not decode
+    (the metadata was checked for shape, not for every field's type)."""
+    state = vars(issue)
+    head = state["_head"]
+    try:
+        found = {name: decoder(_HINTS[name])(head[name]) for name in _LAZY if name not in state}
+    except DecodeError as exc:
+        folder = Path(str(head["folder"]))
+        log.debug("reloading %s: a stored field is unreadable: %s", folder.name, exc)
+        from briefing.sources.issues import reload_issue
+
+        fresh = reload_issue(folder)
+        found = {name: getattr(fresh, name) for name in _LAZY if name not in state}
+    state.update(found)
+
+
 def _read_body(issue: StoredIssue) -> _BodyData:
     """The note and articles from the store; from the folder if the store does not have
     them as saved (damaged, or rewritten by a build that died before its metadata)."""
-    offset, length, expected = issue.__dict__["_ref"]
+    offset, length, expected = vars(issue)["_ref"]
     try:
-        with open(issue.__dict__["_store"], "rb") as handle:
+        with open(vars(issue)["_store"], "rb") as handle:
             handle.seek(offset)
             blob = handle.read(length)
         if _blob_hash(blob) == expected:
@@ -296,7 +347,7 @@ def _read_body(issue: StoredIssue) -> _BodyData:
     from briefing.sources.issues import reload_issue
 
     fresh = reload_issue(issue.folder)
-    issue.__dict__["_ref"] = None  # stored again by the next save
+    vars(issue)["_ref"] = None  # stored again by the next save
     return fresh.note, fresh.articles
 
 
@@ -364,7 +415,7 @@ def _decode(root: Path, stored: dict[str, Any]) -> dict[str, Any]:
     """The metadata read back, checked: stamps as tuples (compared field by field by _same,
     which refuses a malformed one), fields by their type, output sizes as numbers."""
     store = str(root / STORE_FILE)
-    read = [(key, decoder(_HINTS[key])) for key in _HEAD]
+    read = [(key, decoder(_HINTS[key])) for key in _EAGER]
     issues: dict[str, tuple[Signature, str, Issue]] = {}
     for name, (stamps, token, head, ref) in _exactly(dict, stored["issues"]).items():
         if _exactly(dict, head).keys() != _HEAD_KEYS:

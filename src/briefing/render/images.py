@@ -15,8 +15,6 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from PIL import Image, UnidentifiedImageError
-
 from briefing.errors import Problem, RenderError
 from briefing.project_files import MAX_ASSET_BYTES, Refused, read_bytes
 
@@ -62,6 +60,9 @@ class Shown:
 
 def measure(data: bytes, label: str) -> Measured:
     """The size of an image file's bytes, read from its header (the pixels are not decoded)."""
+    # Pillow loads with the first image (~20 ms): most issues have none.
+    from PIL import Image, UnidentifiedImageError
+
     size = len(data)
     if size > REFUSE_BYTES:
         raise RenderError(
@@ -98,6 +99,8 @@ def measure(data: bytes, label: str) -> Measured:
 
 def email_copy(data: bytes, measured: Measured, box: int = CONTENT_WIDTH) -> bytes:
     """The image resized to DENSITY × box pixels wide and recompressed, same format."""
+    from PIL import Image
+
     width = DENSITY * box
     height = max(1, round(measured.height * width / measured.width))
     with Image.open(io.BytesIO(data)) as image:
