@@ -465,6 +465,31 @@ def test_outbox_sync_reports_the_files_written_before_the_first_failure(
     assert transport.sync() == ([], None)  # nothing left over for the next batch
 
 
+def test_a_list_read_as_it_is_parsed_still_refuses_a_late_bad_byte(tmp_path: Path) -> None:
+    """read_subscribers streams the file: a byte that is not UTF-8 after thousands of
+    good rows still stops the send with the file's name, not a traceback."""
+    from briefing.errors import SendError
+
+    path = tmp_path / "list.csv"
+    rows = "".join(f"r{n}@example.com,R {n}\n" for n in range(20000))
+    path.write_bytes(b"email,name\n" + rows.encode() + b"late@example.com,\xff\n")
+    with pytest.raises(SendError, match=r"list.csv: is not UTF-8 text; save it as UTF-8"):
+        read_subscribers(path, tmp_path)
+    path.write_bytes(b"\xef\xbb\xbfemail,name\r\n" + rows.encode())  # BOM, CRLF
+    assert len(read_subscribers(path, tmp_path)) == 20000
+
+
+def test_the_plan_reads_only_ledger_rows_that_are_not_queued(tmp_path: Path) -> None:
+    from briefing.send.states import DeliveryState
+
+    ledger = Ledger(tmp_path / "ledger.db")
+    ledger.enqueue("i", ["a@x.example", "b@x.example", "c@x.example"])
+    ledger.mark("i", "b@x.example", DeliveryState.SENT, 250, "ok")
+    assert ledger.states("i", besides=DeliveryState.QUEUED) == {"b@x.example": DeliveryState.SENT}
+    assert len(ledger.states("i")) == 3
+    ledger.close()
+
+
 def test_config_sections_for_send_are_validated(project: Path) -> None:
     toml = project / "briefing.toml"
     toml.write_text(toml.read_text() + '\n[smtp]\nsecurity = "tls"\nport = 0\n')

@@ -143,7 +143,9 @@ def send_command(state: State, /, slug: str | None, **options: Any) -> None:
         _print_segments(service, request)
         _print_plan(summary)
         return
-    _list_send(state, service, _confirm(service, request, summary, report))
+    confirmed = _confirm(service, request, summary, report)
+    del summary, report  # the review's audience and plan: not held through the whole send
+    _list_send(state, service, confirmed)
 
 
 def _list_send(state: State, service: SendService, request: SendRequest) -> None:

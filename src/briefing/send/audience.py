@@ -7,13 +7,14 @@ once, and nobody is silently left out.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import logging
 from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, TextIO
 
 # One definition of what an address is and when two are one (re-exported for the send).
 from briefing.audience.address import address_problem as address_problem
@@ -27,7 +28,7 @@ from briefing.output import atomic_write
 log = logging.getLogger("briefing")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: a send holds one per subscriber
 class Subscriber:
     email: str
     name: str = ""
@@ -45,27 +46,31 @@ class Subscriber:
 def read_subscribers(path: Path, project: Path) -> list[Subscriber]:
     """Every valid subscriber once, in file order; SendError listing every bad row."""
     label = relative(path, project)
-    reader = csv.reader(io.StringIO(_read_text(path, label), newline=""), strict=True)
-    header = _header(reader, label)
+    _must_exist(path, label)
     problems: list[Problem] = []
     subscribers: dict[str, Subscriber] = {}
-    for line, row in records(reader):
-        if isinstance(row, str):
-            problems.append(Problem(label, row, line=line))
-            continue
-        subscriber = _subscriber(header, row)
-        if isinstance(subscriber, str):
-            problems.append(Problem(label, subscriber, line=line))
-        elif subscriber.suppression_key in subscribers:  # Ada@x and ada@x: one person
-            log.warning("%s:%d: %s is listed twice; sending once", label, line, subscriber.email)
-        else:
-            subscribers[subscriber.suppression_key] = subscriber
+    with _opened(path, label) as text:
+        reader = csv.reader(text, strict=True)
+        header = _header(reader, label)
+        for line, row in records(reader):
+            if isinstance(row, str):
+                problems.append(Problem(label, row, line=line))
+                continue
+            subscriber = _subscriber(header, row)
+            if isinstance(subscriber, str):
+                problems.append(Problem(label, subscriber, line=line))
+            elif subscriber.suppression_key in subscribers:  # Ada@x and ada@x: one person
+                log.warning(
+                    "%s:%d: %s is listed twice; sending once", label, line, subscriber.email
+                )
+            else:
+                subscribers[subscriber.suppression_key] = subscriber
     if problems:
         raise SendError([*problems, Problem(label, "fix these rows; nothing was sent")])
     return list(subscribers.values())
 
 
-def _read_text(path: Path, label: str) -> str:
+def _must_exist(path: Path, label: str) -> None:
     if not path.is_file():
         raise SendError(
             Problem(
@@ -74,7 +79,22 @@ def _read_text(path: Path, label: str) -> str:
                 " 'email' column) or pass --subscribers FILE",
             )
         )
-    return _decoded(path, label)
+
+
+@contextlib.contextmanager
+def _opened(path: Path, label: str) -> Iterator[TextIO]:
+    """The file's text, read as it is parsed (a list of 100,000 held whole, and in a
+    StringIO, took 25 MB more); a SendError naming the file when it cannot be read.
+    Lines are read as _decoded reads them: a BOM dropped, line ends made \\n."""
+    try:
+        with path.open(encoding="utf-8-sig") as handle:
+            yield handle
+    except UnicodeDecodeError:
+        raise SendError(Problem(label, "is not UTF-8 text; save it as UTF-8")) from None
+    except OSError as exc:
+        raise SendError(
+            Problem(label, f"cannot be read ({exc.strerror}); nothing was sent")
+        ) from None
 
 
 def _decoded(path: Path, label: str) -> str:

@@ -116,10 +116,12 @@ class Ledger:
             )
             self._db.execute("COMMIT")
 
-    def states(self, issue: str) -> dict[str, DeliveryState]:
+    def states(self, issue: str, besides: DeliveryState | None = None) -> dict[str, DeliveryState]:
+        """Each recipient's state; besides: leave out the rows in that state."""
         with self._lock:
             rows = self._db.execute(
-                "SELECT recipient, state FROM deliveries WHERE issue=?", (issue,)
+                "SELECT recipient, state FROM deliveries WHERE issue=? AND state IS NOT ?",
+                (issue, besides and besides.value),
             )
             return {recipient: DeliveryState(state) for recipient, state in rows.fetchall()}
 

@@ -54,15 +54,17 @@ def plan_send(
     for s in subscribers:
         once.setdefault(s.suppression_key, s)
     audience = [s for s in once.values() if s.suppression_key not in suppressed]
+    # Queued rows are left out: a queued recipient is planned as one the ledger lacks
+    # (a fresh send of 100,000 would otherwise hold 100,000 ledger rows here).
     if dry_run:
-        states = ledger.states(slug)
+        states = ledger.states(slug, besides=DeliveryState.QUEUED)
         recovered = sum(state == DeliveryState.SENDING for state in states.values())
         settled = DeliveryState.QUEUED if idempotent else DeliveryState.UNKNOWN
         states = {k: settled if v == DeliveryState.SENDING else v for k, v in states.items()}
     else:
         recovered = ledger.recover(slug, idempotent)
         ledger.enqueue(slug, (s.key for s in audience))
-        states = ledger.states(slug)
+        states = ledger.states(slug, besides=DeliveryState.QUEUED)
     counted = [states.get(s.key) for s in audience]
     return Plan(
         to_send=[s for s in audience if wanted(states.get(s.key), resend_unknown)],
