@@ -15,8 +15,11 @@ WAL mode with synchronous=NORMAL: a commit survives the process being killed
 
 from __future__ import annotations
 
+import functools
+import math
 import sqlite3
 import threading
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -60,7 +63,13 @@ class Delivery:
 
 
 def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
+    return _second(math.floor(time.time()))
+
+
+@functools.lru_cache(maxsize=2)
+def _second(seconds: int) -> str:
+    """An ISO time to the second, made once per second (a send marks ~2,000 rows a second)."""
+    return datetime.fromtimestamp(seconds, UTC).isoformat(timespec="seconds")
 
 
 class Ledger:
