@@ -13,7 +13,7 @@ import gc
 import logging
 import os
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -64,8 +64,41 @@ def load(root: Path) -> Publication:
     return load_publication(load_config(root))
 
 
-# Worker state for the process pool: set once per worker, not pickled per task.
-_worker: tuple[Publication, list[IssueView], Theme, Path] | None = None
+@dataclass
+class _Renderer:
+    """What rendering a task needs, in the build's process or in a pool worker."""
+
+    publication: Publication
+    views: list[IssueView]
+    theme: Theme
+    out_dir: Path
+    groups: dict[str, SharedGroup] = field(default_factory=dict)
+
+    def stage(self, task: Task) -> Staged:
+        """Render one task's files and write them to the staging folder."""
+        if isinstance(task, str):
+            return stage(self.out_dir, self.group(task).render())
+        from briefing.render.review import site_copies
+        from briefing.render.site_files import render_issue_files
+
+        files = render_issue_files(self.publication, self.views, task, self.theme)
+        # The email's review copy, valid to publish (render/review.py).
+        return stage(self.out_dir, site_copies(files, self.publication.config.publication.base_url))
+
+    def group(self, name: str) -> SharedGroup:
+        if not self.groups:  # a worker makes its own (a group's render is a closure)
+            from briefing.render.site_files import shared_groups
+
+            made = shared_groups(self.publication, self.views, self.theme)
+            self.groups = {group.name: group for group in made}
+        return self.groups[name]
+
+
+# An issue's index in the views, or the name of a shared group.
+Task = int | str
+
+# The pool worker's renderer: set once per worker, not pickled per task.
+_worker: _Renderer | None = None
 
 
 def _init_worker(publication: Publication, out_dir: Path) -> None:
@@ -73,53 +106,36 @@ def _init_worker(publication: Publication, out_dir: Path) -> None:
 
     global _worker
     # A theme of the worker's own: a Jinja environment does not cross processes.
-    _worker = (publication, views(publication), Theme.load(publication.config), out_dir)
+    theme = Theme.load(publication.config)
+    _worker = _Renderer(publication, views(publication), theme, out_dir)
     gc.freeze()  # what the worker inherited is never garbage: the collector skips it
 
 
-def _stage_in_worker(index: int) -> Staged:
+def _stage_in_worker(task: Task) -> Staged:
     assert _worker is not None
-    return _stage_issue(*_worker, index)
+    return _worker.stage(task)
 
 
-def _stage_issue(
-    publication: Publication, all_views: list[IssueView], theme: Theme, out_dir: Path, index: int
-) -> Staged:
-    """Render one issue's files and write them to the staging folder (in any process)."""
-    from briefing.render.review import site_copies
-    from briefing.render.site_files import render_issue_files
-
-    files = render_issue_files(publication, all_views, index, theme)
-    # The email's review copy, valid to publish (render/review.py).
-    return stage(out_dir, site_copies(files, publication.config.publication.base_url))
-
-
-def _stage_issues(
-    publication: Publication,
-    all_views: list[IssueView],
-    todo: list[int],
-    jobs: int,
-    progress: Progress | None,
-    theme: Theme,
-    out_dir: Path,
-) -> Iterator[tuple[int, Staged]]:
-    """Stage the files of the issues at indexes todo, yielding each as it is done, on
-    all cores when there are many."""
+def _stage_all(
+    renderer: _Renderer, todo: list[Task], jobs: int, progress: Progress | None
+) -> Iterator[tuple[Task, Staged]]:
+    """Stage the files of every task, yielding each as it is done (in order), on all
+    cores when there are many."""
     jobs = jobs or os.cpu_count() or 1
     if jobs > 1 and len(todo) >= PARALLEL_THRESHOLD:
         from concurrent.futures import ProcessPoolExecutor
 
-        args = (publication, out_dir)
+        args = (renderer.publication, renderer.out_dir)
         with ProcessPoolExecutor(jobs, initializer=_init_worker, initargs=args) as pool:
             chunk = max(1, min(16, len(todo) // (jobs * 8)))
             results = pool.map(_stage_in_worker, todo, chunksize=chunk)
-            for done, (index, staged) in enumerate(zip(todo, results, strict=True), 1):
-                yield index, staged
+            for done, (task, staged) in enumerate(zip(todo, results, strict=True), 1):
+                yield task, staged
                 if progress:
                     progress(done, len(todo))
     else:
-        for done, index in enumerate(todo, 1):
-            yield index, _stage_issue(publication, all_views, theme, out_dir, index)
+        for done, task in enumerate(todo, 1):
+            yield task, renderer.stage(task)
             if progress:
                 progress(done, len(todo))
 
@@ -282,20 +298,25 @@ def _render_and_write(
     # memory holds a few issues, not the site; nothing is in place before commit().
     staging = Staging(target)
     rendered: set[str] = set()
+    # The feeds keep their entries in the cache (its memo): rendered here. Listings
+    # go first, the longest tasks: at 5,000 issues a tag page lists hundreds.
+    keys: dict[Task, tuple[str, str]] = {g.name: (g.name, k) for g, k in plan.shared}
+    keys |= {i: (issue_group(all_views[i].issue.slug), k) for i, k in plan.stale.items()}
+    here = {g.name: g for g, _ in plan.shared if g.whole}
+    todo: list[Task] = [g.name for g, _ in plan.shared if not g.whole]
+    todo += list(plan.stale)
+    renderer = _Renderer(publication, all_views, theme, target, {g.name: g for g, _ in plan.shared})
     try:
-        todo = list(plan.stale)
-        for index, staged in _stage_issues(
-            publication, all_views, todo, jobs, progress, theme, target
-        ):
-            name = issue_group(all_views[index].issue.slug)
-            cache.remember(name, plan.stale[index], staged.sizes)
+        for task, staged in _stage_all(renderer, todo, jobs, progress):
+            name, key = keys[task]
+            cache.remember(name, key, staged.sizes)
             staging.record(staged)
             rendered.add(name)
-        for group, key in plan.shared:
+        for name, group in here.items():
             staged = stage(target, group.render())
-            cache.remember(group.name, key, staged.sizes)
+            cache.remember(name, keys[name][1], staged.sizes)
             staging.record(staged)
-            rendered.add(group.name)
+            rendered.add(name)
         if rendered:  # a build killed among the moves must not leave a cache vouching for them
             cache.forget_on_disk(root)
         report = staging.commit(clean, plan.kept)
