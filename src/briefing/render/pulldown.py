@@ -22,12 +22,14 @@ from markdown_it.token import Token
 from pyromark.event import Range
 
 # Characters whose constructs are left to markdown-it: raw HTML and autolinks (<),
-# entities (&), escapes (\\), strikethrough (~: single tildes strike in pulldown-cmark),
+# escapes (\\), strikethrough (~: single tildes strike in pulldown-cmark),
 # NUL, and whitespace other than space and newline (tabs, CR; markdown-it-py strips
 # every Unicode space, U+00A0 too, around paragraphs): Python's str.isspace set.
 _DEFER_CHARS = re.compile(
-    r"[<&\\~\0\t\r\x0b\x0c\x1c-\x1f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+    r"[<\\~\0\t\r\x0b\x0c\x1c-\x1f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
 )
+# An entity or character reference (a lone & as in "Q&A" is text to both parsers).
+_ENTITY = re.compile(r"&#?[A-Za-z0-9]+;")
 # markdown-it parses a link's text on its own, so a * or _ run touching the brackets
 # inside sees the end of the text, where pulldown-cmark sees the bracket: when the
 # run's other side is not a letter or digit, they can disagree on emphasis.
@@ -36,6 +38,8 @@ _BRACKET_EMPHASIS = re.compile(r"[^A-Za-z0-9][*_]+\]|\[[*_]+[^A-Za-z0-9]")
 
 def _deferred(text: str) -> bool:
     if _DEFER_CHARS.search(text) or "]:" in text:  # ]: a reference definition
+        return True
+    if "&" in text and _ENTITY.search(text):
         return True
     if text.startswith("    ") or "\n    " in text:
         return True  # a lazy line indented 4+: code to markdown-it, paragraph to pulldown
