@@ -6,7 +6,7 @@ from pathlib import Path
 
 from briefing.model import Markdown
 from briefing.render.html_policy import refused_html, url_allowed
-from briefing.render.markdown import to_html
+from briefing.render.markdown import base_free, parse, render_tokens, to_html
 from briefing.render.plaintext import TextRenderer
 from briefing.render.scan import find_problems
 
@@ -121,3 +121,12 @@ def test_script_links_are_found_without_raw_html_or_images() -> None:
     ]
     plain = Markdown("Only [safe](https://e.com/) and [mail](MAILTO:x@e.com).", Path("a.md"), 1)
     assert find_problems(plain, "a.md") == ([], [])
+
+
+def test_base_free_bodies_are_those_the_base_url_leaves_alone() -> None:
+    base = "https://example.com/issues/x/"
+    free = parse("[a](https://example.org/a) and [m](mailto:x@example.org) [js](javascript:x)")
+    assert base_free(free, base)
+    assert render_tokens(free, base) == render_tokens(free)
+    for body in ("[a](../b/)", "![i](https://example.org/i.png)", "[a](#top)"):
+        assert not base_free(parse(body), base), body

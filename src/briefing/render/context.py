@@ -18,6 +18,7 @@ from briefing.model import Article, Issue, Publication
 from briefing.render.images import CONTENT_WIDTH, IssueImages, Shown
 from briefing.render.markdown import (
     ImageSizer,
+    base_free,
     heading_shift,
     inline_html,
     parse,
@@ -73,6 +74,8 @@ class ArticleView:
     tokens: list[Token]  # the body, parsed once for every output
     images: Images | None = None
     web_tokens: list[Token] | None = None  # for pages and feeds (personal blocks left out)
+    # The page's view of this article when the feeds' body HTML is the same (base_free).
+    page: ArticleView | None = None
 
     def _sizer(self, email: bool = False) -> ImageSizer | None:
         if self.images is None:
@@ -84,6 +87,8 @@ class ArticleView:
     @cached_property
     def body_html(self) -> Markup:
         """For the page (relative URLs) or the feeds (absolute)."""
+        if self.page is not None:
+            return self.page.body_html
         tokens = self.tokens if self.web_tokens is None else self.web_tokens
         shift = heading_shift(self.tokens, BODY_TOP)
         return Markup(render_tokens(tokens, self.url, images=self._sizer(), shift=shift))
@@ -176,6 +181,8 @@ class IssueView:
     @cached_property
     def note_html(self) -> Markup:
         """For the feeds."""
+        if base_free(self.web_note_tokens, self.url):
+            return self.web_note_html  # the same HTML: rendered once
         return self._note(self.url, self.images.feed)
 
     @cached_property
@@ -185,9 +192,13 @@ class IssueView:
     @cached_property
     def articles(self) -> list[ArticleView]:
         return [
-            ArticleView(a, self.url, t, self.images, w)
-            for a, t, w in zip(
-                self.issue.articles, self.article_tokens, self.web_article_tokens, strict=True
+            ArticleView(a, self.url, t, self.images, w, page if base_free(w, self.url) else None)
+            for a, t, w, page in zip(
+                self.issue.articles,
+                self.article_tokens,
+                self.web_article_tokens,
+                self.web_articles,
+                strict=True,
             )
         ]
 

@@ -164,6 +164,20 @@ def _quote_close(
     return tag + "</td></tr></table>\n" if env.get("email") else tag
 
 
+def base_free(tokens: list[Token], base_url: str) -> bool:
+    """Whether tokens render the same against base_url as relative, at any image size:
+    no image, and every link's URL already absolute (or refused, so dropped in both)."""
+    for token in tokens:
+        for child in token.children or ():
+            if child.type == "image":
+                return False
+            if child.type == "link_open":
+                href = child.attrGet("href")
+                if isinstance(href, str) and url_allowed(href) and _join(base_url, href) != href:
+                    return False
+    return True
+
+
 def heading_shift(tokens: list[Token], top: int) -> int:
     """How far to move headings down so the highest one becomes <h{top}>."""
     levels = [int(t.tag[1]) for t in tokens if t.type == "heading_open"]
