@@ -133,10 +133,14 @@ def shared_groups(
     groups = _index_pages(publication, all_views, theme, one)
     groups.append(SharedGroup("feeds", newest, newest, feeds))
     groups += _publishing(publication, all_views, theme, one)
-    for tag in publication.tags:
+    tagged: dict[str, list[Issue]] = {}  # each tag's issues, newest first: one pass
+    for issue in issues:
+        for tag in dict.fromkeys(issue.tags):
+            tagged.setdefault(tag, []).append(issue)
+    for tag in sorted(tagged):  # publication.tags, without a second pass
         render = partial(render_tag, publication, tag, all_views, theme)
-        tagged = tuple(i for i in issues if tag in i.tags)
-        groups.append(SharedGroup("tag:" + tag, tagged, (), one(TAG_PAGE.path(tag=tag), render)))
+        page = one(TAG_PAGE.path(tag=tag), render)
+        groups.append(SharedGroup("tag:" + tag, tuple(tagged[tag]), (), page))
     if config.service.url:  # the sign-up page posts to the subscriber service
         subscribe = partial(render_subscribe, publication, theme)
         groups.append(SharedGroup("subscribe", (), (), one(SUBSCRIBE_PAGE.path(), subscribe)))
