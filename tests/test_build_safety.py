@@ -330,6 +330,37 @@ def test_an_edit_with_the_same_size_and_mtime_is_seen(
     assert "Zurich" in (out / "issues" / "tariff-timeline" / "index.html").read_text()
 
 
+def test_files_read_while_recent_are_hashed_once(
+    example: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A first build right after a copy hashes every file (racy); once their times are
+    out of the window, the cache keeps stamps alone: the next build reads no source."""
+    out = tmp_path / "site"
+    save = briefing.cache.BuildCache.save
+
+    def later(cache: briefing.cache.BuildCache, root: Path) -> None:  # the window passed
+        monkeypatch.setattr(briefing.cache, "RACY_NS", -(10**18))
+        save(cache, root)
+        monkeypatch.setattr(briefing.cache, "RACY_NS", 2_000_000_000)
+
+    with monkeypatch.context() as patched:
+        patched.setattr(briefing.cache.BuildCache, "save", later)
+        build(example, out, jobs=1)
+    stamps = [
+        s for v in json.loads((example / CACHE_FILE).read_text())["issues"].values() for s in v[0]
+    ]
+    assert stamps and not any(s[5] for s in stamps)
+
+    def unread(path: Path) -> str:
+        raise AssertionError(f"{path} read: its stamp should have told")
+
+    monkeypatch.setattr(briefing.cache, "RACY_NS", -(10**18))  # later still
+    monkeypatch.setattr(briefing.cache, "_content_hash", unread)
+    before = (example / CACHE_FILE).stat().st_mtime_ns
+    assert build(example, out, jobs=1).rendered == frozenset()
+    assert (example / CACHE_FILE).stat().st_mtime_ns == before
+
+
 def test_the_cache_reads_back_what_it_saved(example: Path, tmp_path: Path) -> None:
     out = tmp_path / "site"
     first = build(example, out, jobs=1)

@@ -141,6 +141,7 @@ class BuildCache:
         return cache
 
     def save(self, root: Path) -> None:
+        self._settle()
         if self.changed or not (root / CACHE_FILE).exists():
             self.changed = False
             refs = _store(root, [issue for _, _, issue in self.issues.values()])
@@ -158,6 +159,20 @@ class BuildCache:
                 "entries": self.entries,
             }
             atomic_write(root / CACHE_FILE, json.dumps(stored, separators=(",", ":")).encode())
+
+    def _settle(self) -> None:
+        """Drop the content hashes the stamps no longer need: a file read while recent
+        (a copy made just before a first build: every file) is hashed again now, if its
+        times are out of the racy window since. Same content, same stamp: no later edit
+        can share its times, so the stamp alone tells, and the next build reads nothing."""
+        racy = time.time_ns() - RACY_NS
+        for name, (stamp, token, issue) in self.issues.items():
+            if not any(s[5] for s in stamp):
+                continue
+            settled = tuple(_settled(s, issue.folder, racy) for s in stamp)
+            if settled != stamp:
+                self.issues[name] = (settled, token, issue)
+                self.changed = True
 
     def cut_off(self, as_of: str) -> None:
         """Record the build's cut-off (issues dated after it are not in the site)."""
@@ -457,6 +472,21 @@ def _same(stored: Signature, current: Signature, folder: Path) -> bool:
         if old[5] and old[5] != (new[5] or _content_hash(folder / new[0])):
             return False
     return True
+
+
+def _settled(stamp: Stamp, folder: Path, racy: int) -> Stamp:
+    """stamp without its content hash if the file is out of the racy window and still has
+    that content and those times (read first, then stat: a change in between shows)."""
+    if not stamp[5] or max(stamp[2], stamp[3]) >= racy:
+        return stamp
+    path = folder / stamp[0]
+    try:
+        content = _content_hash(path)
+        now = path.stat()
+    except OSError:
+        return stamp
+    current = (stamp[0], now.st_size, now.st_mtime_ns, now.st_ctime_ns, now.st_ino)
+    return (*current, "") if content == stamp[5] and current == stamp[:5] else stamp
 
 
 def _content_hash(path: Path) -> str:
