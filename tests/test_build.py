@@ -256,3 +256,26 @@ def test_new_folders_move_in_whole_and_give_the_same_site(example: Path, tmp_pat
     assert whole.report == filewise.report
     assert whole.report.written == len(_files(tmp_path / "whole"))
     assert not (tmp_path / "whole" / ".briefing-staging").exists()
+
+
+def _killed(*args: object) -> None:
+    os._exit(9)  # the pool's worker dies as if killed (the pool pickles this by name)
+
+
+@pytest.mark.parametrize(
+    "where", ["briefing.sources.issues._read_one", "briefing.build._stage_in_worker"]
+)
+def test_a_worker_killed_from_outside_is_one_error_and_the_site_stays(
+    example: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: str
+) -> None:
+    """The OOM killer or kill -9 on a pool worker, while loading or rendering."""
+    out = tmp_path / "site"
+    build(example, out, jobs=1)
+    before = _files(out)
+    _copies(example, 16)  # enough issues for both pools
+
+    monkeypatch.setattr(where, _killed)
+    with pytest.raises(BriefingError, match=r"stopped from outside .* run the build again"):
+        build(example, out, jobs=2)
+    assert _files(out) == before
+    assert not (out / ".briefing-staging").exists()

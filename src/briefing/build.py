@@ -13,6 +13,7 @@ import gc
 import logging
 import os
 from collections.abc import Callable, Iterator
+from concurrent.futures import BrokenExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -241,12 +242,12 @@ def build(
         pause_point("locked")
         environment = _environment(root, config.templates_dir, target)
         cache = BuildCache(environment) if clean else BuildCache.load(root, environment)
-        loaded = load_publication(config, cache.reuse, jobs)
-        cache.record(loaded.issues)
-        cache.cut_off(as_of.isoformat() if as_of else "")
-        publication = loaded if drafts else loaded.published(as_of)
-        mark_if_new(target)
         try:
+            loaded = load_publication(config, cache.reuse, jobs)
+            cache.record(loaded.issues)
+            cache.cut_off(as_of.isoformat() if as_of else "")
+            publication = loaded if drafts else loaded.published(as_of)
+            mark_if_new(target)
             result = _render_and_write(
                 root, publication, theme, cache, target, jobs, clean, progress
             )
@@ -258,6 +259,11 @@ def build(
                 raise
             name = relative(Path(exc.filename), root)
             raise BriefingError(Problem(name, exc.strerror or str(exc))) from exc
+        except BrokenExecutor as exc:  # a worker killed from outside: the OOM killer, kill -9
+            raise BriefingError(
+                f"a build process was stopped from outside (killed, or out of memory);"
+                f" {shown} is as it was: run the build again, with --jobs 1 if memory is short"
+            ) from exc
 
 
 def _environment(root: Path, templates: Path, target: Path) -> str:
