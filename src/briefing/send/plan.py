@@ -53,7 +53,7 @@ def plan_send(
     once: dict[str, Subscriber] = {}
     for s in subscribers:
         once.setdefault(s.suppression_key, s)
-    audience = [s for s in once.values() if s.suppression_key not in suppressed]
+    audience = [s for key, s in once.items() if key not in suppressed]
     # Queued rows are left out: a queued recipient is planned as one the ledger lacks
     # (a fresh send of 100,000 would otherwise hold 100,000 ledger rows here).
     if dry_run:

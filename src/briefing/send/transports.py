@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Protocol
 
 from briefing.errors import SendError
-from briefing.headers import is_control
+from briefing.headers import CONTROL
 from briefing.output import atomic_write, sync_folder
 from briefing.send.message import dot_stuffed
 from briefing.send.replies import classify
@@ -172,14 +172,12 @@ def server_text(said: bytes | str) -> str:
     would clear or retitle the editor's terminal when `status` prints it)."""
     text = said.decode("utf-8", "replace") if isinstance(said, bytes) else said
     text = " / ".join(line.strip() for line in text.splitlines() if line.strip())
-    return "".join(
-        char
-        if not is_control(char)
-        else f"\\x{ord(char):02x}"
-        if ord(char) < 256
-        else f"\\u{ord(char):04x}"
-        for char in text
-    )[:1000]
+    return CONTROL.sub(_escape, text)[:1000]
+
+
+def _escape(control: re.Match[str]) -> str:
+    code = ord(control.group())
+    return f"\\x{code:02x}" if code < 256 else f"\\u{code:04x}"
 
 
 # Reply codes that mean "slow down" rather than "this message is bad".
