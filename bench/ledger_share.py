@@ -72,7 +72,7 @@ class NullLedger(Ledger):
     def recover(self, issue: str, idempotent: bool) -> int:
         return 0
 
-    def states(self, issue: str) -> dict[str, DeliveryState]:
+    def states(self, issue: str, besides: DeliveryState | None = None) -> dict[str, DeliveryState]:
         return {}
 
 
