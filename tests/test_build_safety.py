@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import errno
+import gc
 import json
 import logging
 import os
@@ -460,6 +461,18 @@ def test_a_stored_field_of_the_wrong_type_reloads_the_issue(example: Path, tmp_p
     assert result.rendered == {"index"}
     assert "The Geneva truce, explained" in (out / "index.html").read_text()
     assert result.publication == load(example)
+
+
+def test_a_build_leaves_the_garbage_collector_as_it_found_it(example: Path, tmp_path: Path) -> None:
+    """Collection pauses while the issues load; after any build it runs, nothing frozen."""
+    assert gc.isenabled() and gc.get_freeze_count() == 0
+    build(example, tmp_path / "site", jobs=1)
+    assert gc.isenabled() and gc.get_freeze_count() == 0
+    issue_md = next((example / "issues").glob("2025-06-10-*/issue.md"))
+    issue_md.write_text("---\ntitle: [unclosed\n---\n")
+    with pytest.raises(BriefingError):
+        build(example, tmp_path / "site", jobs=1)
+    assert gc.isenabled() and gc.get_freeze_count() == 0
 
 
 def test_a_no_op_build_loads_no_renderer(example: Path) -> None:

@@ -242,10 +242,9 @@ def build(
     with site_lock(lock, shown):
         pause_point("locked")
         environment = _environment(root, config.templates_dir, target)
-        with _collector_paused():
-            cache = BuildCache(environment) if clean else BuildCache.load(root, environment)
         try:
             with _collector_paused():
+                cache = BuildCache(environment) if clean else BuildCache.load(root, environment)
                 loaded = load_publication(config, cache.reuse, jobs)
                 cache.record(loaded.issues)
             cache.cut_off(as_of.isoformat() if as_of else "")
@@ -267,17 +266,22 @@ def build(
                 f"a build process was stopped from outside (killed, or out of memory);"
                 f" {shown} is as it was: run the build again, with --jobs 1 if memory is short"
             ) from exc
+        finally:
+            gc.unfreeze()  # collectable again, as the oldest generation (preview runs on)
 
 
 @contextmanager
 def _collector_paused() -> Iterator[None]:
     """No cycle collection while the cache and the issues load: they allocate a hundred
     thousand objects and free none, and each collection rescans the young ones (a sixth
-    of a no-op's work at 1,000 issues). Collection resumes for the rendering."""
+    of a no-op's work at 1,000 issues). Then they are set aside (gc.freeze) until the
+    build ends (build() unfreezes), so the rendering's collections do not scan them
+    again either. Collection resumes for the rendering."""
     enabled = gc.isenabled()
     gc.disable()
     try:
         yield
+        gc.freeze()
     finally:
         if enabled:
             gc.enable()
