@@ -63,11 +63,17 @@ def signature(folder: Path, recursive: bool = False, hash_recent: bool = True) -
     Without hash_recent (the theme and briefing's code), stamps hold no content hash."""
     found: list[Stamp] = []
     racy = time.time_ns() - RACY_NS if hash_recent else 1 << 62
-    if not recursive:  # an issue folder, a thousand times a build: the short way
+    if not recursive:  # an issue folder, thousands of times a build: the short way
         with os.scandir(folder) as entries:
             for entry in entries:
-                if not entry.is_dir():
-                    found.append(_stamp(entry.name, entry.path, entry.stat(), racy))
+                if entry.is_dir():
+                    continue
+                stat = entry.stat()
+                mtime, ctime = stat.st_mtime_ns, stat.st_ctime_ns
+                if mtime < racy and ctime < racy:  # _stamp's usual case, inline
+                    found.append((entry.name, stat.st_size, mtime, ctime, stat.st_ino, ""))
+                else:
+                    found.append(_stamp(entry.name, entry.path, stat, racy))
         found.sort()
         return tuple(found)
     stack = [""]
@@ -200,12 +206,17 @@ class BuildCache:
         reused issue keeps its token, so the outputs keyed by it stay fresh when only
         its stamps were renewed (a recent file's hash checked once, then dropped)."""
         loaded = {}
+        same = True  # every issue as before, under the same stamp and token
         for issue in issues:
-            name, stamp = issue.folder.name, self.seen[issue.folder.name]
-            hit = self.issues.get(name)
-            token = hit[1] if hit and hit[2] is issue else digest(stamp)
+            name = issue.folder.name
+            stamp, hit = self.seen[name], self.issues.get(name)
+            if hit and hit[2] is issue:
+                token = hit[1]
+                same = same and hit[0] == stamp
+            else:
+                token, same = digest(stamp), False
             loaded[name] = (stamp, token, issue)
-        if {k: v[:2] for k, v in loaded.items()} != {k: v[:2] for k, v in self.issues.items()}:
+        if not same or len(loaded) != len(self.issues):
             self.changed = True
         self.issues, self.seen = loaded, {}
         # Entries of issues that are gone or changed go (the feeds hold a few newest).
@@ -464,6 +475,8 @@ def _same(stored: Signature, current: Signature, folder: Path) -> bool:
     """Whether a folder's files are as stored. A file recorded with a content hash (it
     had just changed then) must still have that content, checked now if need be. A
     malformed stored stamp (a crafted cache) is simply not the same."""
+    if stored == current:  # the usual case, compared at C speed
+        return True
     if len(stored) != len(current):
         return False
     for old, new in zip(stored, current, strict=True):
