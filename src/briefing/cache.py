@@ -29,6 +29,7 @@ cannot be read is ignored (a full build, with a debug line), never an error.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -42,7 +43,7 @@ from stat import S_ISREG
 from typing import Any
 
 from briefing.atomic import atomic_write
-from briefing.datacodec import DecodeError, decoder, from_data, to_data
+from briefing.datacodec import DecodeError, Decoder, decoder, from_data, to_data
 from briefing.model import Article, Issue, Markdown
 
 log = logging.getLogger("briefing")
@@ -346,7 +347,7 @@ def _read_fields(issue: StoredIssue) -> None:
     state = vars(issue)
     head = state["_head"]
     try:
-        found = {name: decoder(_HINTS[name])(head[name]) for name in _LAZY if name not in state}
+        found = {name: read(head[name]) for name, read in _lazy_readers() if name not in state}
     except DecodeError as exc:
         folder = Path(str(head["folder"]))
         log.debug("reloading %s: a stored field is unreadable: %s", folder.name, exc)
@@ -355,6 +356,12 @@ def _read_fields(issue: StoredIssue) -> None:
         fresh = reload_issue(folder)
         found = {name: getattr(fresh, name) for name in _LAZY if name not in state}
     state.update(found)
+
+
+@functools.cache
+def _lazy_readers() -> tuple[tuple[str, Decoder], ...]:
+    """The decoder of each field read on first use, looked up once per process."""
+    return tuple((name, decoder(_HINTS[name])) for name in sorted(_LAZY))
 
 
 def _read_body(issue: StoredIssue) -> _BodyData:
