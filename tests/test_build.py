@@ -199,8 +199,14 @@ def test_a_rebuild_renders_only_what_an_edit_touched(
     assert rendered == []
     article = next((example / "issues").glob("2025-06-10-*/01-*.md"))
     article.write_text(article.read_text() + "\nOne more sentence.\n")
+    import briefing.render.site_files as site_files
+
+    listed: list[str] = []  # issues whose listing the plan digests: the edited one alone
+    original = site_files.listed
+    monkeypatch.setattr(site_files, "listed", lambda i: listed.append(i.slug) or original(i))
     build(example, out, jobs=1)
     assert rendered == ["tariff-timeline"]
+    assert listed == ["tariff-timeline"]
     # The incremental result is exactly what a clean build gives.
     build(example, tmp_path / "clean", jobs=1, clean=True)
     assert _files(out) == _files(tmp_path / "clean")

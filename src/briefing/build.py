@@ -170,7 +170,7 @@ def _plan(
 
     def show(issue: Issue) -> str:
         if issue.slug not in shown:
-            shown[issue.slug] = digest(listed(issue))
+            shown[issue.slug] = cache.listing(issue, lambda: digest(listed(issue)))
         return shown[issue.slug]
 
     for group in groups:

@@ -50,7 +50,7 @@ log = logging.getLogger("briefing")
 
 CACHE_FILE = Path(".briefing") / "build-cache.json"
 STORE_FILE = Path(".briefing") / "build-issues.json"
-_FORMAT = 5
+_FORMAT = 6
 RACY_NS = 2_000_000_000  # a file changed this recently is hashed too
 # (name, size, mtime_ns, ctime_ns, inode, content hash or "")
 Stamp = tuple[str, int, int, int, int, str]
@@ -124,6 +124,7 @@ class BuildCache:
     outputs: dict[str, OutputSet] = field(default_factory=dict)
     seen: dict[str, Signature] = field(default_factory=dict)  # signatures reuse() took
     entries: dict[str, tuple[str, str]] = field(default_factory=dict)  # token, feed entry
+    listings: dict[str, str] = field(default_factory=dict)  # digest of what listings show
     site: str = ""  # the last build's site key (BuildCache.site_key)
 
     @classmethod
@@ -159,7 +160,7 @@ class BuildCache:
                 "site": self.site,
                 # Stamps and entries are tuples of text and numbers: JSON as they are.
                 "issues": {
-                    name: [stamp, token, _head(issue), refs[name]]
+                    name: [stamp, token, _head(issue), refs[name], self.listings.get(name, "")]
                     for name, (stamp, token, issue) in self.issues.items()
                 },
                 "outputs": {name: [o.key, o.sizes] for name, o in self.outputs.items()},
@@ -209,6 +210,7 @@ class BuildCache:
         reused issue keeps its token, so the outputs keyed by it stay fresh when only
         its stamps were renewed (a recent file's hash checked once, then dropped)."""
         loaded = {}
+        kept: set[str] = set()  # issues reused, under the token they had
         same = True  # every issue as before, under the same stamp and token
         for issue in issues:
             name = issue.folder.name
@@ -216,12 +218,15 @@ class BuildCache:
             if hit and hit[2] is issue:
                 token = hit[1]
                 same = same and hit[0] == stamp
+                kept.add(name)
             else:
                 token, same = digest(stamp), False
             loaded[name] = (stamp, token, issue)
         if not same or len(loaded) != len(self.issues):
             self.changed = True
         self.issues, self.seen = loaded, {}
+        # A listing digest holds for the token it was made for: kept for reused issues.
+        self.listings = {k: v for k, v in self.listings.items() if k in kept}
         # Entries of issues that are gone or changed go (the feeds hold a few newest).
         self.entries = {
             k: v for k, v in self.entries.items() if k in loaded and v[0] == loaded[k][1]
@@ -235,6 +240,15 @@ class BuildCache:
             cached = self.entries[issue.folder.name] = (stamp, make())
             self.changed = True
         return cached[1]
+
+    def listing(self, issue: Issue, make: Callable[[], str]) -> str:
+        """The digest of what listings show of issue, made again only when its folder
+        changed (every planned build digests every issue: at 5,000, most of the plan)."""
+        name = issue.folder.name
+        if not (found := self.listings.get(name)):
+            found = self.listings[name] = make()
+            self.changed = True
+        return found
 
     def stamp(self, issue: Issue) -> str:
         """The token of the content of the folder issue was loaded from (after record())."""
@@ -452,7 +466,8 @@ def _decode(root: Path, stored: dict[str, Any]) -> dict[str, Any]:
     store = str(root / STORE_FILE)
     read = [(key, decoder(_HINTS[key])) for key in _EAGER]
     issues: dict[str, tuple[Signature, str, Issue]] = {}
-    for name, (stamps, token, head, ref) in _exactly(dict, stored["issues"]).items():
+    listings: dict[str, str] = {}
+    for name, (stamps, token, head, ref, listing) in _exactly(dict, stored["issues"]).items():
         if _exactly(dict, head).keys() != _HEAD_KEYS:
             raise DecodeError(f"{name}: the fields stored are not an issue's")
         values = {key: field_of(head[key]) for key, field_of in read}
@@ -460,6 +475,8 @@ def _decode(root: Path, stored: dict[str, Any]) -> dict[str, Any]:
         _exactly(str, head["_lead"])
         issue = _made(values, head, ref, store)
         issues[_exactly(str, name)] = (tuple(map(tuple, stamps)), _exactly(str, token), issue)
+        if _exactly(str, listing):
+            listings[name] = listing
     outputs = {}
     for name, (key, sizes) in _exactly(dict, stored["outputs"]).items():
         if not all(type(s) is int for s in _exactly(dict, sizes).values()):
@@ -470,6 +487,7 @@ def _decode(root: Path, stored: dict[str, Any]) -> dict[str, Any]:
         "issues": issues,
         "outputs": outputs,
         "entries": entries,
+        "listings": listings,
         "site": _exactly(str, stored["site"]),
     }
 
