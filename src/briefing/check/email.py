@@ -10,8 +10,10 @@ low-contrast colour scores with SpamAssassin (HTML_FONT_LOW_CONTRAST).
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from types import MappingProxyType
 
 from lxml import html as lxml_html
 from lxml.html import HtmlElement
@@ -27,9 +29,17 @@ TOUCH_MIN = 24  # px, WCAG 2.5.8 (AA); 44 is the comfortable size (2.5.5)
 _LIGHT = re.compile(r"color:\s*(#fff\b|#ffffff\b|white\b)", re.IGNORECASE)
 
 
-def style_of(element: HtmlElement) -> dict[str, str]:
-    rules = (part.partition(":") for part in (element.get("style") or "").split(";"))
-    return {name.strip().lower(): value.strip() for name, _, value in rules if value.strip()}
+def style_of(element: HtmlElement) -> Mapping[str, str]:
+    return _style(element.get("style") or "")
+
+
+@functools.lru_cache(maxsize=1024)
+def _style(text: str) -> Mapping[str, str]:
+    """A style attribute's declarations, parsed once per distinct text: an inlined email
+    repeats a few dozen of them over a thousand elements (preview checks each save)."""
+    rules = (part.partition(":") for part in text.split(";"))
+    found = {name.strip().lower(): value.strip() for name, _, value in rules if value.strip()}
+    return MappingProxyType(found)  # shared by every caller: read-only
 
 
 def _px(value: str | None) -> float | None:
