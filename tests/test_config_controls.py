@@ -89,3 +89,20 @@ def test_a_form_feed_in_the_description_never_reaches_a_feed(fixture_pub: Path) 
     with pytest.raises(ConfigError, match=r"publication\.description: .*U\+000C \(form feed\)"):
         build(fixture_pub, jobs=1)
     assert not (fixture_pub / "site").exists()
+
+
+@pytest.mark.parametrize(
+    ("section", "name"),
+    [("theme", "templates"), ("publication", "language"), ("publication", "timezone")],
+)
+def test_a_refused_value_with_a_line_feed_is_quoted_escaped_on_one_line(
+    fixture_pub: Path, section: str, name: str
+) -> None:
+    """Found by tests/test_sources_fuzz.py: the message quotes the value, line feed and all."""
+    toml = fixture_pub / "briefing.toml"
+    toml.write_text(with_key(toml.read_text("utf-8"), section, name, "x\ny"), "utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_config(fixture_pub)
+    shown = [str(p) for p in caught.value.problems]
+    assert any(f"{section}.{name}: " in line and "x\\ny" in line for line in shown), shown
+    assert not any("\n" in line for line in shown)

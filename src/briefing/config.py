@@ -12,6 +12,7 @@ A new section is a dataclass of options plus one line in Config.
 
 from __future__ import annotations
 
+import dataclasses
 import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ from pathlib import Path
 from typing import Any, get_type_hints
 from urllib.parse import urlsplit
 
-from briefing.errors import ConfigError, Problem
+from briefing.errors import ConfigError, Problem, visible
 from briefing.options import (
     Key,
     Section,
@@ -355,6 +356,19 @@ def choices(dotted: str) -> tuple[str, ...]:
 
 def load_config(root: Path) -> Config:
     """Read and validate ``root/briefing.toml``; raise ConfigError listing every problem."""
+    try:
+        return _read_config(root)
+    except ConfigError as exc:
+        # A message may quote a value or a key, which TOML's escapes can fill with a
+        # line feed or another control character: shown escaped, one line a problem.
+        shown = [
+            dataclasses.replace(p, message=visible(p.message), field=p.field and visible(p.field))
+            for p in exc.problems
+        ]
+        raise ConfigError(shown) from None
+
+
+def _read_config(root: Path) -> Config:
     path = root / CONFIG_NAME
     if not path.is_file():
         raise ConfigError(
