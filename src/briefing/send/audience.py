@@ -99,14 +99,8 @@ def _opened(path: Path, label: str) -> Iterator[TextIO]:
 
 def _decoded(path: Path, label: str) -> str:
     """The file's text (a BOM dropped); a SendError naming the file when it cannot be."""
-    try:
-        return path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError:
-        raise SendError(Problem(label, "is not UTF-8 text; save it as UTF-8")) from None
-    except OSError as exc:
-        raise SendError(
-            Problem(label, f"cannot be read ({exc.strerror}); nothing was sent")
-        ) from None
+    with _opened(path, label) as handle:
+        return handle.read()
 
 
 def _header(reader: Iterator[list[str]], label: str) -> list[str]:
