@@ -14,6 +14,9 @@ from typing import Any
 
 import pytest
 
+# The `pause` fixture (tests/pausing.py) for every test that holds a process mid-way.
+pytest_plugins = ["pausing"]
+
 REPO = Path(__file__).resolve().parent.parent
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "publication"
 

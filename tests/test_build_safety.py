@@ -17,7 +17,6 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -29,6 +28,7 @@ from briefing.cache import CACHE_FILE
 from briefing.cli import cli
 from briefing.errors import BriefingError
 from briefing.output import MANIFEST, OWN, STAGING
+from pausing import reached
 
 
 def _tree(root: Path) -> dict[str, tuple[int, int]]:
@@ -161,22 +161,6 @@ def test_a_crafted_manifest_cannot_aim_a_removal_outside(example: Path, tmp_path
 # --- one build at a time, and a kill among the moves -------------------------------------
 
 
-@pytest.fixture
-def pause(tmp_path: Path) -> Iterator[Path]:
-    """A folder with the two FIFOs of briefing.out_folder.pause_point."""
-    folder = tmp_path / "pause"
-    folder.mkdir()
-    os.mkfifo(folder / "reached")
-    os.mkfifo(folder / "go")
-    yield folder
-
-
-def _reached(pause: Path) -> int:
-    """Block until the paused build says it is there; its process id."""
-    with open(pause / "reached") as reached:
-        return int(reached.readline())
-
-
 def test_a_second_build_reports_the_first_and_leaves_it_alone(
     example: Path, tmp_path: Path, pause: Path
 ) -> None:
@@ -184,7 +168,7 @@ def test_a_second_build_reports_the_first_and_leaves_it_alone(
     first = _briefing(
         example, "build", "--out", str(out), env={"BRIEFING_PAUSE_AT": f"locked:{pause}"}
     )
-    pid = _reached(pause)
+    pid = reached(pause)
     second = _briefing(example, "build", "--out", str(out))
     _, err = second.communicate(timeout=120)
     assert second.returncode == 1
@@ -230,7 +214,7 @@ def test_a_build_killed_among_the_moves_is_repaired_by_the_next(
     killed = _briefing(
         example, "build", "--out", str(out), env={"BRIEFING_PAUSE_AT": f"moving:{pause}"}
     )
-    _reached(pause)
+    reached(pause)
     os.kill(killed.pid, signal.SIGKILL)
     killed.wait(timeout=60)
     assert (out / STAGING).exists()  # half moved: the situation to repair

@@ -20,6 +20,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from briefing.cli import cli
+from pausing import reached
 
 from smtp_server import SmtpServer
 
@@ -123,24 +124,10 @@ def _start(root: Path, at: str, **env: str) -> subprocess.Popen[str]:
     )
 
 
-@pytest.fixture
-def pause(tmp_path: Path) -> Path:
-    folder = tmp_path / "pause"
-    folder.mkdir()
-    os.mkfifo(folder / "reached")
-    os.mkfifo(folder / "go")
-    return folder
-
-
-def _reached(pause: Path) -> int:
-    with open(pause / "reached") as reached:
-        return int(reached.readline())
-
-
 def test_two_concurrent_due_runs_send_once(project: Path, pause: Path) -> None:
     at = "2025-06-03T12:00:30+00:00"
     first = _start(project, at, BRIEFING_PAUSE_AT=f"due-locked:{pause}")
-    _reached(pause)  # the first holds the due lock and waits
+    reached(pause)  # the first holds the due lock and waits
     second = _start(project, at)
     out, err = second.communicate(timeout=120)
     assert second.returncode == 0, err
@@ -157,7 +144,7 @@ def test_two_concurrent_due_runs_send_once(project: Path, pause: Path) -> None:
 def test_a_run_killed_mid_send_is_resumed_by_the_next(project: Path, pause: Path) -> None:
     at = "2025-06-03T12:00:30+00:00"
     doomed = _start(project, at, BRIEFING_PAUSE_AT=f"send-locked:{pause}")
-    pid = _reached(pause)  # inside the send: issue lock held, the issue marked started
+    pid = reached(pause)  # inside the send: issue lock held, the issue marked started
     os.kill(pid, signal.SIGKILL)
     doomed.communicate(timeout=60)
     assert doomed.returncode == -signal.SIGKILL

@@ -30,6 +30,7 @@ from briefing.send.credentials import secret_problem
 from briefing.send.message import verify_unsubscribe_token
 from briefing.send.states import DeliveryState
 from briefing.send.transports import SmtpSettings, SmtpTransport
+from pausing import reached
 from send_cli import (
     SECRET,
     SLUG,
@@ -98,27 +99,13 @@ def test_two_smtp_sends_of_one_issue_deliver_each_message_once(project: Path) ->
     assert received(server) == Counter({a: 1 for a in addresses})
 
 
-@pytest.fixture
-def pause(tmp_path: Path) -> Path:
-    folder = tmp_path / "pause"
-    folder.mkdir()
-    os.mkfifo(folder / "reached")
-    os.mkfifo(folder / "go")
-    return folder
-
-
-def _reached(pause: Path) -> int:
-    with open(pause / "reached") as reached:
-        return int(reached.readline())
-
-
 def test_two_outbox_sends_one_waits_and_a_killed_send_leaves_no_lock(
     project: Path, pause: Path
 ) -> None:
     subscribers, addresses = write_subscribers(project, 30)
     env = {"BRIEFING_PAUSE_AT": f"send-locked:{pause}"}
     first = start(outbox_args(project, subscribers), **env)
-    pid = _reached(pause)
+    pid = reached(pause)
     second = run(outbox_args(project, subscribers))
     with open(pause / "go", "w") as go:
         go.write("go\n")
@@ -130,7 +117,7 @@ def test_two_outbox_sends_one_waits_and_a_killed_send_leaves_no_lock(
 
     # A send killed while it holds the lock: the kernel drops it, the next run goes ahead.
     killed = start(outbox_args(project, subscribers), **env)
-    _reached(pause)
+    reached(pause)
     os.kill(killed.pid, signal.SIGKILL)
     killed.wait(timeout=60)
     rerun = run(outbox_args(project, subscribers))
