@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from briefing.headers import is_control
+from briefing.headers import CONTROL
 
 
 @contextmanager
@@ -28,7 +28,7 @@ def exclusive(path: Path) -> Iterator[str | None]:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raw = os.pread(fd, 200, 0).decode("utf-8", "replace").strip()
-            yield "".join(c for c in raw if not is_control(c)) or "another process"
+            yield CONTROL.sub("", raw) or "another process"
             return
         since = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
         os.ftruncate(fd, 0)

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from functools import partial
 
 from briefing.errors import SendError
-from briefing.headers import is_control
+from briefing.headers import CONTROL
 from briefing.send.audience import Subscriber
 from briefing.send.ledger import Ledger, Row
 from briefing.send.message import MessageTemplate
@@ -202,7 +202,7 @@ class Dispatcher:
         self.tally.counts[DeliveryState.FAILED] -= len(held)
         self.tally.counts[DeliveryState.DEFERRED] += len(held)
         self.tally.bounced.clear()
-        shown = "".join(c for c in self.breaker.reply if not is_control(c))[:200]
+        shown = CONTROL.sub("", self.breaker.reply)[:200]
         raise SendError(
             f"stopped: the relay refused {len(held)} recipients with the same reply"
             f" ({self.breaker.tripped}: {shown}); it is likely refusing everyone, so"
