@@ -285,3 +285,23 @@ def test_a_worker_killed_from_outside_is_one_error_and_the_site_stays(
         build(example, out, jobs=2)
     assert _files(out) == before
     assert not (out / ".briefing-staging").exists()
+
+
+def test_hostile_files_are_refused_by_the_loading_workers_too(
+    example: Path, tmp_path: Path
+) -> None:
+    """A FIFO (would hang a read), a link out of issues/ and an escape sequence, in
+    folders the pool's workers load: each refused with its file, in folder order."""
+    copies = _copies(example, 20)
+    os.mkfifo(copies[4] / "02-pipe.md")
+    (copies[9] / "03-link.md").symlink_to(tmp_path / "secret.md")
+    (tmp_path / "secret.md").write_text("---\nheadline: secret\n---\n")
+    with (copies[14] / "issue.md").open("a") as issue_md:
+        issue_md.write("x\x1b[31mred\n")
+    with pytest.raises(ContentError) as caught:
+        build(example, tmp_path / "site", jobs=2)
+    lines = caught.value.message.split("\n")
+    assert [line.split(":")[0].split("/")[1] for line in lines] == [
+        copies[n].name for n in (4, 9, 14)
+    ]
+    assert "named pipe" in lines[0] and "outside issues/" in lines[1] and "U+001B" in lines[2]
