@@ -11,7 +11,8 @@ times, each after an edit of its own:
 - preview: `Preview.rebuild()`, what preview does on a save: the incremental
   build, then `check` of only the groups of outputs the build rendered;
 - full check: the incremental build, then `check()` of the whole site (what
-  preview did before the build reported what it rendered).
+  preview did before the build reported what it rendered), run after all the
+  build/preview pairs.
 
 Each figure is the median of --runs runs, wall time in this process. Saves in
 preview also wait for the watcher's 200 ms debounce, which is not counted.
@@ -61,8 +62,11 @@ def bench(project: Path, runs: int) -> tuple[float, dict[str, list[float]], int]
     }
     times: dict[str, list[float]] = {step: [] for step in STEPS}
     edit = 0
-    for _ in range(runs):
-        for step in STEPS:
+    # Build and preview alternate, so each pair shares the machine's mood; the full
+    # checks come after them: each allocates for seconds and would leave the
+    # collector's and the page cache's state to whichever step came next.
+    for order in [STEPS[:2]] * runs + [STEPS[2:]] * runs:
+        for step in order:
             edit_one_article(project, edit)
             edit += 1
             times[step].append(timed(steps[step]))
