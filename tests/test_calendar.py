@@ -145,6 +145,23 @@ def test_robots_404_tags_index_and_pages(fixture_pub: Path, tmp_path: Path) -> N
     assert 'rel="icon" href="favicon.png"' in first and (site / "favicon.png").is_file()
 
 
+def test_an_icon_changed_in_place_is_copied_again(fixture_pub: Path, tmp_path: Path) -> None:
+    # The same name, new bytes: the site must not keep serving the old icon.
+    toml = fixture_pub / "briefing.toml"
+    toml.write_text(toml.read_text() + '\n[site]\nfavicon = "icon.png"\nfeed_icon = "feed.png"\n')
+    lamp = next((fixture_pub / "issues").glob("*/lamp.png")).read_bytes()
+    (fixture_pub / "icon.png").write_bytes(lamp)
+    (fixture_pub / "feed.png").write_bytes(lamp)
+    site = tmp_path / "site"
+    build(fixture_pub, site, jobs=1)
+    assert (site / "favicon.png").read_bytes() == lamp
+    (fixture_pub / "icon.png").write_bytes(lamp + b"new")
+    result = build(fixture_pub, site, jobs=1)
+    assert (site / "favicon.png").read_bytes() == lamp + b"new"
+    assert (site / "feed-icon.png").read_bytes() == lamp
+    assert result.report.written == 1  # the icon, nothing else
+
+
 def test_feeds_carry_the_lead_image_and_the_pages_a_card(fixture_pub: Path, tmp_path: Path) -> None:
     site = tmp_path / "site"
     build(fixture_pub, site, jobs=1)

@@ -9,6 +9,7 @@ knowing what its pages hold.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
@@ -202,7 +203,9 @@ def _publishing(
         ),
     ]
     for path, data in publish.icon_files(publication):
-        groups.append(SharedGroup("icon:" + path, (), (), one(path, partial(bytes, data))))
+        # Its key is its bytes: an icon replaced under the same name is copied again.
+        shows = (hashlib.sha256(data).hexdigest(),)
+        groups.append(SharedGroup("icon:" + path, (), (), one(path, partial(bytes, data)), shows))
     return groups
 
 
