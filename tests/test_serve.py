@@ -284,6 +284,42 @@ def test_serve_without_a_secret_is_one_clear_line(root: Path) -> None:
     ]
 
 
+def _serve(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "briefing", "--project", str(root), "serve", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "BRIEFING_UNSUBSCRIBE_SECRET": SECRET},
+        timeout=60,
+        check=False,
+    )
+
+
+def test_a_port_in_use_is_one_clear_line_naming_where_it_came_from(
+    root: Path, service: Service
+) -> None:
+    taken = f"127.0.0.1:{service.port}"
+    done = _serve(root, "--bind", taken)
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == [
+        f"error: --bind: cannot listen on {taken}: the address is in use;"
+        " stop what listens there or choose another port"
+    ]
+    set_service(root, SERVICE + f'bind = "{taken}"\n')
+    done = _serve(root)
+    assert done.returncode == 1
+    assert done.stderr.startswith(f"error: briefing.toml: service.bind: cannot listen on {taken}")
+    assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize("bind", ["abc", "127.0.0.1:", "127.0.0.1:99999", "[::1]:x", ":8025"])
+def test_a_malformed_bind_is_refused_before_listening(root: Path, bind: str) -> None:
+    # 99999 used to be taken modulo 65536: the service listened on port 34463.
+    done = _serve(root, "--bind", bind)
+    assert done.returncode == 2 and not done.stdout
+    assert f"Invalid value for '--bind': '{bind}': use HOST:PORT" in done.stderr
+
+
 @pytest.mark.parametrize("command", [["serve"], ["audience"], ["audience", "import"]])
 def test_help_has_an_example(command: list[str]) -> None:
     from click.testing import CliRunner

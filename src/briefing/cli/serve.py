@@ -13,8 +13,17 @@ import click
 from briefing.cli.app import State, cli
 
 
+def _host_port(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    host, _, port = (value or "").rpartition(":")
+    if value is not None and (not host or not port.isdigit() or int(port) > 65535):
+        raise click.BadParameter(f"{value!r}: use HOST:PORT, e.g. 127.0.0.1:8025 (port 0: any)")
+    return value
+
+
 @cli.command("serve")
-@click.option("--bind", metavar="HOST:PORT", help="Where to listen (default: service.bind).")
+@click.option(
+    "--bind", metavar="HOST:PORT", callback=_host_port, help="Where to listen (service.bind)."
+)
 @click.option("--threads", type=click.IntRange(min=1), help="Worker threads (service.threads).")
 @click.pass_obj
 def serve_command(state: State, bind: str | None, threads: int | None) -> None:
@@ -49,7 +58,9 @@ def serve_command(state: State, bind: str | None, threads: int | None) -> None:
     signal.signal(signal.SIGTERM, _interrupt)
     # waitress ends its loop on KeyboardInterrupt and returns; so does this.
     with contextlib.suppress(KeyboardInterrupt):
-        serve(service, bind or config.service.bind, threads or config.service.threads, ready)
+        origin = "--bind" if bind else "briefing.toml: service.bind"
+        threads = threads or config.service.threads
+        serve(service, bind or config.service.bind, threads, ready, origin)
     click.echo("Stopped.")
 
 
