@@ -170,6 +170,37 @@ def test_sign_up_confirm_and_the_rules_around_them(tmp_path: Path) -> None:
         assert store.is_wanted("NEW@example.org")
 
 
+def test_a_sign_up_never_confirmed_is_deleted_a_day_after_its_link_expired(
+    example: Path,
+) -> None:
+    from briefing.audience.access import open_store
+    from briefing.config import load_config
+
+    config = load_config(example)  # service.confirm_hours: 72 by default
+    clock = Clock()
+    open_store(config, clock).close()  # moves the CSV files in
+    with Store(example / ".briefing/audience.db", clock) as store:
+        assert store.sign_up("late@example.org", "Late", {"city": "Oslo"}, "form from a")
+        assert store.sign_up("twice@example.org", "Twice", {}, "form from b")
+        clock.now += timedelta(hours=50)
+        assert store.sign_up("twice@example.org", "Twice", {}, "form from c")  # a new link
+    clock.now += timedelta(hours=72 + 24 - 50 - 1)  # 95 h after the first: kept
+    with open_store(config, clock) as store:
+        assert store.get("late@example.org") is not None
+    clock.now += timedelta(hours=2)  # 97 h: the first link expired over a day ago
+    with open_store(config, clock) as store:
+        assert store.get("late@example.org") is None
+        assert not store.history("late@example.org")  # nothing kept about them
+        assert not store.is_erased("late@example.org")  # and they may sign up again
+        twice = store.get("twice@example.org")
+        assert twice is not None and twice.status == PENDING  # asked again at 50 h
+        assert store.get("ada@example.com") is not None  # the active are untouched
+        assert store.confirm("twice@example.org", clock.now.isoformat(), "clicked")
+        member = store.get("twice@example.org")
+        assert member is not None and (member.consent_detail or "").startswith("form from c at")
+        assert store.sign_up("late@example.org", "Late", {}, "form from d")
+
+
 _WORKER = """
 import sys
 from pathlib import Path

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from briefing.audience.store import Store, utc_now
@@ -18,6 +18,12 @@ log = logging.getLogger("briefing")
 
 def store_path(config: Config) -> Path:
     return config.root / config.audience.store
+
+
+def unconfirmed_since(config: Config, now: datetime) -> datetime:
+    """Sign-ups pending since before this are deleted: a day after their link expired
+    (the token is issued a moment after the row is written, and clocks differ a little)."""
+    return now - timedelta(hours=config.service.confirm_hours, days=1)
 
 
 def open_store(config: Config, clock: Callable[[], datetime] = utc_now) -> Store:
@@ -36,9 +42,12 @@ def open_store(config: Config, clock: Callable[[], datetime] = utc_now) -> Store
             config.root / config.send.suppressions,
             config.root,
         )
+        expired = store.expire_pending(unconfirmed_since(config, clock()))
     except BaseException:
         store.close()
         raise
     if done:
         log.info("moved the audience into %s: %s", label, done)
+    if expired:
+        log.info("deleted %d sign-up(s) not confirmed within service.confirm_hours", expired)
     return store

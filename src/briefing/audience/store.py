@@ -70,6 +70,7 @@ CREATE TABLE IF NOT EXISTS subscribers (
     consent_detail TEXT
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS subscribers_lower ON subscribers (lower);
+CREATE INDEX IF NOT EXISTS subscribers_pending ON subscribers (status_at) WHERE status='pending';
 CREATE TABLE IF NOT EXISTS events (
     id INTEGER PRIMARY KEY,
     key TEXT NOT NULL,
@@ -311,11 +312,40 @@ class Store:
         """
         with self.write():
             member = self.get(address)
-            if member is None or member.status == PENDING:
+            if member is None:
                 self.apply(address, PENDING, "form", detail, name=name, fields=fields)
-                self.set_details(address, name, fields)
-                return True
-            return member.status == UNSUBSCRIBED
+            elif member.status == PENDING:
+                # Asked again: the new link's window counts (expire_pending), and the
+                # consent record names this request.
+                now = self._now()
+                self._db.execute(
+                    "UPDATE subscribers SET status_at=? WHERE key=?", (now, member.key)
+                )
+                self._db.execute(
+                    "INSERT INTO events (key, at, status, source, detail)"
+                    " VALUES (?, ?, ?, 'form', ?)",
+                    (member.key, now, PENDING, detail),
+                )
+            else:
+                return member.status == UNSUBSCRIBED
+            self.set_details(address, name, fields)
+            return True
+
+    def expire_pending(self, asked_before: datetime) -> int:
+        """Delete sign-ups pending since before asked_before, with their history: their
+        link has expired and nobody consented, so the address is not kept. They can sign
+        up again (unlike an erased address)."""
+        cutoff = asked_before.astimezone(UTC).isoformat(timespec="microseconds")
+        # status='pending' as a literal: the partial index subscribers_pending applies.
+        find = "SELECT key FROM subscribers WHERE status='pending' AND status_at<?"
+        if not self._db.execute(find, (cutoff,)).fetchone():
+            return 0  # the usual case: no write lock taken
+        with self.write() as db:
+            keys = [(row[0],) for row in db.execute(find, (cutoff,))]
+            db.executemany("DELETE FROM events WHERE key=?", keys)
+            db.executemany("DELETE FROM subscribers WHERE key=?", keys)
+        self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # as erase(): no old pages left
+        return len(keys)
 
     def confirm(self, address: str, issued_at: str, detail: str) -> bool:
         """Make a pending sign-up active; False when this confirmation no longer applies
