@@ -1,0 +1,253 @@
+"""BuildCache: the build cache's metadata (signatures, issues, output digests), read
+from `.briefing/build-cache.json` into the declared types and saved only when changed.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from briefing import cache as settings  # CACHE_FILE, STORE_FILE, RACY_NS at call time
+from briefing.atomic import atomic_write
+from briefing.cache.signatures import Signature, digest, matches, settled_stamp, signature
+from briefing.cache.stored_issues import (
+    EAGER,
+    HEAD_KEYS,
+    HINTS,
+    StoredIssue,
+    head_of,
+    store_bodies,
+    stored_issue,
+)
+from briefing.datacodec import DecodeError, decoder, from_data
+from briefing.model import Issue
+
+log = logging.getLogger("briefing")
+
+_FORMAT = 6
+
+
+@dataclass
+class OutputSet:
+    key: str
+    sizes: dict[str, int]  # site-relative path → bytes written
+
+
+@dataclass
+class BuildCache:
+    environment: str = ""
+    as_of: str = ""  # the build's cut-off (ISO 8601; '' for none), for the record
+    changed: bool = False  # whether save() has anything new to write
+    # folder name → its files' signature, a token for its content, the Issue loaded from it
+    issues: dict[str, tuple[Signature, str, Issue]] = field(default_factory=dict)
+    outputs: dict[str, OutputSet] = field(default_factory=dict)
+    seen: dict[str, Signature] = field(default_factory=dict)  # signatures reuse() took
+    entries: dict[str, tuple[str, str]] = field(default_factory=dict)  # token, feed entry
+    listings: dict[str, str] = field(default_factory=dict)  # digest of what listings show
+    site: str = ""  # the last build's site key (BuildCache.site_key)
+
+    @classmethod
+    def load(cls, root: Path, environment: str) -> BuildCache:
+        path = root / settings.CACHE_FILE
+        try:
+            raw = path.read_bytes()
+        except FileNotFoundError:
+            return cls(environment)
+        except OSError as exc:
+            log.debug("ignoring the build cache %s: %s", path, exc)
+            return cls(environment)
+        try:
+            stored = json.loads(raw)
+            if stored.get("format") != _FORMAT or stored.get("environment") != environment:
+                return cls(environment)
+            cache = cls(environment, _exactly(str, stored["as_of"]), **_decode(root, stored))
+        except (ValueError, TypeError, KeyError, AttributeError, RecursionError) as exc:
+            # A damaged or foreign cache (DecodeError is a ValueError): start afresh.
+            log.debug("ignoring the build cache %s: %s", path, exc)
+            return cls(environment)
+        return cache
+
+    def save(self, root: Path) -> None:
+        self._settle()
+        if self.changed or not (root / settings.CACHE_FILE).exists():
+            self.changed = False
+            refs = store_bodies(root, [issue for _, _, issue in self.issues.values()])
+            stored = {
+                "format": _FORMAT,
+                "environment": self.environment,
+                "as_of": self.as_of,
+                "site": self.site,
+                # Stamps and entries are tuples of text and numbers: JSON as they are.
+                "issues": {
+                    name: [stamp, token, head_of(issue), refs[name], self.listings.get(name, "")]
+                    for name, (stamp, token, issue) in self.issues.items()
+                },
+                "outputs": {name: [o.key, o.sizes] for name, o in self.outputs.items()},
+                "entries": self.entries,
+            }
+            # A tree of fresh dicts, lists and tuples: no cycle to guard against (-20%).
+            data = json.dumps(stored, separators=(",", ":"), check_circular=False)
+            atomic_write(root / settings.CACHE_FILE, data.encode())
+
+    def _settle(self) -> None:
+        """Drop the content hashes the stamps no longer need: a file read while recent
+        (a copy made just before a first build: every file) is hashed again now, if its
+        times are out of the racy window since. Same content, same stamp: no later edit
+        can share its times, so the stamp alone tells, and the next build reads nothing."""
+        racy = time.time_ns() - settings.RACY_NS
+        for name, (stamp, token, issue) in self.issues.items():
+            if not any(s[5] for s in stamp):
+                continue
+            settled = tuple(settled_stamp(s, issue.folder, racy) for s in stamp)
+            if settled != stamp:
+                self.issues[name] = (settled, token, issue)
+                self.changed = True
+
+    def cut_off(self, as_of: str) -> None:
+        """Record the build's cut-off (issues dated after it are not in the site)."""
+        # Recorded, not a reason to save: with the clock as cut-off it differs every
+        # build, and a no-op build must not rewrite the cache.
+        self.as_of = as_of
+
+    def forget_on_disk(self, root: Path) -> None:
+        """Remove the saved cache (save() writes it again)."""
+        (root / settings.CACHE_FILE).unlink(missing_ok=True)
+        self.changed = True
+
+    def reuse(self, folder: Path) -> Issue | None:
+        """The Issue an earlier build loaded from folder, if none of its files changed."""
+        stamp = self.seen[folder.name] = signature(folder)
+        hit = self.issues.get(folder.name)
+        if not (hit and matches(hit[0], stamp, folder)):
+            return None
+        if isinstance(hit[2], StoredIssue):  # the loader's path: no need to decode one
+            vars(hit[2]).setdefault("folder", folder)
+        return hit[2]
+
+    def record(self, issues: Iterable[Issue]) -> None:
+        """Remember the issues a load returned, under the signatures reuse() took. A
+        reused issue keeps its token, so the outputs keyed by it stay fresh when only
+        its stamps were renewed (a recent file's hash checked once, then dropped)."""
+        loaded = {}
+        kept: set[str] = set()  # issues reused, under the token they had
+        same = True  # every issue as before, under the same stamp and token
+        for issue in issues:
+            name = issue.folder.name
+            stamp, hit = self.seen[name], self.issues.get(name)
+            if hit and hit[2] is issue:
+                token = hit[1]
+                same = same and hit[0] == stamp
+                kept.add(name)
+            else:
+                token, same = digest(stamp), False
+            loaded[name] = (stamp, token, issue)
+        if not same or len(loaded) != len(self.issues):
+            self.changed = True
+        self.issues, self.seen = loaded, {}
+        # A listing digest holds for the token it was made for: kept for reused issues.
+        self.listings = {k: v for k, v in self.listings.items() if k in kept}
+        # Entries of issues that are gone or changed go (the feeds hold a few newest).
+        self.entries = {
+            k: v for k, v in self.entries.items() if k in loaded and v[0] == loaded[k][1]
+        }
+
+    def feed_entry(self, issue: Issue, make: Callable[[], str]) -> str:
+        """An issue's feed entry content, rendered again only when its folder changed."""
+        stamp = self.stamp(issue)
+        cached = self.entries.get(issue.folder.name)
+        if cached is None or cached[0] != stamp:
+            cached = self.entries[issue.folder.name] = (stamp, make())
+            self.changed = True
+        return cached[1]
+
+    def listing(self, issue: Issue, make: Callable[[], str]) -> str:
+        """The digest of what listings show of issue, made again only when its folder
+        changed (every planned build digests every issue: at 5,000, most of the plan)."""
+        name = issue.folder.name
+        if not (found := self.listings.get(name)):
+            found = self.listings[name] = make()
+            self.changed = True
+        return found
+
+    def stamp(self, issue: Issue) -> str:
+        """The token of the content of the folder issue was loaded from (after record())."""
+        return self.issues[issue.folder.name][1]
+
+    def site_key(self, issues: Iterable[Issue], *more: object) -> str:
+        """What a site shows: these issues (their content, in this order) and more. Every
+        output's key follows from it, so the same site key means the same keys."""
+        return digest([self.stamp(i) for i in issues], more)
+
+    def settle(self, site: str, names: list[str]) -> None:
+        """After a build: its site key, and the outputs it has, in its order (issues gone
+        leave, so that the site key's shortcut finds exactly these)."""
+        if list(self.outputs) != names:
+            self.outputs = {name: self.outputs[name] for name in names}
+            self.changed = True
+        if site != self.site:
+            self.site = site
+            self.changed = True
+
+    def fresh(self, name: str, key: str, out_dir: Path) -> OutputSet | None:
+        """The cached outputs named name, if their key matches and every file is in place."""
+        cached = self.outputs.get(name)
+        if cached is None or cached.key != key:
+            return None
+        folder = str(out_dir)
+        stat = os.stat
+        for path, size in cached.sizes.items():
+            try:
+                if stat(f"{folder}/{path}").st_size != size:
+                    return None
+            except FileNotFoundError:
+                return None
+        return cached
+
+    def remember(self, name: str, key: str, sizes: dict[str, int]) -> None:
+        """Record the outputs rendered under key: each site path and its size in bytes."""
+        self.outputs[name] = OutputSet(key, dict(sizes))
+        self.changed = True
+
+
+def _decode(root: Path, stored: dict[str, Any]) -> dict[str, Any]:
+    """The metadata read back, checked: stamps as tuples (compared field by field by matches(),
+    which refuses a malformed one), fields by their type, output sizes as numbers."""
+    store = str(root / settings.STORE_FILE)
+    read = [(key, decoder(HINTS[key])) for key in EAGER]
+    issues: dict[str, tuple[Signature, str, Issue]] = {}
+    listings: dict[str, str] = {}
+    for name, (stamps, token, head, ref, listing) in _exactly(dict, stored["issues"]).items():
+        if _exactly(dict, head).keys() != HEAD_KEYS:
+            raise DecodeError(f"{name}: the fields stored are not an issue's")
+        values = {key: field_of(head[key]) for key, field_of in read}
+        ref = (_exactly(int, ref[0]), _exactly(int, ref[1]), _exactly(str, ref[2]))
+        _exactly(str, head["_lead"])
+        issue = stored_issue(values, head, ref, store)
+        issues[_exactly(str, name)] = (tuple(map(tuple, stamps)), _exactly(str, token), issue)
+        if _exactly(str, listing):
+            listings[name] = listing
+    outputs = {}
+    for name, (key, sizes) in _exactly(dict, stored["outputs"]).items():
+        if not all(type(s) is int for s in _exactly(dict, sizes).values()):
+            raise DecodeError(f"output sizes of {name} are not all numbers")
+        outputs[name] = OutputSet(_exactly(str, key), sizes)
+    entries = from_data(dict[str, tuple[str, str]], stored["entries"])
+    return {
+        "issues": issues,
+        "outputs": outputs,
+        "entries": entries,
+        "listings": listings,
+        "site": _exactly(str, stored["site"]),
+    }
+
+
+def _exactly(kind: type, value: Any) -> Any:
+    if type(value) is not kind:
+        raise DecodeError(f"expected {kind.__name__}, found {type(value).__name__}")
+    return value

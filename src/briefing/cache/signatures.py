@@ -1,0 +1,98 @@
+"""File signatures: a stamp of every file in a folder, cheap to take and changed by
+any edit, and whether a stored signature still holds (git's "racily clean" rule: a
+file changed within RACY_NS of being stamped is also stamped by a hash of its content).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from pathlib import Path
+from stat import S_ISREG
+
+from briefing import cache as settings  # RACY_NS and _content_hash, read at call time
+
+# (name, size, mtime_ns, ctime_ns, inode, content hash or "")
+Stamp = tuple[str, int, int, int, int, str]
+Signature = tuple[Stamp, ...]
+
+
+def signature(folder: Path, recursive: bool = False, hash_recent: bool = True) -> Signature:
+    """A stamp of every file in folder (by relative name): cheap, and changes with any edit.
+    Without hash_recent (the theme and briefing's code), stamps hold no content hash."""
+    found: list[Stamp] = []
+    racy = time.time_ns() - settings.RACY_NS if hash_recent else 1 << 62
+    if not recursive:  # an issue folder, thousands of times a build: the short way
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                if entry.is_dir():
+                    continue
+                stat = entry.stat()
+                mtime, ctime = stat.st_mtime_ns, stat.st_ctime_ns
+                if mtime < racy and ctime < racy:  # _stamp's usual case, inline
+                    found.append((entry.name, stat.st_size, mtime, ctime, stat.st_ino, ""))
+                else:
+                    found.append(_stamp(entry.name, entry.path, stat, racy))
+        found.sort()
+        return tuple(found)
+    stack = [""]
+    while stack:
+        prefix = stack.pop()
+        with os.scandir(os.path.join(folder, prefix)) as entries:
+            for entry in entries:
+                name = prefix + entry.name
+                if entry.is_dir():
+                    if recursive and entry.name != "__pycache__":
+                        stack.append(name + "/")
+                    continue
+                found.append(_stamp(name, entry.path, entry.stat(), racy))
+    return tuple(sorted(found))
+
+
+def file_signature(path: Path) -> Stamp:
+    return _stamp(path.name, str(path), path.stat(), 1 << 62)
+
+
+def _stamp(name: str, path: str, stat: os.stat_result, racy: int) -> Stamp:
+    content = ""
+    # Only a regular file is opened: a FIFO in issues/ would block the build here
+    # (the loader refuses it with a message; briefing.project_files).
+    if S_ISREG(stat.st_mode) and max(stat.st_mtime_ns, stat.st_ctime_ns) >= racy:
+        content = settings._content_hash(Path(path))
+    return (name, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino, content)
+
+
+def digest(*parts: object) -> str:
+    return hashlib.sha256(repr(parts).encode()).hexdigest()
+
+
+def matches(stored: Signature, current: Signature, folder: Path) -> bool:
+    """Whether a folder's files are as stored. A file recorded with a content hash (it
+    had just changed then) must still have that content, checked now if need be. A
+    malformed stored stamp (a crafted cache) is simply not the same."""
+    if stored == current:  # the usual case, compared at C speed
+        return True
+    if len(stored) != len(current):
+        return False
+    for old, new in zip(stored, current, strict=True):
+        if len(old) != 6 or old[:5] != new[:5]:
+            return False
+        if old[5] and old[5] != (new[5] or settings._content_hash(folder / new[0])):
+            return False
+    return True
+
+
+def settled_stamp(stamp: Stamp, folder: Path, racy: int) -> Stamp:
+    """stamp without its content hash if the file is out of the racy window and still has
+    that content and those times (read first, then stat: a change in between shows)."""
+    if not stamp[5] or max(stamp[2], stamp[3]) >= racy:
+        return stamp
+    path = folder / stamp[0]
+    try:
+        content = settings._content_hash(path)
+        now = path.stat()
+    except OSError:
+        return stamp
+    current = (stamp[0], now.st_size, now.st_mtime_ns, now.st_ctime_ns, now.st_ino)
+    return (*current, "") if content == stamp[5] and current == stamp[:5] else stamp
