@@ -70,11 +70,16 @@ class Staging:
 
     def commit(self, clean: bool, kept: set[str]) -> WriteReport:
         manifest = self.out_dir / MANIFEST
+        marked = is_marked(self.out_dir)
+        if not self.sizes and not clean and _holds(manifest, _listing(kept, marked)):
+            # Nothing rendered, and the manifest lists exactly the files kept: nothing
+            # to move, remove or write (a no-op build: 15,000 lines not parsed twice).
+            self.discard()
+            return WriteReport(0, len(kept), 0)
         previous = _listed(manifest)
         current = set(self.sizes) | kept
         # Before any move, the manifest lists the old files and the new: if this process
         # dies among the moves, the next build still knows every file it may have to remove.
-        marked = is_marked(self.out_dir)
         _write_manifest(manifest, previous | current, marked)
         written = unchanged = 0
         # A folder the site lacks (a new issue's, every folder of a first build) moves
@@ -177,9 +182,18 @@ _NOT_PLAIN = frozenset({"", ".", ".."})
 
 
 def _write_manifest(manifest: Path, paths: set[str], marked: bool) -> None:
-    listing = ("\n".join([MARKER] * marked + sorted(paths)) + "\n").encode()
-    if not (manifest.is_file() and manifest.read_bytes() == listing):
+    listing = _listing(paths, marked)
+    if not _holds(manifest, listing):
         atomic_write(manifest, listing)
+
+
+def _listing(paths: set[str], marked: bool) -> bytes:
+    return ("\n".join([MARKER] * marked + sorted(paths)) + "\n").encode()
+
+
+def _holds(manifest: Path, listing: bytes) -> bool:
+    """Whether the manifest is a file with exactly these bytes."""
+    return manifest.is_file() and manifest.read_bytes() == listing
 
 
 def _unlisted_files(root: Path) -> list[str]:

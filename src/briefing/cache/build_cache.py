@@ -8,14 +8,24 @@ import json
 import logging
 import os
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from briefing import cache as settings  # CACHE_FILE, STORE_FILE, RACY_NS at call time
 from briefing.atomic import atomic_write
-from briefing.cache.signatures import Signature, digest, matches, settled_stamp, signature
+from briefing.cache.signatures import (
+    FolderStamp,
+    Signature,
+    digest,
+    folder_stamp,
+    listed_names,
+    matches,
+    restamp,
+    settled_stamp,
+    signature,
+)
 from briefing.cache.stored_issues import (
     EAGER,
     HEAD_KEYS,
@@ -30,7 +40,7 @@ from briefing.model import Issue
 
 log = logging.getLogger("briefing")
 
-_FORMAT = 6
+_FORMAT = 7
 
 
 @dataclass
@@ -48,9 +58,13 @@ class BuildCache:
     issues: dict[str, tuple[Signature, str, Issue]] = field(default_factory=dict)
     outputs: dict[str, OutputSet] = field(default_factory=dict)
     seen: dict[str, Signature] = field(default_factory=dict)  # signatures reuse() took
+    # folder name → its own stamp, for the folders whose times were not recent then
+    folders: dict[str, FolderStamp] = field(default_factory=dict)
+    seen_folders: dict[str, FolderStamp | None] = field(default_factory=dict)  # reuse() took
     entries: dict[str, tuple[str, str]] = field(default_factory=dict)  # token, feed entry
     listings: dict[str, str] = field(default_factory=dict)  # digest of what listings show
     site: str = ""  # the last build's site key (BuildCache.site_key)
+    read: _Read | None = None  # the file load() read, whose unchanged lines save() keeps
 
     @classmethod
     def load(cls, root: Path, environment: str) -> BuildCache:
@@ -66,7 +80,7 @@ class BuildCache:
             stored = json.loads(raw)
             if stored.get("format") != _FORMAT or stored.get("environment") != environment:
                 return cls(environment)
-            cache = cls(environment, _exactly(str, stored["as_of"]), **_decode(root, stored))
+            cache = cls(environment, _exactly(str, stored["as_of"]), **_decode(root, raw, stored))
         except (ValueError, TypeError, KeyError, AttributeError, RecursionError) as exc:
             # A damaged or foreign cache (DecodeError is a ValueError): start afresh.
             log.debug("ignoring the build cache %s: %s", path, exc)
@@ -78,22 +92,58 @@ class BuildCache:
         if self.changed or not (root / settings.CACHE_FILE).exists():
             self.changed = False
             refs = store_bodies(root, [issue for _, _, issue in self.issues.values()])
-            stored = {
-                "format": _FORMAT,
-                "environment": self.environment,
-                "as_of": self.as_of,
-                "site": self.site,
-                # Stamps and entries are tuples of text and numbers: JSON as they are.
-                "issues": {
-                    name: [stamp, token, head_of(issue), refs[name], self.listings.get(name, "")]
-                    for name, (stamp, token, issue) in self.issues.items()
-                },
-                "outputs": {name: [o.key, o.sizes] for name, o in self.outputs.items()},
-                "entries": self.entries,
+            issues = {
+                name: (
+                    stamp,
+                    token,
+                    head_of(issue),
+                    refs[name],
+                    self.listings.get(name, ""),
+                    self.folders.get(name, ()),
+                )
+                for name, (stamp, token, issue) in self.issues.items()
             }
-            # A tree of fresh dicts, lists and tuples: no cycle to guard against (-20%).
-            data = json.dumps(stored, separators=(",", ":"), check_circular=False)
-            atomic_write(root / settings.CACHE_FILE, data.encode())
+            atomic_write(root / settings.CACHE_FILE, self._encoded(issues))
+            self.read = None  # its lines are not the file's any more
+
+    def _encoded(self, issues: Mapping[str, tuple[object, ...]]) -> bytes:
+        """The metadata as JSON, one issue and one output set a line: a line that did not
+        change since load() is kept as read, so an edit encodes a few entries, not 5,000
+        (the whole file is read by json.loads all the same: the layout is only whitespace).
+        """
+        read = self.read
+        kept_issues, kept_outputs = read.lines() if read else ({}, {})
+        head = {
+            "format": _FORMAT,
+            "environment": self.environment,
+            "as_of": self.as_of,
+            "site": self.site,
+        }
+        # Stamps and entries are tuples of text and numbers: JSON as they are.
+        issue_lines = [
+            kept
+            if (kept := kept_issues.get(name)) and read and read.entries.get(name) == entry
+            else _line(name, entry)
+            for name, entry in issues.items()
+        ]
+        output_lines = [
+            kept
+            if (kept := kept_outputs.get(name)) and read and read.outputs.get(name) is o
+            else _line(name, [o.key, o.sizes])
+            for name, o in self.outputs.items()
+        ]
+        return b"".join(
+            [
+                _dumps(head)[:-1].encode(),
+                b',"issues":{\n',
+                b",\n".join(issue_lines),
+                b'\n},"outputs":{\n',
+                b",\n".join(output_lines),
+                b'\n},"entries":',
+                _dumps(self.entries).encode(),
+                b"}",
+            ]
+        )
 
     def _settle(self) -> None:
         """Drop the content hashes the stamps no longer need: a file read while recent
@@ -102,12 +152,27 @@ class BuildCache:
         can share its times, so the stamp alone tells, and the next build reads nothing."""
         racy = time.time_ns() - settings.RACY_NS
         for name, (stamp, token, issue) in self.issues.items():
+            if name not in self.folders:
+                self._settle_folder(name, stamp, str(issue.folder))
             if not any(s[5] for s in stamp):
                 continue
             settled = tuple(settled_stamp(s, issue.folder, racy) for s in stamp)
             if settled != stamp:
                 self.issues[name] = (settled, token, issue)
                 self.changed = True
+
+    def _settle_folder(self, name: str, stamp: Signature, folder: str) -> None:
+        """Keep the folder's own stamp if its times are out of the racy window now and
+        it holds the files stamped (its stamp first: a file added after shows next time).
+        After a first build (a copy made just before: every folder recent), the next
+        build stats the files it knows, without listing a folder."""
+        try:
+            shown = folder_stamp(folder)
+            if shown and listed_names(folder) == [s[0] for s in stamp]:
+                self.folders[name] = shown
+                self.changed = True
+        except OSError:  # gone meanwhile: listed again next time
+            pass
 
     def cut_off(self, as_of: str) -> None:
         """Record the build's cut-off (issues dated after it are not in the site)."""
@@ -121,14 +186,28 @@ class BuildCache:
         self.changed = True
 
     def reuse(self, folder: Path) -> Issue | None:
-        """The Issue an earlier build loaded from folder, if none of its files changed."""
-        stamp = self.seen[folder.name] = signature(folder)
-        hit = self.issues.get(folder.name)
+        """The Issue an earlier build loaded from folder, if none of its files changed.
+        If the folder's own stamp is as stored, its files are stat()ed by the names
+        stored; otherwise (or if one changed) it is listed, and the signature recorded
+        is of every file in it."""
+        name, path = folder.name, str(folder)
+        hit = self.issues.get(name)
+        shown = self.seen_folders[name] = folder_stamp(path)  # before any listing
+        if hit and shown is not None and self.folders.get(name) == shown:
+            quick = restamp(path, hit[0])
+            if quick is not None and matches(hit[0], quick, folder):
+                self.seen[name] = quick
+                return self._reused(hit[2], folder)
+        stamp = self.seen[name] = signature(folder)
         if not (hit and matches(hit[0], stamp, folder)):
             return None
-        if isinstance(hit[2], StoredIssue):  # the loader's path: no need to decode one
-            vars(hit[2]).setdefault("folder", folder)
-        return hit[2]
+        return self._reused(hit[2], folder)
+
+    @staticmethod
+    def _reused(issue: Issue, folder: Path) -> Issue:
+        if isinstance(issue, StoredIssue):  # the loader's path: no need to decode one
+            vars(issue).setdefault("folder", folder)
+        return issue
 
     def record(self, issues: Iterable[Issue]) -> None:
         """Remember the issues a load returned, under the signatures reuse() took. A
@@ -147,9 +226,10 @@ class BuildCache:
             else:
                 token, same = digest(stamp), False
             loaded[name] = (stamp, token, issue)
-        if not same or len(loaded) != len(self.issues):
+        folders = {n: f for n in loaded if (f := self.seen_folders.get(n)) is not None}
+        if not same or len(loaded) != len(self.issues) or folders != self.folders:
             self.changed = True
-        self.issues, self.seen = loaded, {}
+        self.issues, self.seen, self.folders, self.seen_folders = loaded, {}, folders, {}
         # A listing digest holds for the token it was made for: kept for reused issues.
         self.listings = {k: v for k, v in self.listings.items() if k in kept}
         # Entries of issues that are gone or changed go (the feeds hold a few newest).
@@ -215,23 +295,32 @@ class BuildCache:
         self.changed = True
 
 
-def _decode(root: Path, stored: dict[str, Any]) -> dict[str, Any]:
+def _decode(root: Path, raw: bytes, stored: dict[str, Any]) -> dict[str, Any]:
     """The metadata read back, checked: stamps as tuples (compared field by field by matches(),
     which refuses a malformed one), fields by their type, output sizes as numbers."""
     store = str(root / settings.STORE_FILE)
     read = [(key, decoder(HINTS[key])) for key in EAGER]
     issues: dict[str, tuple[Signature, str, Issue]] = {}
     listings: dict[str, str] = {}
-    for name, (stamps, token, head, ref, listing) in _exactly(dict, stored["issues"]).items():
+    folders: dict[str, FolderStamp] = {}
+    read_back: dict[str, tuple[object, ...]] = {}  # each entry as read, to compare at save
+    for name, entry in _exactly(dict, stored["issues"]).items():
+        stamps, token, head, ref, listing, shown = entry
         if _exactly(dict, head).keys() != HEAD_KEYS:
             raise DecodeError(f"{name}: the fields stored are not an issue's")
         values = {key: field_of(head[key]) for key, field_of in read}
         ref = (_exactly(int, ref[0]), _exactly(int, ref[1]), _exactly(str, ref[2]))
         _exactly(str, head["_lead"])
         issue = stored_issue(values, head, ref, store)
-        issues[_exactly(str, name)] = (tuple(map(tuple, stamps)), _exactly(str, token), issue)
+        stamps = tuple(map(tuple, stamps))
+        issues[_exactly(str, name)] = (stamps, _exactly(str, token), issue)
         if _exactly(str, listing):
             listings[name] = listing
+        if _exactly(list, shown):
+            if len(shown) != 3 or not all(type(n) is int for n in shown):
+                raise DecodeError(f"{name}: the folder's stamp is not three numbers")
+            folders[name] = shown = tuple(shown)
+        read_back[name] = (stamps, token, head, ref, listing, tuple(shown))
     outputs = {}
     for name, (key, sizes) in _exactly(dict, stored["outputs"]).items():
         if not all(type(s) is int for s in _exactly(dict, sizes).values()):
@@ -243,8 +332,58 @@ def _decode(root: Path, stored: dict[str, Any]) -> dict[str, Any]:
         "outputs": outputs,
         "entries": entries,
         "listings": listings,
+        "folders": folders,
+        "read": _Read(raw, read_back, dict(outputs)),
         "site": _exactly(str, stored["site"]),
     }
+
+
+@dataclass
+class _Read:
+    """The metadata file load() read: its bytes, and each issue's entry and each output
+    set as decoded from it."""
+
+    raw: bytes
+    entries: dict[str, tuple[object, ...]]
+    outputs: dict[str, OutputSet]
+
+    def lines(self) -> tuple[dict[str, bytes], dict[str, bytes]]:
+        """Each issue's and each output set's line in the file, if it has the layout
+        _encoded() writes (one entry a line, in the order read, each starting with its
+        name, the sections where they belong); else none (the file is encoded whole)."""
+        lines = self.raw.split(b"\n")
+        issues, outputs = list(self.entries), list(self.outputs)
+        n, m = len(issues), len(outputs)
+        if len(lines) != n + m + 3 or not (n and m):
+            return {}, {}
+        if not lines[0].endswith(b'"issues":{') or lines[n + 1] != b'},"outputs":{':
+            return {}, {}
+        found: list[dict[str, bytes]] = []
+        for names, part in ((issues, lines[1 : n + 1]), (outputs, lines[n + 2 : n + m + 2])):
+            section = {}
+            for name, line in zip(names, part, strict=True):
+                line = line.removesuffix(b",")
+                if not line.startswith(_key(name)):
+                    return {}, {}
+                section[name] = line
+            found.append(section)
+        return found[0], found[1]
+
+
+def _key(name: str) -> bytes:
+    """name as a JSON object key, with its colon."""
+    if name.isascii() and name.isprintable() and '"' not in name and "\\" not in name:
+        return b'"' + name.encode() + b'":'  # what json.dumps gives, in a tenth of the time
+    return json.dumps(name).encode() + b":"
+
+
+def _line(name: str, value: object) -> bytes:
+    return _key(name) + _dumps(value).encode()
+
+
+def _dumps(value: object) -> str:
+    # A tree of fresh dicts, lists and tuples: no cycle to guard against (-20%).
+    return json.dumps(value, separators=(",", ":"), check_circular=False)
 
 
 def _exactly(kind: type, value: Any) -> Any:

@@ -16,6 +16,9 @@ from briefing import cache as settings  # RACY_NS and _content_hash, read at cal
 # (name, size, mtime_ns, ctime_ns, inode, content hash or "")
 Stamp = tuple[str, int, int, int, int, str]
 Signature = tuple[Stamp, ...]
+# An issue folder's own mtime_ns, ctime_ns and inode: adding, removing or renaming a
+# file in it moves its times (POSIX), so while they hold, its files are the ones stored.
+FolderStamp = tuple[int, int, int]
 
 
 def signature(folder: Path, recursive: bool = False, hash_recent: bool = True) -> Signature:
@@ -48,6 +51,49 @@ def signature(folder: Path, recursive: bool = False, hash_recent: bool = True) -
                     continue
                 found.append(_stamp(name, entry.path, entry.stat(), racy))
     return tuple(sorted(found))
+
+
+def folder_stamp(folder: str) -> FolderStamp | None:
+    """The folder's own stamp, taken before its files are listed (a file added after
+    the listing then moves it); None while its times are recent, when a second change
+    could still share them: the folder is listed again the next time."""
+    stat = os.stat(folder)
+    mtime, ctime = stat.st_mtime_ns, stat.st_ctime_ns
+    racy = time.time_ns() - settings.RACY_NS
+    return (mtime, ctime, stat.st_ino) if mtime < racy and ctime < racy else None
+
+
+def restamp(folder: str, stored: Signature) -> Signature | None:
+    """The stamps of the files stored names, each stat()ed by name, without listing the
+    folder (its own stamp said no file came or went: a listing costs more than the stats
+    at 5,000 folders). None if one cannot be taken so (gone, not a plain file, a stored
+    name that is not a plain one): the caller lists the folder instead."""
+    racy = time.time_ns() - settings.RACY_NS
+    found: list[Stamp] = []
+    stat = os.stat
+    for old in stored:
+        name = old[0] if len(old) == 6 else None
+        if type(name) is not str or "/" in name or "\0" in name or name in ("", ".", ".."):
+            return None
+        path = f"{folder}/{name}"
+        try:
+            now = stat(path)
+        except OSError:
+            return None
+        if not S_ISREG(now.st_mode):
+            return None
+        mtime, ctime = now.st_mtime_ns, now.st_ctime_ns
+        if mtime < racy and ctime < racy:
+            found.append((name, now.st_size, mtime, ctime, now.st_ino, ""))
+        else:
+            found.append(_stamp(name, path, now, racy))
+    return tuple(found)
+
+
+def listed_names(folder: str) -> list[str]:
+    """The names signature() stamps in an issue folder (every entry but folders), sorted."""
+    with os.scandir(folder) as entries:
+        return sorted(entry.name for entry in entries if not entry.is_dir())
 
 
 def file_signature(path: Path) -> Stamp:

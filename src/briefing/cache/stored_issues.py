@@ -70,7 +70,8 @@ class StoredIssue(Issue):
 class _Lazy:
     """A field of a StoredIssue decoded on first use (then found in the instance, which
     comes first). A descriptor, not __getattr__: a field with a default is a class
-    attribute of Issue, which __getattr__ would never be asked for."""
+    attribute of Issue, which __getattr__ would never be asked for. Each field alone:
+    an edit's plan reads a few fields of every issue (titles, tags, dates), not all."""
 
     def __init__(self, name: str) -> None:
         self.name = name
@@ -78,8 +79,13 @@ class _Lazy:
     def __get__(self, issue: StoredIssue | None, owner: type | None = None) -> Any:
         if issue is None:
             return self
-        _read_fields(issue)
-        return vars(issue)[self.name]
+        state = vars(issue)
+        try:
+            value = state[self.name] = _lazy_readers()[self.name](state["_head"][self.name])
+        except DecodeError as exc:
+            _read_fields(issue, exc)
+            value = state[self.name]
+        return value
 
 
 for _name in _LAZY:
@@ -93,27 +99,22 @@ def stored_issue(values: dict[str, Any], head: dict[str, Any], ref: Ref, store: 
     return issue
 
 
-def _read_fields(issue: StoredIssue) -> None:
-    """The fields not read at once; from the folder if the stored ones do not decode
-    (the metadata was checked for shape, not for every field's type)."""
+def _read_fields(issue: StoredIssue, exc: DecodeError) -> None:
+    """The fields not read yet, from the folder: a stored one does not decode (the
+    metadata was checked for shape, not for every field's type)."""
     state = vars(issue)
-    head = state["_head"]
-    try:
-        found = {name: read(head[name]) for name, read in _lazy_readers() if name not in state}
-    except DecodeError as exc:
-        folder = Path(str(head["folder"]))
-        log.debug("reloading %s: a stored field is unreadable: %s", folder.name, exc)
-        from briefing.sources.issues import reload_issue
+    folder = Path(str(state["_head"]["folder"]))
+    log.debug("reloading %s: a stored field is unreadable: %s", folder.name, exc)
+    from briefing.sources.issues import reload_issue
 
-        fresh = reload_issue(folder)
-        found = {name: getattr(fresh, name) for name in _LAZY if name not in state}
-    state.update(found)
+    fresh = reload_issue(folder)
+    state.update({name: getattr(fresh, name) for name in _LAZY if name not in state})
 
 
 @functools.cache
-def _lazy_readers() -> tuple[tuple[str, Decoder], ...]:
+def _lazy_readers() -> dict[str, Decoder]:
     """The decoder of each field read on first use, looked up once per process."""
-    return tuple((name, decoder(HINTS[name])) for name in sorted(_LAZY))
+    return {name: decoder(HINTS[name]) for name in sorted(_LAZY)}
 
 
 def _read_body(issue: StoredIssue) -> _BodyData:
