@@ -10,7 +10,9 @@ could still share its timestamps, is recognised by a hash of its content as well
 - the environment: briefing.toml, the theme, briefing's own code and the output
   folder. Any change there drops the whole cache;
 - each issue folder: its signature maps to the Issue loaded from it, so loading
-  an unchanged issue costs a dictionary lookup (reuse() is the loader's callback);
+  an unchanged issue costs a dictionary lookup (reuse() is the loader's callback).
+  The folder's own stamp (times, inode), kept once out of the racy window, says no
+  file came or went: its files are then stat()ed by name, the folder not listed;
 - each set of outputs (one issue's files; the shared index, tag pages, feeds and
   stylesheet): a digest of everything they are rendered from, with the size of
   every file written. If the digest matches and the files are still there, the
@@ -19,7 +21,8 @@ could still share its timestamps, is recognised by a hash of its content as well
 
 Two files, both JSON (data, never code: a crafted file can at worst be refused):
 `.briefing/build-cache.json` holds the metadata a rebuild reads every time (the
-signatures, each issue's fields but its note and articles, the output digests);
+signatures, each issue's fields but its note and articles, the output digests), one
+issue and one output set a line, so a save keeps the lines that did not change;
 `.briefing/build-issues.json` holds the note and articles of each issue, most of
 the bytes, appended when an issue is loaded and read back only for an issue a
 build renders. Each stored piece is checked against its hash; one that does not
