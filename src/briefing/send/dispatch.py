@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import queue
 import random as _random
 import re
@@ -222,10 +223,11 @@ class Dispatcher:
                 while batch := self._take(transport.batch_size):
                     self._deliver_batch(transport, batch)
                 return
-            while batch := self._take(1):
-                result = self.deliver(transport, batch[0])
+            ahead = _Ahead(self) if isinstance(transport, SmtpTransport) else None
+            while subscriber := (ahead.take() if ahead else self._take_one()):
+                result = self.deliver(transport, subscriber, ahead)
                 if result is not None:  # None: stopped first, the row stays queued
-                    self._record(batch[0], result)
+                    self._record(subscriber, result)
         except BaseException as exc:
             self._errors.append(exc)
             self.stop.set()
@@ -241,8 +243,15 @@ class Dispatcher:
                 break
         return batch
 
-    def deliver(self, transport: Transport, subscriber: Subscriber) -> Result | None:
-        """The last result for subscriber, or None when stopped before anything was sent."""
+    def _take_one(self) -> Subscriber | None:
+        batch = self._take(1)
+        return batch[0] if batch else None
+
+    def deliver(
+        self, transport: Transport, subscriber: Subscriber, ahead: _Ahead | None = None
+    ) -> Result | None:
+        """The last result for subscriber, or None when stopped before anything was sent.
+        ahead: the session's next message, assembled while the relay reads this one."""
         result: Result | None = None
         for attempt in range(self.options.max_attempts):
             self.limiter.wait()
@@ -253,8 +262,14 @@ class Dispatcher:
             sender = self.template.envelope_from(subscriber)
             handover = partial(self.ledger.mark, self.issue, subscriber.key, DeliveryState.SENDING)
             if isinstance(transport, SmtpTransport):  # stuffed from parts stuffed once
-                data = self.template.data_for(subscriber)
-                result = transport.deliver_data(sender, subscriber.email, data, handover)
+                if ahead is None:
+                    data = self.template.data_for(subscriber)
+                    result = transport.deliver_data(sender, subscriber.email, data, handover)
+                else:
+                    data = ahead.data_for(subscriber)
+                    result = transport.deliver_data(
+                        sender, subscriber.email, data, handover, ahead.prepare
+                    )
             else:
                 message = self.template.render_for(subscriber)
                 result = transport.deliver(sender, subscriber.email, message, handover)
@@ -334,6 +349,53 @@ class Dispatcher:
             self._done += 1
             if self.progress:
                 self.progress(self._done, self._total)
+
+
+class _Ahead:
+    """One SMTP session's next recipient, taken and its message assembled while the relay
+    reads the current one (~55 µs of personalising that would otherwise wait for it).
+
+    Only the assembling moves: the audience check, the ledger's marks and every command
+    stay in their turn. The Date header (and a DKIM signature's t=) has whole seconds,
+    so a message assembled within the second it is sent is byte for byte the one
+    assembled then; one from an earlier second is assembled again."""
+
+    def __init__(self, dispatcher: Dispatcher) -> None:
+        self.dispatcher = dispatcher
+        self._next: Subscriber | None = None
+        self._ready: tuple[Subscriber, int, bytes] | None = None
+
+    def take(self) -> Subscriber | None:
+        """The next recipient of this session: the one taken ahead, if any."""
+        taken, self._next = self._next, None
+        if taken is None:
+            return self.dispatcher._take_one()
+        # Stopped meanwhile: like one never taken, its row stays queued.
+        return None if self.dispatcher.stop.is_set() else taken
+
+    def prepare(self) -> None:
+        """Called by the transport once a message went out, before its reply is read."""
+        if self._next is not None or self.dispatcher.stop.is_set():
+            return  # taken already (this message is a retry)
+        self._next = self.dispatcher._take_one()
+        if self._next is None:
+            return
+        started = time.time()
+        try:
+            data = self.dispatcher.template.data_for(self._next, started)
+        except Exception:  # assembled again in its turn, which reports it
+            self._ready = None
+            return
+        second = math.floor(started)
+        self._ready = (self._next, second, data) if math.floor(time.time()) == second else None
+
+    def data_for(self, subscriber: Subscriber) -> bytes:
+        ready, now = self._ready, time.time()
+        if ready is not None and ready[0] is subscriber:  # not a retry's: the next one's
+            self._ready = None
+            if ready[1] == math.floor(now):
+                return ready[2]
+        return self.dispatcher.template.data_for(subscriber, now)
 
 
 @contextlib.contextmanager

@@ -301,8 +301,17 @@ class SmtpTransport:
     def deliver(self, sender: str, recipient: str, message: bytes, handover: Handover) -> Result:
         return self.deliver_data(sender, recipient, dot_stuffed(message), handover)
 
-    def deliver_data(self, sender: str, recipient: str, data: bytes, handover: Handover) -> Result:
-        """deliver() for a message already dot-stuffed (MessageTemplate.data_for)."""
+    def deliver_data(
+        self,
+        sender: str,
+        recipient: str,
+        data: bytes,
+        handover: Handover,
+        meanwhile: Callable[[], None] | None = None,
+    ) -> Result:
+        """deliver() for a message already dot-stuffed (MessageTemplate.data_for).
+        meanwhile: called once the message went out, while the server reads it and
+        before its reply is read (the caller prepares its next message then)."""
         handed_over = False
 
         def mark() -> None:
@@ -315,7 +324,7 @@ class SmtpTransport:
             with deadline:
                 if self._smtp is None:
                     self._smtp = self.connect()
-                result = self._transaction(self._smtp, sender, recipient, data, mark)
+                result = self._transaction(self._smtp, sender, recipient, data, mark, meanwhile)
             if deadline.expired:  # what was read when the socket was cut is no reply
                 raise smtplib.SMTPServerDisconnected("cut at the deadline")
             return result
@@ -331,10 +340,16 @@ class SmtpTransport:
             return Result(state, None, f"connection lost: {server_text(str(exc))}")
 
     def _transaction(
-        self, smtp: smtplib.SMTP, sender: str, recipient: str, data: bytes, handover: Handover
+        self,
+        smtp: smtplib.SMTP,
+        sender: str,
+        recipient: str,
+        data: bytes,
+        handover: Handover,
+        meanwhile: Callable[[], None] | None = None,
     ) -> Result:
         if smtp.has_extn("pipelining"):
-            return self._pipelined(smtp, sender, recipient, data, handover)
+            return self._pipelined(smtp, sender, recipient, data, handover, meanwhile)
         code, reply = smtp.mail(sender)
         if code != 250:
             return self._refused(smtp, code, reply)
@@ -349,11 +364,17 @@ class SmtpTransport:
         code, reply = smtp.getreply()
         if code != 354:
             raise smtplib.SMTPDataError(code, reply)
-        smtp.send(data + b".\r\n")
+        self._send_data(smtp, data, meanwhile)
         return self._final(smtp, *smtp.getreply())
 
     def _pipelined(
-        self, smtp: smtplib.SMTP, sender: str, recipient: str, data: bytes, handover: Handover
+        self,
+        smtp: smtplib.SMTP,
+        sender: str,
+        recipient: str,
+        data: bytes,
+        handover: Handover,
+        meanwhile: Callable[[], None] | None = None,
     ) -> Result:
         """RFC 2920: MAIL, RCPT and DATA in one write, so a message costs two round trips
         instead of four."""
@@ -369,8 +390,14 @@ class SmtpTransport:
         if go[0] != 354:
             return self._refused(smtp, *go)
         handover()
-        smtp.send(data + b".\r\n")
+        self._send_data(smtp, data, meanwhile)
         return self._final(smtp, *smtp.getreply())
+
+    @staticmethod
+    def _send_data(smtp: smtplib.SMTP, data: bytes, meanwhile: Callable[[], None] | None) -> None:
+        smtp.send(data + b".\r\n")
+        if meanwhile is not None:
+            meanwhile()
 
     def _final(self, smtp: smtplib.SMTP, code: int, reply: bytes) -> Result:
         """The reply to the message's final '.': once the data went out, only a clear
