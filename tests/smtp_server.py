@@ -9,16 +9,19 @@ The recipient's local part picks the behaviour:
   drop@…          the connection is closed after DATA, before any reply
   garble@…        the message is taken, but the reply to its final '.' has no code
   ansi@…          550 5.7.1 at RCPT, the reply holding terminal escape sequences
+  slow@…          accepted, the reply to its DATA 1.5 s late
 Everything else is accepted with 250, unless Recorder.refuse_all holds a reply that
 every RCPT gets (a relay that refuses everyone).
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
 import socket
 import ssl
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,6 +51,7 @@ class Recorder:
     sessions: int = 0
     pipelining: bool = True  # advertised, as real relays do (RFC 2920)
     refuse_all: str = ""  # e.g. "550 5.1.1 No such user": every RCPT gets it
+    rcpt_at: dict[str, float] = field(default_factory=dict)  # last accepted RCPT's time
 
     def for_recipient(self, address: str) -> list[Received]:
         return [m for m in self.messages if address in m.rcpt_tos]
@@ -80,12 +84,15 @@ class Recorder:
                 return "552 5.2.2 Mailbox full"
             return "451 4.3.0 Try again later"
         envelope.rcpt_tos.append(address)
+        self.rcpt_at[address] = time.time()
         return "250 OK"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         local = envelope.rcpt_tos[0].split("@")[0]
         if local == "reject":
             return "554 5.7.1 Message refused"
+        if local == "slow":
+            await asyncio.sleep(1.5)
         if local == "drop":
             assert server.transport is not None
             server.transport.close()

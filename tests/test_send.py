@@ -498,3 +498,41 @@ def test_config_sections_for_send_are_validated(project: Path) -> None:
     assert "briefing.toml: smtp.port: must be a port number" in result.output
     toml.write_text(toml.read_text().replace('security = "tls"\nport = 0\n', ""))
     assert load_config(project).smtp.security == "starttls"
+
+
+@pytest.mark.parametrize(
+    ("pipelining", "connections"),
+    [(True, "1"), (True, "3"), (False, "1")],
+    ids=["pipelined", "pipelined-3", "one-by-one"],
+)
+def test_smtp_sends_each_message_byte_for_byte_as_rendered(
+    project: Path, pipelining: bool, connections: str
+) -> None:
+    """What crosses the wire (unstuffed by a real server) is exactly the message
+    render_for() gives for that reader at the Date it carries, and that Date is the
+    second it was sent in (or the one before, assembled just before a second began):
+    however the SMTP path assembles, stuffs, prepares ahead (the message after slow@
+    waits 1.5 s for its turn) or retries (tempfail1) a message."""
+    from briefing.send.audience import Subscriber
+
+    readers = [(f"r{n}@example.com", f".Dot {n}" if n % 3 else f"Reader {n}") for n in range(30)]
+    readers[5:5] = [("slow@example.com", "Slow")]
+    readers += [("tempfail1@example.com", "Retried"), ("bounce@example.com", "Gone")]
+    rows = "".join(f"{address},{name}\n" for address, name in readers)
+    _subscribers(project, "email,name\n" + rows)
+    with SmtpServer(pipelining=pipelining) as server:
+        args = [*_smtp_args(server), "--connections", connections]
+        assert _run(project, "send", SLUG, *args).exit_code == 2  # one bounced
+        received = list(server.recorder.messages)
+        sent_at = dict(server.recorder.rcpt_at)
+    service = SendService(load_config(project))
+    request = SendRequest(SLUG, transport="smtp", relay=Relay("127.0.0.1", 25, "none"))
+    template = service._prepare(request, clean=False)[0]
+    names = dict(readers)
+    assert sorted(m.rcpt_tos[0] for m in received) == sorted(names.keys() - {"bounce@example.com"})
+    for message in received:
+        (address,) = message.rcpt_tos
+        date = parsedate_to_datetime(_parse(message.data)["Date"]).timestamp()
+        expected = template.render_for(Subscriber(address, names[address]), date)
+        assert message.data == expected, address
+        assert sent_at[address] - 1 < date <= sent_at[address], address
