@@ -9,7 +9,7 @@ The recipient's local part picks the behaviour:
   drop@…          the connection is closed after DATA, before any reply
   garble@…        the message is taken, but the reply to its final '.' has no code
   ansi@…          550 5.7.1 at RCPT, the reply holding terminal escape sequences
-  slow@…          accepted, the reply to its DATA 1.5 s late
+  slow@…          accepted, the reply to its DATA 2.5 s late
 Everything else is accepted with 250, unless Recorder.refuse_all holds a reply that
 every RCPT gets (a relay that refuses everyone).
 """
@@ -92,7 +92,7 @@ class Recorder:
         if local == "reject":
             return "554 5.7.1 Message refused"
         if local == "slow":
-            await asyncio.sleep(1.5)
+            await asyncio.sleep(2.5)
         if local == "drop":
             assert server.transport is not None
             server.transport.close()

@@ -370,3 +370,44 @@ def test_credentials_come_from_the_environment_and_never_show(tmp_path: Path) ->
     assert "hunter2" not in repr(credentials) and "s3cret" not in repr(credentials)
     with pytest.raises(SendError, match="BRIEFING_UNSUBSCRIBE_SECRET"):
         Credentials.from_env({"BRIEFING_UNSUBSCRIBE_SECRET": "short"}).secret()
+
+
+def test_the_breaker_trips_exactly_where_counting_its_whole_window_would() -> None:
+    """CircuitBreaker counts the window only once enough refusals are in it; it must
+    trip on the same result, with the same reply, as counting the window every time."""
+    import random
+    from collections import Counter, deque
+
+    from briefing.send.dispatch import CircuitBreaker, refusal
+
+    def reference(results: list[Result], window: int, share: float) -> int | None:
+        recent: deque[str | None] = deque(maxlen=window)
+        for n, result in enumerate(results):
+            recent.append(refusal(result))
+            if len(recent) < window:
+                continue
+            (most, count), *_ = Counter(recent).most_common(1)
+            if most is not None and count >= share * window:
+                return n
+        return None
+
+    sent = Result(DeliveryState.SENT, 250, "2.0.0 Ok")
+    refusals = [
+        Result(DeliveryState.FAILED, 550, "5.1.1 No such user"),
+        Result(DeliveryState.FAILED, 554, "5.7.1 Refused"),
+        Result(DeliveryState.DEFERRED, 451, "4.3.0 Later"),
+    ]
+    pick = random.Random(15)
+    trips = 0
+    for _ in range(400):
+        window, share = pick.choice([(1, 1.0), (5, 0.6), (20, 0.8), (20, 0.5), (8, 0.0)])
+        bad = pick.random()
+        results = [
+            pick.choice(refusals) if pick.random() < bad else sent
+            for _ in range(pick.randint(0, 60))
+        ]
+        breaker = CircuitBreaker(window, share)
+        tripped = next((n for n, r in enumerate(results) if breaker.see(r)), None)
+        assert tripped == reference(results, window, share), (window, share, results)
+        trips += tripped is not None
+    assert 50 < trips < 350  # both ways were tried

@@ -37,7 +37,13 @@ from briefing.send.ledger import Ledger, Row
 from briefing.send.message import MessageTemplate
 from briefing.send.pacing import Backoff, Clock, Random, RateLimiter, Sleep
 from briefing.send.states import DeliveryState
-from briefing.send.transports import OutboxTransport, Result, SmtpTransport, Transport
+from briefing.send.transports import (
+    END_OF_DATA,
+    OutboxTransport,
+    Result,
+    SmtpTransport,
+    Transport,
+)
 
 log = logging.getLogger("briefing")
 
@@ -98,6 +104,7 @@ class CircuitBreaker:
     def __init__(self, window: int, share: float) -> None:
         self.window, self.share = window, share
         self._recent: deque[str | None] = deque(maxlen=max(window, 1))
+        self._refusals = 0  # results in _recent that are refusals (not None)
         self.tripped: str | None = None  # the refusal, once tripped
         self.reply = ""  # one reply of it, as the server said it
 
@@ -105,8 +112,14 @@ class CircuitBreaker:
         """Count one result; True when this one trips the breaker."""
         if self.window <= 0 or self.tripped:
             return False
-        self._recent.append(refusal(result))
-        if len(self._recent) < self.window:
+        seen = refusal(result)
+        if len(self._recent) == self._recent.maxlen and self._recent[0] is not None:
+            self._refusals -= 1  # the oldest leaves the window
+        self._recent.append(seen)
+        self._refusals += seen is not None
+        # Fewer refusals in the window than the share: no reply can have it (and the
+        # Counter below, ~5 µs, would be made for every message of a healthy send).
+        if len(self._recent) < self.window or self._refusals < self.share * self.window:
             return False
         (most, count), *_ = Counter(self._recent).most_common(1)
         if most is None or count < self.share * self.window:
@@ -262,14 +275,9 @@ class Dispatcher:
             sender = self.template.envelope_from(subscriber)
             handover = partial(self.ledger.mark, self.issue, subscriber.key, DeliveryState.SENDING)
             if isinstance(transport, SmtpTransport):  # stuffed from parts stuffed once
-                if ahead is None:
-                    data = self.template.data_for(subscriber)
-                    result = transport.deliver_data(sender, subscriber.email, data, handover)
-                else:
-                    data = ahead.data_for(subscriber)
-                    result = transport.deliver_data(
-                        sender, subscriber.email, data, handover, ahead.prepare
-                    )
+                wire = ahead.wire_for(subscriber) if ahead else self._wire_for(subscriber)
+                meanwhile = ahead.prepare if ahead else None
+                result = transport.deliver_wire(sender, subscriber.email, wire, handover, meanwhile)
             else:
                 message = self.template.render_for(subscriber)
                 result = transport.deliver(sender, subscriber.email, message, handover)
@@ -290,6 +298,10 @@ class Dispatcher:
                 )
                 self.sleep(delay)
         return result
+
+    def _wire_for(self, subscriber: Subscriber, date: float | None = None) -> bytes:
+        """What follows DATA for subscriber: stuffed from parts stuffed once per issue."""
+        return self.template.data_for(subscriber, date) + END_OF_DATA
 
     def _deliver_batch(self, transport: OutboxTransport, batch: list[Subscriber]) -> None:
         """Outbox files in batches: each file is made durable, the folder once per batch,
@@ -382,20 +394,20 @@ class _Ahead:
             return
         started = time.time()
         try:
-            data = self.dispatcher.template.data_for(self._next, started)
+            wire = self.dispatcher._wire_for(self._next, started)
         except Exception:  # assembled again in its turn, which reports it
             self._ready = None
             return
         second = math.floor(started)
-        self._ready = (self._next, second, data) if math.floor(time.time()) == second else None
+        self._ready = (self._next, second, wire) if math.floor(time.time()) == second else None
 
-    def data_for(self, subscriber: Subscriber) -> bytes:
+    def wire_for(self, subscriber: Subscriber) -> bytes:
         ready, now = self._ready, time.time()
         if ready is not None and ready[0] is subscriber:  # not a retry's: the next one's
             self._ready = None
             if ready[1] == math.floor(now):
                 return ready[2]
-        return self.dispatcher.template.data_for(subscriber, now)
+        return self.dispatcher._wire_for(subscriber, now)
 
 
 @contextlib.contextmanager

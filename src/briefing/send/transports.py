@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import hashlib
 import logging
 import re
@@ -33,6 +34,10 @@ from briefing.send.states import DeliveryState
 log = logging.getLogger("briefing")
 
 Handover = Callable[[], None]
+
+# Ends a message's data: CRLF . CRLF, the message's own last CRLF being the first
+# (RFC 5321 4.1.1.4); our messages end in CRLF.
+END_OF_DATA = b".\r\n"
 
 
 @dataclass(frozen=True)
@@ -170,7 +175,18 @@ def server_text(said: bytes | str) -> str:
     """What a server said, safe to store and print: lines joined, and every control
     character written as an escape (a reply can hold terminal escape sequences that
     would clear or retitle the editor's terminal when `status` prints it)."""
-    text = said.decode("utf-8", "replace") if isinstance(said, bytes) else said
+    if isinstance(said, bytes):
+        return _reply_text(said)
+    return _shown(said)
+
+
+@functools.lru_cache(maxsize=256)
+def _reply_text(said: bytes) -> str:
+    """A relay says the same few replies ("2.0.0 Ok") thousands of times in a send."""
+    return _shown(said.decode("utf-8", "replace"))
+
+
+def _shown(text: str) -> str:
     text = " / ".join(line.strip() for line in text.splitlines() if line.strip())
     return CONTROL.sub(_escape, text)[:1000]
 
@@ -301,17 +317,21 @@ class SmtpTransport:
     def deliver(self, sender: str, recipient: str, message: bytes, handover: Handover) -> Result:
         return self.deliver_data(sender, recipient, dot_stuffed(message), handover)
 
-    def deliver_data(
+    def deliver_data(self, sender: str, recipient: str, data: bytes, handover: Handover) -> Result:
+        """deliver() for a message already dot-stuffed (MessageTemplate.data_for)."""
+        return self.deliver_wire(sender, recipient, data + END_OF_DATA, handover)
+
+    def deliver_wire(
         self,
         sender: str,
         recipient: str,
-        data: bytes,
+        wire: bytes,
         handover: Handover,
         meanwhile: Callable[[], None] | None = None,
     ) -> Result:
-        """deliver() for a message already dot-stuffed (MessageTemplate.data_for).
-        meanwhile: called once the message went out, while the server reads it and
-        before its reply is read (the caller prepares its next message then)."""
+        """deliver() for what follows DATA as it is: the message dot-stuffed and ended
+        with END_OF_DATA. meanwhile: called once the message went out, while the server
+        reads it and before its reply is read (the caller prepares its next one then)."""
         handed_over = False
 
         def mark() -> None:
@@ -324,7 +344,7 @@ class SmtpTransport:
             with deadline:
                 if self._smtp is None:
                     self._smtp = self.connect()
-                result = self._transaction(self._smtp, sender, recipient, data, mark, meanwhile)
+                result = self._transaction(self._smtp, sender, recipient, wire, mark, meanwhile)
             if deadline.expired:  # what was read when the socket was cut is no reply
                 raise smtplib.SMTPServerDisconnected("cut at the deadline")
             return result
@@ -344,12 +364,12 @@ class SmtpTransport:
         smtp: smtplib.SMTP,
         sender: str,
         recipient: str,
-        data: bytes,
+        wire: bytes,
         handover: Handover,
         meanwhile: Callable[[], None] | None = None,
     ) -> Result:
         if smtp.has_extn("pipelining"):
-            return self._pipelined(smtp, sender, recipient, data, handover, meanwhile)
+            return self._pipelined(smtp, sender, recipient, wire, handover, meanwhile)
         code, reply = smtp.mail(sender)
         if code != 250:
             return self._refused(smtp, code, reply)
@@ -364,7 +384,7 @@ class SmtpTransport:
         code, reply = smtp.getreply()
         if code != 354:
             raise smtplib.SMTPDataError(code, reply)
-        self._send_data(smtp, data, meanwhile)
+        self._send_data(smtp, wire, meanwhile)
         return self._final(smtp, *smtp.getreply())
 
     def _pipelined(
@@ -372,7 +392,7 @@ class SmtpTransport:
         smtp: smtplib.SMTP,
         sender: str,
         recipient: str,
-        data: bytes,
+        wire: bytes,
         handover: Handover,
         meanwhile: Callable[[], None] | None = None,
     ) -> Result:
@@ -390,12 +410,12 @@ class SmtpTransport:
         if go[0] != 354:
             return self._refused(smtp, *go)
         handover()
-        self._send_data(smtp, data, meanwhile)
+        self._send_data(smtp, wire, meanwhile)
         return self._final(smtp, *smtp.getreply())
 
     @staticmethod
-    def _send_data(smtp: smtplib.SMTP, data: bytes, meanwhile: Callable[[], None] | None) -> None:
-        smtp.send(data + b".\r\n")
+    def _send_data(smtp: smtplib.SMTP, wire: bytes, meanwhile: Callable[[], None] | None) -> None:
+        smtp.send(wire)
         if meanwhile is not None:
             meanwhile()
 
