@@ -402,6 +402,8 @@ class _Ahead:
         self._ready = (self._next, second, wire) if math.floor(time.time()) == second else None
 
     def wire_for(self, subscriber: Subscriber) -> bytes:
+        """subscriber's message as DATA carries it: the one assembled ahead if it is
+        theirs and of this second, else assembled now."""
         ready, now = self._ready, time.time()
         if ready is not None and ready[0] is subscriber:  # not a retry's: the next one's
             self._ready = None
