@@ -12,7 +12,7 @@ import shutil
 import statistics
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -108,7 +108,7 @@ class LedgerShare:
 
 
 def _send_in_process(
-    template: MessageTemplate, audience: list[Subscriber], ledger: Ledger, folder: Path
+    template: MessageTemplate, audience: Collection[Subscriber], ledger: Ledger, folder: Path
 ) -> Tally:
     """SendService.run's plan and dispatch, with the ledger given (nobody suppressed)."""
     plan = plan_send(SLUG, audience, (), ledger, idempotent=True, resend_unknown=False)

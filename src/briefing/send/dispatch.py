@@ -19,14 +19,13 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
-import queue
 import random as _random
 import re
 import signal
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from functools import partial
 
@@ -157,7 +156,10 @@ class Dispatcher:
         self.tally = Tally()
         self.breaker = CircuitBreaker(options.breaker_window, options.breaker_share)
         self._refused: list[tuple[Subscriber, Result]] = []  # permanent refusals this run
-        self._work: queue.SimpleQueue[Subscriber] = queue.SimpleQueue()
+        # The recipients, taken in order by the workers under _feeding: drawn from the
+        # plan as they go (a queue filled up front held every recipient at once).
+        self._work: Iterator[Subscriber] = iter(())
+        self._feeding = threading.Lock()
         self._lock = threading.Lock()
         self._errors: list[BaseException] = []
         self._done = self._total = 0
@@ -184,10 +186,9 @@ class Dispatcher:
 
     # --- running --------------------------------------------------------------------------
 
-    def run(self, recipients: list[Subscriber]) -> Tally:
+    def run(self, recipients: Collection[Subscriber]) -> Tally:
         """Deliver to every recipient (or until stopped); raise what a worker raised."""
-        for subscriber in recipients:
-            self._work.put(subscriber)
+        self._work = iter(recipients)
         self._total = len(recipients)
         threads = [
             threading.Thread(target=self._worker, name=f"send-{n}", daemon=True)
@@ -249,11 +250,12 @@ class Dispatcher:
 
     def _take(self, size: int) -> list[Subscriber]:
         batch: list[Subscriber] = []
-        while len(batch) < size and not self.stop.is_set():
-            try:
-                batch.append(self._work.get_nowait())
-            except queue.Empty:
-                break
+        with self._feeding:
+            while len(batch) < size and not self.stop.is_set():
+                subscriber = next(self._work, None)
+                if subscriber is None:
+                    break
+                batch.append(subscriber)
         return batch
 
     def _take_one(self) -> Subscriber | None:

@@ -11,6 +11,8 @@ accepts in briefing.toml's [check] allow). Test copies run the gate too, and onl
 from __future__ import annotations
 
 import re
+from collections import Counter
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,7 +40,7 @@ class GateReport:
 def run_gate(
     publication: Publication,
     prepared: PreparedIssue,
-    subscribers: list[Subscriber] | None,
+    subscribers: Collection[Subscriber] | None,
     audience: str,
 ) -> GateReport:
     """Findings for the issue as prepared; subscribers None: no audience to judge (test
@@ -77,18 +79,32 @@ def _unsubscribe(prepared: PreparedIssue, theme: Theme, known: set[Finding]) -> 
 
 def _merge_fields(
     prepared: PreparedIssue,
-    subscribers: list[Subscriber],
+    subscribers: Collection[Subscriber],
     audience: str,
     theme: Theme,
     root: Path,
 ) -> list[Finding]:
-    columns = {"name"} | {k for s in subscribers for k in s.fields}
     used: dict[str, str] = {}  # field → its email fallback ("" when none)
     for part in (prepared.issue.title, prepared.html, prepared.text):
         for match in PLACEHOLDER.finditer(part):
             name, fallback = match.group(1), email_fallback(match.group(2))
             if name not in ALWAYS:
                 used[name] = used.get(name) or fallback
+    if not used:
+        return []
+    # One pass over the audience for every field (it may be a file read again per pass):
+    # the columns anyone has, and per field how many lack it and the first who does.
+    columns = {"name"}
+    lacking: Counter[str] = Counter()
+    first: dict[str, str] = {}
+    total = 0
+    for subscriber in subscribers:
+        total += 1
+        columns.update(subscriber.fields)
+        for name in used:
+            if not _value(subscriber, name):
+                lacking[name] += 1
+                first.setdefault(name, subscriber.email)
     found = []
     for name, fallback in sorted(used.items()):
         label, line = _locate(name, prepared, theme, root)
@@ -103,15 +119,14 @@ def _merge_fields(
                 )
             )
             continue
-        lacking = [s for s in subscribers if not _value(s, name)]
-        if lacking and not fallback:
+        if lacking[name] and not fallback:
             found.append(
                 Finding(
                     label,
                     line,
                     "merge-missing",
-                    f"{{{{ {name} }}}} has no fallback and {len(lacking)} of"
-                    f" {len(subscribers)} subscribers have no {name} (e.g. {lacking[0].email});"
+                    f"{{{{ {name} }}}} has no fallback and {lacking[name]} of"
+                    f" {total} subscribers have no {name} (e.g. {first[name]});"
                     f" write {{{{ {name} | fallback text }}}}",
                 )
             )

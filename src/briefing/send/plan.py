@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections import Counter
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 
 from briefing.send.audience import Subscriber
@@ -10,9 +11,41 @@ from briefing.send.ledger import Ledger
 from briefing.send.states import DeliveryState
 
 
+class Recipients(Collection[Subscriber]):
+    """The subscribers the plan picked, in audience order, found again on each pass.
+
+    Nothing per recipient is held: the audience is gone through once more, skipping
+    the positions the plan left out (later spellings of one person, suppressed
+    addresses) and those the ledger settled. The audience must give the same
+    subscribers in the same order on every pass, as a list or SubscriberRows does."""
+
+    def __init__(
+        self,
+        audience: Collection[Subscriber],
+        skipped: frozenset[int],
+        states: dict[str, DeliveryState],
+        resend_unknown: bool,
+        count: int,
+    ) -> None:
+        self._audience, self._skipped, self._states = audience, skipped, states
+        self._resend_unknown, self._count = resend_unknown, count
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __iter__(self) -> Iterator[Subscriber]:
+        skipped, states, resend = self._skipped, self._states, self._resend_unknown
+        for position, subscriber in enumerate(self._audience):
+            if position not in skipped and wanted(states.get(subscriber.key), resend):
+                yield subscriber
+
+    def __contains__(self, item: object) -> bool:
+        return any(item == subscriber for subscriber in self)
+
+
 @dataclass(frozen=True)
 class Plan:
-    to_send: list[Subscriber]
+    to_send: Recipients
     already_sent: int
     suppressed: int
     failed_before: int
@@ -37,7 +70,7 @@ def wanted(state: DeliveryState | None, resend_unknown: bool) -> bool:
 
 def plan_send(
     slug: str,
-    subscribers: list[Subscriber],
+    subscribers: Collection[Subscriber],
     suppressed: Collection[str],
     ledger: Ledger,
     idempotent: bool,
@@ -46,16 +79,11 @@ def plan_send(
 ) -> Plan:
     """Unless dry_run, brings the ledger up to date first: in-flight rows of a killed
     run are settled (queued again when resending is harmless, else unknown) and new
-    subscribers are queued. `suppressed` holds suppression keys."""
-    # One message per person: spellings that differ only in case (Ada@x, ada@x) are one
-    # recipient, the first as written (RFC 5321 2.4 lets a local part be case-sensitive,
-    # but no real mailbox is, and suppression already ignores case).
-    once: dict[str, Subscriber] = {}
-    for s in subscribers:
-        once.setdefault(s.suppression_key, s)
-    audience = [s for key, s in once.items() if key not in suppressed]
+    subscribers are queued. `suppressed` holds suppression keys. The subscribers are
+    gone through once here and once more by whoever iterates Plan.to_send."""
     # Queued rows are left out: a queued recipient is planned as one the ledger lacks
-    # (a fresh send of 100,000 would otherwise hold 100,000 ledger rows here).
+    # (a fresh send of 100,000 would otherwise hold 100,000 ledger rows here). They are
+    # read before new rows are queued: queuing adds only queued rows, so it changes none.
     if dry_run:
         states = ledger.states(slug, besides=DeliveryState.QUEUED)
         recovered = sum(state == DeliveryState.SENDING for state in states.values())
@@ -63,14 +91,43 @@ def plan_send(
         states = {k: settled if v == DeliveryState.SENDING else v for k, v in states.items()}
     else:
         recovered = ledger.recover(slug, idempotent)
-        ledger.enqueue(slug, (s.key for s in audience))
         states = ledger.states(slug, besides=DeliveryState.QUEUED)
-    counted = [states.get(s.key) for s in audience]
+    counted: Counter[DeliveryState | None] = Counter()
+    skipped: set[int] = set()
+    people = 0
+
+    def audience() -> Iterator[str]:
+        """The ledger keys of the audience, once per person and less suppressions,
+        counting as it goes (one pass, whatever the list's length)."""
+        nonlocal people
+        seen: set[str] = set()
+        for position, subscriber in enumerate(subscribers):
+            # One message per person: spellings that differ only in case (Ada@x, ada@x)
+            # are one recipient, the first as written (RFC 5321 2.4 lets a local part be
+            # case-sensitive, but no real mailbox is, and suppression ignores case).
+            key = subscriber.suppression_key
+            if key in seen:
+                skipped.add(position)
+                continue
+            seen.add(key)
+            people += 1
+            if key in suppressed:
+                skipped.add(position)
+                continue
+            counted[states.get(subscriber.key)] += 1
+            yield subscriber.key
+
+    if dry_run:
+        for _ in audience():
+            pass
+    else:
+        ledger.enqueue(slug, audience())
+    to_send = sum(n for state, n in counted.items() if wanted(state, resend_unknown))
     return Plan(
-        to_send=[s for s in audience if wanted(states.get(s.key), resend_unknown)],
-        already_sent=counted.count(DeliveryState.SENT),
-        suppressed=len(once) - len(audience),
-        failed_before=counted.count(DeliveryState.FAILED),
-        unknown=0 if resend_unknown else counted.count(DeliveryState.UNKNOWN),
+        to_send=Recipients(subscribers, frozenset(skipped), states, resend_unknown, to_send),
+        already_sent=counted[DeliveryState.SENT],
+        suppressed=people - sum(counted.values()),
+        failed_before=counted[DeliveryState.FAILED],
+        unknown=0 if resend_unknown else counted[DeliveryState.UNKNOWN],
         recovered=recovered,
     )

@@ -7,7 +7,7 @@ anyone twice (the second skips whoever the first reached).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Iterator
 from typing import TYPE_CHECKING
 
 from briefing.config import Config
@@ -26,8 +26,8 @@ class SegmentAudience:
     def __init__(self, inner: AudienceSource, segments: list[Segment]) -> None:
         self.inner, self.segments = inner, segments
 
-    def subscribers(self) -> list[Subscriber]:
-        return [s for s in self.inner.subscribers() if self.matches(s)]
+    def subscribers(self) -> Collection[Subscriber]:
+        return Narrowed(self.inner.subscribers(), self.matches)
 
     def matches(self, subscriber: Subscriber) -> bool:
         return all(segment.matches(subscriber.fields) for segment in self.segments)
@@ -40,6 +40,26 @@ class SegmentAudience:
 
     def still_wanted(self, subscriber: Subscriber) -> bool:
         return self.inner.still_wanted(subscriber)
+
+
+class Narrowed(Collection[Subscriber]):
+    """The subscribers of a collection that match, found again on each pass (a list of
+    them would hold every match at once; see SubscriberRows)."""
+
+    def __init__(self, inner: Collection[Subscriber], keep: Callable[[Subscriber], bool]) -> None:
+        self.inner, self.keep = inner, keep
+        self._count: int | None = None
+
+    def __iter__(self) -> Iterator[Subscriber]:
+        return (s for s in self.inner if self.keep(s))
+
+    def __len__(self) -> int:
+        if self._count is None:
+            self._count = sum(1 for _ in self)
+        return self._count
+
+    def __contains__(self, item: object) -> bool:
+        return any(item == subscriber for subscriber in self)
 
 
 def segments_of(publication: Publication, request: SendRequest) -> list[Segment]:

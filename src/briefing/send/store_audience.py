@@ -64,7 +64,7 @@ class StoreAudience:
         self.store = open_store(opened)  # moves the CSV files in on first use
         self._local = threading.local()
 
-    def subscribers(self) -> list[Subscriber]:
+    def subscribers(self) -> Collection[Subscriber]:
         if self.file is not None:
             return read_subscribers(self.file, self.config.root)
         self._warn_if_csv_changed()
