@@ -172,3 +172,25 @@ def test_the_dispatcher_draws_recipients_as_it_sends(tmp_path: Path) -> None:
     assert set(ledger.states(SLUG).values()) == {DeliveryState.SENT}
     assert 0 < recipients.most_ahead <= OutboxTransport.batch_size
     ledger.close()
+
+
+def test_the_store_gives_a_send_the_subscribers_its_members_are(tmp_path: Path) -> None:
+    from briefing.audience.store import ACTIVE, PENDING, SUPPRESSING, UNSUBSCRIBED, Store
+    from briefing.send.store_audience import StoreRows
+
+    store = Store(tmp_path / "audience.db")
+    with store.write():
+        for i in range(40):
+            status = UNSUBSCRIBED if i % 9 == 4 else PENDING if i % 11 == 5 else ACTIVE
+            fields = {"city": "Oslo"} if i % 3 else {}
+            store.apply(f"p{i}@x.example", status, "import", name=f"P {i}", fields=fields)
+    statuses = [ACTIVE, *SUPPRESSING]
+    members = store.members(statuses)
+    expected = [
+        Subscriber(m.email, m.name, {**m.fields, "email": m.email, "name": m.name}) for m in members
+    ]
+    rows = StoreRows([(e, n, f) for e, n, f, _ in store.member_rows(statuses)])
+    assert list(rows) == list(rows) == expected and len(rows) == len(expected)
+    assert [m.status for m in members] == [s for *_, s in store.member_rows(statuses)]
+    assert "p5@x.example" not in {s.email for s in rows}  # pending: never sent to
+    assert {"p4@x.example", "p3@x.example"} <= {s.email for s in rows}

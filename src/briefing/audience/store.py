@@ -188,6 +188,19 @@ class Store:
         )
         return [member_from_row(row) for row in rows]
 
+    def member_rows(self, statuses: Iterable[str]) -> Iterator[tuple[str, str, str, str]]:
+        """(email, name, fields as stored: JSON, status) of everyone with one of statuses,
+        oldest first as members() orders them, read as they come: a send keeps these few
+        strings per person, not a Member and its dictionary."""
+        wanted = list(statuses)
+        rows = self._db.execute(
+            "SELECT email, name, fields, status FROM subscribers"
+            f" WHERE status IN ({','.join('?' * len(wanted))}) ORDER BY created_at, key",
+            wanted,
+        )
+        for email, name, fields, status in rows:
+            yield str(email), str(name), str(fields), str(status)
+
     def history(self, address: str) -> list[Event]:
         rows = self._db.execute(
             "SELECT at, status, source, detail FROM events WHERE key=? ORDER BY id",

@@ -9,6 +9,7 @@ every later message to that address (RFC 8058 asks for prompt effect).
 
 from __future__ import annotations
 
+import json
 import logging
 import sqlite3
 import tempfile
@@ -68,28 +69,27 @@ class StoreAudience:
         if self.file is not None:
             return read_subscribers(self.file, self.config.root)
         self._warn_if_csv_changed()
+        label = relative(store_path(self.config), self.config.root)
         # Those who left are listed too, for the plan to count as suppressed.
-        members = self.store.members([ACTIVE, *SUPPRESSING])
-        if not any(m.status == ACTIVE for m in members):
-            label = relative(store_path(self.config), self.config.root)
+        rows: list[tuple[str, str, str]] = []
+        active = False
+        bad: list[Problem] = []
+        for email, name, fields, status in self.store.member_rows([ACTIVE, *SUPPRESSING]):
+            rows.append((email, name, fields))
+            if status == ACTIVE:
+                active = True
+                # Rows stored before the header-value rule (or by an older briefing):
+                # refused here, all at once, rather than halfway through the send.
+                if problem := fields_problem(_subscriber(email, name, fields).fields):
+                    bad.append(Problem(label, f"{email}: {problem}"))
+        if not active:
             raise SendError(
                 f"{label} has no active subscribers: add them with `briefing audience import"
                 " FILE.csv`, or pass --subscribers FILE for a one-off list"
             )
-        subscribers = [
-            Subscriber(m.email, m.name, {**m.fields, "email": m.email, "name": m.name})
-            for m in members
-        ]
-        # Rows stored before the header-value rule (or by an older briefing): refused
-        # here, all at once, rather than halfway through the send.
-        label = relative(store_path(self.config), self.config.root)
-        if bad := [
-            Problem(label, f"{s.email}: {problem}")
-            for s, m in zip(subscribers, members, strict=True)
-            if m.status == ACTIVE and (problem := fields_problem(s.fields))
-        ]:
+        if bad:
             raise SendError([*bad, Problem(label, "fix them with `briefing audience import`")])
-        return subscribers
+        return StoreRows(rows)
 
     def suppressed(self) -> Collection[str]:
         rows = self.store.query(
@@ -139,6 +139,28 @@ class StoreAudience:
                     relative(csv, self.config.root),
                     relative(csv, self.config.root),
                 )
+
+
+def _subscriber(email: str, name: str, fields: str) -> Subscriber:
+    return Subscriber(email, name, {**json.loads(fields), "email": email, "name": name})
+
+
+class StoreRows(Collection[Subscriber]):
+    """The store's members for a send: three strings each, as stored (a Member and a
+    Subscriber, each with a dictionary, took ~1 KB a person), made into Subscribers on
+    each pass. Read once, so every pass sees the same people in the same order."""
+
+    def __init__(self, rows: list[tuple[str, str, str]]) -> None:
+        self._rows = rows
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def __iter__(self) -> Iterator[Subscriber]:
+        return (_subscriber(*row) for row in self._rows)
+
+    def __contains__(self, item: object) -> bool:
+        return any(item == subscriber for subscriber in self)
 
 
 def readonly_config(config: Config, folder: Path) -> Config:
