@@ -114,8 +114,8 @@ class OutboxTransport:
         written within milliseconds of its last check against the audience (an
         unsubscribe must stop it promptly). A place frees as a file's fsync begins, not
         when it ends: the caller then renders while the writer waits on the disk, instead
-        of holding the interpreter just as the writer comes back from it (measured: the
-        writer spent about a third of its time waiting for the GIL)."""
+        of holding the GIL just as the writer comes back for its next system calls
+        (close, rename, open, write: each gives the GIL up and must take it back)."""
         path = self.path_for(recipient)
         if return_path:
             message = f"Return-Path: <{return_path}>".encode() + b"\r\n" + message
