@@ -5,20 +5,12 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
-from collections.abc import Callable
 from pathlib import Path
 
 
-def atomic_write(
-    target: Path,
-    data: bytes,
-    durable: bool = False,
-    sync_dir: bool = True,
-    syncing: Callable[[], None] | None = None,
-) -> None:
+def atomic_write(target: Path, data: bytes, durable: bool = False, sync_dir: bool = True) -> None:
     """Write via a temporary file and rename; with durable, fsync the file first and the
     folder after (unless sync_dir is False: the caller then calls sync_folder itself).
-    syncing, if given, is called once the data is written, as the wait for the disk begins.
 
     The temporary name is fixed per process and thread (mkstemp's random names cost
     twice the time over thousands of files); O_EXCL still refuses a clash.
@@ -33,20 +25,11 @@ def atomic_write(
         tmp.unlink()
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
     try:
-        try:
-            # os.write, not a file object: no buffer in between, and one call for the
-            # whole message unless the kernel takes less.
-            written = os.write(fd, data)
-            if written < len(data):
-                view = memoryview(data)
-                while written < len(data):
-                    written += os.write(fd, view[written:])
-            if syncing is not None:
-                syncing()
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
             if durable:
-                os.fsync(fd)
-        finally:
-            os.close(fd)
+                handle.flush()
+                os.fsync(handle.fileno())
         replace(tmp, target)
     except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):

@@ -19,7 +19,7 @@ import ssl
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -77,8 +77,7 @@ class OutboxTransport:
         self.folder = folder
         # Batches (see write): the files being written, in order, by one writer thread.
         self._writer: ThreadPoolExecutor | None = None
-        # Each file being written: its job, set as its fsync begins, and its result.
-        self._pending: list[tuple[Future[None], threading.Event, Result]] = []
+        self._pending: list[tuple[Future[None], Result]] = []
 
     @staticmethod
     def clear_leftovers(folder: Path) -> None:
@@ -110,29 +109,17 @@ class OutboxTransport:
 
         One writer thread per transport writes and fsyncs the files in order while
         the caller renders the next messages: the fsync waits on the disk, not on us.
-        At most `ahead` files wait for it besides the one being synced, so each is
-        written within milliseconds of its last check against the audience (an
-        unsubscribe must stop it promptly). A place frees as a file's fsync begins, not
-        when it ends: the caller then renders while the writer waits on the disk, instead
-        of holding the GIL just as the writer comes back for its next system calls
-        (close, rename, open, write: each gives the GIL up and must take it back)."""
+        At most `ahead` files wait for it, so each is written within milliseconds of
+        its last check against the audience (an unsubscribe must stop it promptly)."""
         path = self.path_for(recipient)
         if return_path:
             message = f"Return-Path: <{return_path}>".encode() + b"\r\n" + message
         if self._writer is None:
             self._writer = ThreadPoolExecutor(1, thread_name_prefix="outbox")
         if len(self._pending) >= self.ahead:
-            self._pending[-self.ahead][1].wait()  # its failure is sync()'s to report
-        syncing = threading.Event()
-        job = self._writer.submit(self._write, path, message, syncing)
-        self._pending.append((job, syncing, Result(DeliveryState.SENT, reply=path.name)))
-
-    @staticmethod
-    def _write(path: Path, message: bytes, syncing: threading.Event) -> None:
-        try:
-            atomic_write(path, message, durable=True, sync_dir=False, syncing=syncing.set)
-        finally:
-            syncing.set()  # also when it failed before: the caller must not wait forever
+            wait([self._pending[-self.ahead][0]])  # its failure is sync()'s to report
+        job = self._writer.submit(atomic_write, path, message, durable=True, sync_dir=False)
+        self._pending.append((job, Result(DeliveryState.SENT, reply=path.name)))
 
     def sync(self) -> tuple[list[Result], Exception | None]:
         """Wait for the files written since the last sync, then make their names durable.
@@ -141,7 +128,7 @@ class OutboxTransport:
         pending, self._pending = self._pending, []
         done: list[Result] = []
         failure: OSError | None = None
-        for job, _, result in pending:
+        for job, result in pending:
             try:
                 job.result()
             except OSError as exc:
