@@ -136,10 +136,6 @@ def test_fifo_in_the_theme_folder_is_refused_without_hanging(fixture_pub: Path) 
     refused(build(fixture_pub), "templates/web/style.css: is a named pipe (FIFO)")
 
 
-@pytest.mark.xfail(
-    reason="briefing.cache.signature stats through links before the loader sees them",
-    strict=True,
-)
 def test_a_link_loop_is_refused(fixture_pub: Path) -> None:
     folder = fixture_pub / ISSUE
     (folder / "03-a.md").symlink_to("03-b.md")

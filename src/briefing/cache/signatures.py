@@ -29,9 +29,13 @@ def signature(folder: Path, recursive: bool = False, hash_recent: bool = True) -
     if not recursive:  # an issue folder, thousands of times a build: the short way
         with os.scandir(folder) as entries:
             for entry in entries:
-                if entry.is_dir():
+                if _is_folder(entry):
                     continue
-                stat = entry.stat()
+                try:
+                    stat = entry.stat()
+                except OSError:  # a link loop, or gone: the loader names it and says why
+                    found.append((entry.name, -1, 0, 0, 0, ""))
+                    continue
                 mtime, ctime = stat.st_mtime_ns, stat.st_ctime_ns
                 if mtime < racy and ctime < racy:  # _stamp's usual case, inline
                     found.append((entry.name, stat.st_size, mtime, ctime, stat.st_ino, ""))
@@ -93,7 +97,14 @@ def restamp(folder: str, stored: Signature) -> Signature | None:
 def listed_names(folder: str) -> list[str]:
     """The names signature() stamps in an issue folder (every entry but folders), sorted."""
     with os.scandir(folder) as entries:
-        return sorted(entry.name for entry in entries if not entry.is_dir())
+        return sorted(entry.name for entry in entries if not _is_folder(entry))
+
+
+def _is_folder(entry: os.DirEntry[str]) -> bool:
+    try:
+        return entry.is_dir()
+    except OSError:  # a link loop: not a folder, and the loader says what it is
+        return False
 
 
 def file_signature(path: Path) -> Stamp:
