@@ -765,10 +765,6 @@ def test_broken_issue_md_does_not_hide_problems_in_its_articles(project: Project
     error_line(stderr, XI_ARTICLE, line=project.line_of(XI_ARTICLE, "<script>"))
 
 
-@xfail(
-    "build.load raises on a briefing.toml problem before any issue is read; issue"
-    " validation needs only the project root, so both could be reported in one run"
-)
 def test_config_problem_does_not_hide_problems_in_issues(project: Project) -> None:
     project.sub(TOML, r"^title = ", "titel = ")
     project.sub(f"{TARIFF}/issue.md", r"^title:.*\n", "")

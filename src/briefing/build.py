@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from briefing.cache import CACHE_FILE, BuildCache, digest, file_signature, signature
-from briefing.config import CONFIG_NAME, load_config
-from briefing.errors import BriefingError, Problem, relative
+from briefing.config import CONFIG_NAME, Config, load_config
+from briefing.errors import BriefingError, ConfigError, ContentError, Problem, relative
 from briefing.model import Issue, Publication
 from briefing.out_folder import (
     MANIFEST,
@@ -34,7 +34,7 @@ from briefing.out_folder import (
 )
 from briefing.output import Staged, Staging, WriteReport, stage
 from briefing.render.theme import Theme
-from briefing.sources import load_publication
+from briefing.sources import load_issues, load_publication
 from briefing.sources.issues import ISSUES_DIR
 
 # The renderers load on first use: a rebuild with nothing to render imports none.
@@ -63,7 +63,22 @@ class BuildResult:
 
 
 def load(root: Path) -> Publication:
-    return load_publication(load_config(root))
+    return load_publication(project_config(root))
+
+
+def project_config(root: Path) -> Config:
+    """load_config; when briefing.toml has problems, the issues' problems are listed with
+    them (the loader needs only the project's folder), so one run shows every fix."""
+    try:
+        return load_config(root)
+    except ConfigError as exc:
+        if not (root / CONFIG_NAME).is_file():
+            raise  # no project here: its issues/ would only add noise
+        try:
+            load_issues(root)
+        except ContentError as content:
+            raise ConfigError([*exc.problems, *content.problems]) from None
+        raise
 
 
 @dataclass
@@ -227,7 +242,7 @@ def build(
     The site holds the issues published at as_of: no drafts, none dated after it
     (None: no date cut-off). The caller passes the clock's time (the CLI does);
     rendering never reads it. drafts (preview): every issue, drafts and future ones too."""
-    config = load_config(root)
+    config = project_config(root)
     theme = Theme.load(config)
     target = (out_dir or root / "site").resolve()
     shown = relative(target, root) + "/"

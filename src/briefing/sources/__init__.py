@@ -1,5 +1,5 @@
 """Reading editorial sources into the model."""
 
-from briefing.sources.issues import load_publication
+from briefing.sources.issues import load_issues, load_publication
 
-__all__ = ["load_publication"]
+__all__ = ["load_issues", "load_publication"]

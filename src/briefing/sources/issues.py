@@ -50,17 +50,23 @@ PARALLEL_LOAD = 16
 
 
 def load_publication(config: Config, reuse: Reuse | None = None, jobs: int = 1) -> Publication:
-    """Load and validate every issue; raise ContentError listing all problems.
+    """Load and validate every issue; raise ContentError listing all problems."""
+    return Publication(config, load_issues(config.root, reuse, jobs))
+
+
+def load_issues(root: Path, reuse: Reuse | None = None, jobs: int = 1) -> tuple[Issue, ...]:
+    """Every issue of the project at root, newest first; raise ContentError listing all
+    problems. Only the project's folder is needed, not its briefing.toml.
 
     reuse (the build cache's) is asked for each folder first: what it returns is
     taken instead of reading the folder. The folders left are read on jobs
     processes when there are many (0: one per core); problems are listed in folder
     order whatever the number of processes.
     """
-    folder = config.root / ISSUES_DIR
+    folder = root / ISSUES_DIR
     if not folder.is_dir():
         raise ContentError(Problem(ISSUES_DIR, "folder not found; create it or run `briefing new`"))
-    if message := refusal(folder, config.root):
+    if message := refusal(folder, root):
         raise ContentError(Problem(ISSUES_DIR, message))
     # Each folder in order: what reuse() gave or a refusal, or its path still to read.
     slots: list[Loaded | Path] = []
@@ -73,12 +79,12 @@ def load_publication(config: Config, reuse: Reuse | None = None, jobs: int = 1) 
         # A link is followed only within issues/ (briefing.project_files); a folder
         # that is no link is inside, as issues/ itself was checked.
         if entry.is_symlink() and (message := refusal(path, folder)):
-            slots.append((None, [Problem(relative(path, config.root), message)]))
+            slots.append((None, [Problem(relative(path, root), message)]))
         elif issue := reuse(path) if reuse else None:
             slots.append((issue, []))
         else:
             slots.append(path)
-    read = iter(_read_all([s for s in slots if isinstance(s, Path)], config.root, jobs))
+    read = iter(_read_all([s for s in slots if isinstance(s, Path)], root, jobs))
     issues: list[Issue] = []
     problems: list[Problem] = []
     for slot in slots:
@@ -86,11 +92,11 @@ def load_publication(config: Config, reuse: Reuse | None = None, jobs: int = 1) 
         problems += found
         if issue is not None:
             issues.append(issue)
-    _check_unique(issues, config.root, problems)
+    _check_unique(issues, root, problems)
     if problems:
         raise ContentError(problems)
     issues.sort(key=lambda i: (i.date, i.number), reverse=True)
-    return Publication(config, tuple(issues))
+    return tuple(issues)
 
 
 Loaded = tuple[Issue | None, list[Problem]]
