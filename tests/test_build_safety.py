@@ -481,6 +481,34 @@ def test_a_no_op_build_loads_no_renderer(example: Path) -> None:
     assert done.stdout.strip().endswith("[]"), done.stdout
 
 
+def test_an_edit_the_feeds_do_not_show_loads_no_feed_writer(example: Path) -> None:
+    """The feeds hold only the newest issue: an edit to the oldest re-renders its page,
+    not the feeds, and feedgen is not even imported; the bytes are a full build's."""
+    toml = example / "briefing.toml"
+    toml.write_text(toml.read_text().replace("max_items = 20", "max_items = 1"))
+    result = CliRunner().invoke(cli, ["--project", str(example), "build", "--jobs", "1"])
+    assert result.exit_code == 0, result.output
+    oldest = example / "issues" / "2025-06-03-trump-xi-call" / "02-by-the-numbers.md"
+    with oldest.open("a", encoding="utf-8") as handle:
+        handle.write("\nOne more sentence, in the oldest issue only.\n")
+    script = (
+        "import sys\n"
+        "from briefing.cli.app import main\n"
+        f"sys.argv = ['briefing', '--project', {str(example)!r}, 'build']\n"
+        "try:\n"
+        "    main()\n"
+        "finally:\n"
+        "    print(sorted(m for m in sys.modules if m.split('.')[0] in ('feedgen', 'lxml')))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert " 0 removed" in done.stdout and " 0 written" not in done.stdout, done.stdout
+    assert done.stdout.strip().endswith("[]"), done.stdout + done.stderr
+    page = example / "site" / "issues" / "trump-xi-call" / "index.html"
+    assert "One more sentence" in page.read_text()
+    fresh = build(example, example.parent / "fresh", jobs=1)
+    assert _site(fresh.out_dir) == _site(example / "site")
+
+
 def test_preview_thread_and_build_share_the_lock(example: Path, tmp_path: Path) -> None:
     """A build in this process while another holds the site: the same clear error."""
     from briefing.cache import digest

@@ -108,7 +108,6 @@ def shared_groups(
 ) -> list[SharedGroup]:
     """The index, the feeds, each tag page and the stylesheet, each a group of its own,
     so an edit re-renders only the groups it shows up in. memo keeps feed entries."""
-    from briefing.render.feeds import render_feeds
     from briefing.render.web import STYLESHEET as WEB_STYLESHEET
     from briefing.render.web import render_subscribe, render_tag
 
@@ -124,6 +123,10 @@ def shared_groups(
         return make
 
     def feeds() -> Outputs:
+        # feedgen (and lxml) load only when the feeds are rendered: an edit to an older
+        # issue does not show in them.
+        from briefing.render.feeds import render_feeds
+
         outputs = Outputs()
         for path, data in render_feeds(publication, all_views, theme, memo).items():
             outputs.add(path, data, origin)
