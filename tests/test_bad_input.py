@@ -569,7 +569,7 @@ def test_template_runtime_error_names_template_and_line(project: Project) -> Non
 def _unclosed_section(p: Project) -> str:
     # Drop the last section's closing tag, just before </mj-body>.
     p.sub(EMAIL, r"^[ \t]*</mj-section>\n(?=\s*</mj-body>)", "")
-    return r"\d+"  # any line of the template: the opener, or where the stream ended
+    return str(p.line_of(EMAIL, "</mj-body>"))  # where its closing tag belongs
 
 
 def _unknown_in_body(p: Project) -> str:
@@ -603,9 +603,6 @@ def test_mjml_error_is_refused_naming_the_template(
         pytest.param(
             _unclosed_section,
             id="unclosed-mj-section",
-            marks=xfail(
-                "MRML's 'unexpected end of stream' has no position and mjml_to_html adds no line"
-            ),
         ),
         pytest.param(
             _unknown_in_body,

@@ -10,6 +10,7 @@ from lxml import html
 
 from briefing.build import load
 from briefing.config import load_config
+from briefing.errors import RenderError
 from briefing.render.context import views
 from briefing.render.email import inline_css, mjml_to_html, render_email
 from briefing.render.text import render_text
@@ -180,3 +181,39 @@ def test_text_carries_every_part_of_the_article(texts: dict[str, str], example: 
         assert f"{point.label}: {point.text}" in text
     assert "Conclusion:" in text
     assert "> “" in texts["trump-xi-call"]  # quotes stay quotes
+
+
+@pytest.mark.parametrize(
+    ("source", "line", "said"),
+    [
+        # A closing tag left out: named where it belongs (the tag met instead, written once).
+        (
+            "<mjml>\n<mj-body>\n<!-- <mj-section> -->\n<mj-section>\n<mj-column>\n"
+            "<mj-divider />\n</mj-section>\n</mj-body>\n</mjml>\n",
+            7,
+            "<mj-column> opened on line 5 of the rendered MJML is not closed before"
+            " </mj-section>; add </mj-column>",
+        ),
+        # The same, but </mj-section> is written twice: no line rather than a wrong one.
+        (
+            "<mjml>\n<mj-body>\n<mj-section>\n<mj-column>\n<mj-divider />\n</mj-column>\n"
+            "</mj-section>\n<mj-section>\n<mj-column>\n</mj-section>\n</mj-body>\n</mjml>\n",
+            None,
+            "<mj-column> opened on line 9 of the rendered MJML is not closed before </mj-section>",
+        ),
+        # The document's end reached with an element open.
+        (
+            "<mjml>\n<mj-body>\n<mj-section>\n<mj-column>\n<mj-divider />\n</mj-column>\n"
+            "</mj-section>\n</mj-body>\n",
+            1,
+            "<mjml> opened on line 1 of the rendered MJML is never closed; add </mjml>",
+        ),
+    ],
+)
+def test_an_element_left_open_is_named_though_mrml_gives_no_position(
+    source: str, line: int | None, said: str
+) -> None:
+    with pytest.raises(RenderError) as caught:
+        mjml_to_html(source, "email.mjml.j2", source)
+    (problem,) = caught.value.problems
+    assert problem.line == line and said in problem.message, problem

@@ -66,13 +66,12 @@ def mjml_to_html(source: str, label: str, template: str = "") -> str:
     except ValueError as exc:
         match = _POSITION.search(str(exc))
         if not match:
-            raise RenderError(
-                Problem(
-                    label,
-                    f"MJML error: {exc}; check that every <mj-…>"
-                    " element is closed and nested correctly",
-                )
-            ) from None
+            # MRML gives no position for a stream that ends early (an element left open).
+            message, line = _unclosed(source, template) or (
+                f"{exc}; check that every <mj-…> element is closed and nested correctly",
+                None,
+            )
+            raise RenderError(Problem(label, f"MJML error: {message}", line=line)) from None
         offset = int(match.group(1))
         rendered_line = source.encode("utf-8")[:offset].count(b"\n") + 1
         text = source.split("\n")[rendered_line - 1].strip()
@@ -91,6 +90,54 @@ def mjml_to_html(source: str, label: str, template: str = "") -> str:
             )
         )
     return html
+
+
+# MJML's own tags; comments first, so a tag inside one is not counted.
+_MJML_TAG = re.compile(r"<!--.*?-->|<(/?)(mjml|mj-[a-z-]+)\b[^>]*?(/?)>", re.DOTALL)
+
+
+def _unclosed(source: str, template: str) -> tuple[str, int | None] | None:
+    """The innermost MJML element left open in source, said as a problem message, and the
+    template line where its closing tag belongs (that of the tag met instead of it, when
+    the template has that line once)."""
+    open_tags: list[tuple[str, int]] = []  # (name, offset)
+    for tag in _MJML_TAG.finditer(source):
+        closing, name, self_closing = tag.group(1), tag.group(2), tag.group(3)
+        if name is None or self_closing:
+            continue  # a comment, or <mj-… />
+        if not closing:
+            open_tags.append((name, tag.start()))
+        elif open_tags and open_tags[-1][0] == name:
+            open_tags.pop()
+        elif any(opened == name for opened, _ in open_tags):
+            left, at = open_tags[-1]
+            where = _rendered_line(source, at)
+            text = source[: tag.end()].rsplit("\n", 1)[-1].strip()
+            return (
+                f"<{left}> opened on line {where} of the rendered MJML is not closed"
+                f" before </{name}>; add </{left}>",
+                _only_line(template, text),
+            )
+    if open_tags:
+        left, at = open_tags[-1]
+        text = source[at:].split("\n", 1)[0].strip()
+        return (
+            f"<{left}> opened on line {_rendered_line(source, at)} of the rendered MJML"
+            f" is never closed; add </{left}>",
+            _only_line(template, text),
+        )
+    return None
+
+
+def _only_line(template: str, text: str) -> int | None:
+    """The template line holding text, if exactly one does (a closing tag written many
+    times, as </mj-section>, would name the wrong one)."""
+    found = [n for n, line in enumerate(template.split("\n"), start=1) if text and text in line]
+    return found[0] if len(found) == 1 else None
+
+
+def _rendered_line(source: str, offset: int) -> int:
+    return source.count("\n", 0, offset) + 1
 
 
 def _template_line(template: str, text: str) -> int | None:
