@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+import email
 import re
 from pathlib import Path
+from urllib.parse import unquote
 
 import pytest
 from click.testing import CliRunner, Result
@@ -111,3 +113,34 @@ def test_outbox_files_carry_the_verp_return_path(project: Path) -> None:
         assert b"\r\nReturn-Path:" not in rest
         paths.add(match.group(1))
     assert len(paths) == len(EVERYONE)
+
+
+def test_a_mailto_unsubscribe_is_known_by_the_token_in_its_subject(
+    project: Path, tmp_path: Path
+) -> None:
+    with SmtpServer() as server:
+        assert send(project, FIRST, server).exit_code == 0
+        sent = {m.rcpt_tos[0]: m.data for m in server.recorder.messages}
+    header = email.message_from_bytes(sent["grace@example.com"])["List-Unsubscribe"]
+    mailto = re.search(r"<mailto:([^?>]+)\?subject=([^>]+)>", str(header))
+    assert mailto is not None, header
+    # What a mail client's unsubscribe button sends (RFC 6068), here from an alias the
+    # list has never heard of: the From names nobody, the subject's token names Grace.
+    request = (
+        f"From: g.hopper@alias.example\r\nTo: {mailto.group(1)}\r\n"
+        f"Subject: {unquote(mailto.group(2))}\r\nDate: Mon, 1 Dec 2025 10:00:00 +0000\r\n"
+        "Message-ID: <unsub-1@alias.example>\r\n\r\nThis message was sent by your mail app.\r\n"
+    )
+    folder = tmp_path / "Maildir"
+    write_maildir(folder, [request.encode()])
+    inbox = cli_run(project, "inbox", "--maildir", str(folder))
+    assert inbox.exit_code == 0 and "1 status(es) changed" in inbox.output, inbox.output
+    store = open_store(load_config(project))
+    assert {a: m.status for a in EVERYONE if (m := store.get(a))} == {
+        "ada@example.com": "active",
+        "grace@example.com": "unsubscribed",
+        "linus@example.com": "active",
+        "margaret@example.com": "active",
+    }
+    assert store.get("g.hopper@alias.example") is None
+    store.close()

@@ -318,7 +318,8 @@ class MessageTemplate:
         # left part is a dot-atom (RFC 5322 3.6.4), no spaces or commas.
         when = time.time() if date is None else date
         id_seed = f"{self.slug}-test-{when:.0f}" if self.test else self.slug
-        unsubscribe = self.unsubscribe_url(subscriber.email)
+        token = quote(unsubscribe_token(self.secret, self.sender.list_id, subscriber.email), ".-_")
+        unsubscribe = self.sender.unsubscribe_url.replace("{token}", token)
         values = {
             **subscriber.fields,
             "name": subscriber.name,
@@ -329,7 +330,10 @@ class MessageTemplate:
         # RFC 2369 3.2 / RFC 8058: the https URL first, one-click POST for it.
         targets = [f"<{unsubscribe}>"]
         if self.sender.unsubscribe_mailto:
-            targets.append(f"<mailto:{self.sender.unsubscribe_mailto}?subject=unsubscribe>")
+            # The token in the subject (RFC 6068: the space as %20), so the request names
+            # the recipient by signature, not by a From anyone can write (inbox/replies.py).
+            mailto = f"mailto:{self.sender.unsubscribe_mailto}?subject=unsubscribe%20{token}"
+            targets.append(f"<{mailto}>")
         headers = [
             _to_header(subscriber.name, subscriber.email),
             _header("Subject", subject),
