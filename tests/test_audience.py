@@ -103,6 +103,50 @@ def test_remove_erases_the_person_and_keeps_them_out_of_imports(example: Path) -
     assert "ada@example.com" not in _run(example, "audience", "list").stdout
 
 
+def test_remove_takes_the_address_out_of_the_ledger_and_keeps_its_counts(
+    example: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from briefing.build import build
+
+    monkeypatch.setenv("BRIEFING_UNSUBSCRIBE_SECRET", "a-long-enough-test-secret-0123456789")
+    build(example, jobs=1)
+    send = ["send", "trump-xi-call", "--transport", "outbox", "--yes"]
+    assert _run(example, *send).exit_code == 0
+    ledger = example / ".briefing/ledger.db"
+    assert b"grace@example.com" in ledger.read_bytes() + _wal(ledger)
+    removed = _run(example, "audience", "remove", "Grace@Example.com")
+    assert removed.exit_code == 0, removed.output
+    assert "The delivery ledger's 1 row(s) of past sends no longer name them." in removed.stdout
+    # No copy left in the file or its WAL (secure_delete, checkpoint), in any case.
+    assert b"grace@example.com" not in (ledger.read_bytes() + _wal(ledger)).lower()
+    status = _run(example, "status", "trump-xi-call")
+    assert status.stdout == "trump-xi-call: 4 sent\n", status.stdout
+    again = _run(example, *send)  # nobody is sent the issue twice, Grace not at all
+    assert again.exit_code == 0 and "Sent 0 " in again.stdout, again.stdout
+
+
+def test_forget_renames_every_spelling_and_scrubs_the_replies(tmp_path: Path) -> None:
+    from briefing.send.ledger import Ledger
+    from briefing.send.states import DeliveryState
+
+    with Ledger(tmp_path / "ledger.db") as ledger:
+        ledger.enqueue("a", ["Grace@example.com", "grace@example.com", "ada@example.com"])
+        ledger.enqueue("b", ["grace@example.com"])
+        reply = "550 5.1.1 <GRACE@EXAMPLE.COM>: no such user"
+        ledger.mark("a", "grace@example.com", DeliveryState.FAILED, 550, reply)
+        ledger.mark("b", "grace@example.com", DeliveryState.SENT)
+        assert ledger.forget("grace@example.com", "erased-1234") == 3
+        assert ledger.states("a").keys() == {"erased-1234", "ada@example.com"}
+        assert ledger.states("b") == {"erased-1234": DeliveryState.SENT}
+        assert all("grace" not in (p.reply or "").lower() for p in ledger.problems("a"))
+        assert ledger.forget("nobody@example.com", "erased-5678") == 0
+
+
+def _wal(database: Path) -> bytes:
+    wal = database.with_name(database.name + "-wal")
+    return wal.read_bytes() if wal.exists() else b""
+
+
 def test_export_reimports_to_the_same_store(example: Path, tmp_path: Path) -> None:
     _run(example, "audience", "list")
     exported = _run(example, "audience", "export", "--status", "active").stdout

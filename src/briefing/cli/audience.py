@@ -12,7 +12,7 @@ import click
 
 from briefing.audience.records import STATUSES
 from briefing.cli.app import State, cli
-from briefing.errors import BriefingError, relative
+from briefing.errors import BriefingError, Problem, relative
 
 # The services load inside the commands, not at import: `briefing --help` stays quick.
 if TYPE_CHECKING:
@@ -246,6 +246,8 @@ def remove_command(state: State, addresses: tuple[str, ...]) -> None:
 
     Only a salted hash of each address is kept, so that no later import
     subscribes them again by mistake; signing up again themselves still works.
+    The delivery ledger keeps its rows of past sends (their counts) under a name
+    made from that hash instead of the address.
 
     \b
     Example:
@@ -258,7 +260,35 @@ def remove_command(state: State, addresses: tuple[str, ...]) -> None:
             raise BriefingError(problem)
     with _store(state) as store:
         found = sum(store.erase(address) for address in addresses)
+        # The ledger's rows keep their states (the counts of past sends) under a name
+        # that is no address: the same person is the same alias in every issue.
+        aliases = [(a, "erased-" + store.erasure_hash(a)[:16]) for a in addresses]
+    renamed = _forget_in_ledger(state, aliases)
     click.echo(
         f"Erased {found} subscriber(s); {len(addresses) - found} were not in the store."
         " Their addresses are kept only as hashes, so imports skip them."
     )
+    if renamed:
+        click.echo(f"The delivery ledger's {renamed} row(s) of past sends no longer name them.")
+
+
+def _forget_in_ledger(state: State, aliases: list[tuple[str, str]]) -> int:
+    import sqlite3
+
+    from briefing.config import load_config
+    from briefing.send.ledger import open_ledger
+
+    config = load_config(state.root)
+    if not (config.root / config.send.ledger).is_file():
+        return 0  # nothing was ever sent
+    with open_ledger(config) as ledger:
+        try:
+            return sum(ledger.forget(address, alias) for address, alias in aliases)
+        except sqlite3.Error as exc:  # locked past its timeout by a long send, a full disk
+            raise BriefingError(
+                Problem(
+                    config.send.ledger,
+                    f"cannot rewrite the ledger ({exc}); the store has erased them:"
+                    " run the same command again to clear the ledger too",
+                )
+            ) from None

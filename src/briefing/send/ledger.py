@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import functools
 import math
+import re
 import sqlite3
 import threading
 import time
@@ -25,6 +26,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from briefing.audience.address import suppression_key
 from briefing.config import Config
 from briefing.errors import Problem, SendError, relative
 from briefing.send.states import DeliveryState
@@ -172,6 +174,34 @@ class Ledger:
                 ],
             )
             self._db.execute("COMMIT")
+
+    def forget(self, address: str, alias: str) -> int:
+        """Rename every row of address (any spelling: suppression ignores case) to alias,
+        and write alias in its servers' replies: a data-deletion request leaves the
+        counts of past sends as they were and no trace of the address. Returns the
+        number of rows renamed."""
+        key = suppression_key(address)
+        pattern = re.compile(re.escape(address.strip()), re.IGNORECASE)
+        with self._lock:
+            db = self._db
+            db.create_function("spelling", 1, suppression_key, deterministic=True)
+            db.create_function("scrubbed", 1, lambda r: r and pattern.sub(alias, r))
+            db.execute("PRAGMA secure_delete=ON")  # the old rows are overwritten, not left
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                # OR REPLACE: two spellings of one person in one issue become one row.
+                renamed = db.execute(
+                    "UPDATE OR REPLACE deliveries SET recipient=?, reply=scrubbed(reply)"
+                    " WHERE spelling(recipient)=?",
+                    (alias, key),
+                ).rowcount
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            # The WAL still holds the old pages until a checkpoint copies them back.
+            db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return renamed
 
     def route(self, issue: str) -> str | None:
         """How the issue's first run went (send/route.py), as recorded."""
