@@ -461,22 +461,30 @@ def test_a_build_leaves_the_garbage_collector_as_it_found_it(example: Path, tmp_
     assert gc.isenabled() and gc.get_freeze_count() == 0
 
 
+def _build_showing_modules(
+    project: Path, packages: tuple[str, ...]
+) -> subprocess.CompletedProcess[str]:
+    """`briefing build` in a fresh process; its output ends with the modules of packages
+    it loaded."""
+    script = (
+        "import sys\n"
+        "from briefing.cli.app import main\n"
+        f"sys.argv = ['briefing', '--project', {str(project)!r}, 'build']\n"
+        "try:\n"
+        "    main()\n"
+        "finally:\n"
+        f"    print(sorted(m for m in sys.modules if m.split('.')[0] in {packages!r}))\n"
+    )
+    return subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+
+
 def test_a_no_op_build_loads_no_renderer(example: Path) -> None:
     """Nothing to render: no Markdown parser, template engine or email compiler loaded."""
     for _ in range(2):
         result = CliRunner().invoke(cli, ["--project", str(example), "build", "--jobs", "1"])
         assert result.exit_code == 0, result.output
-    script = (
-        "import sys\n"
-        "from briefing.cli.app import main\n"
-        f"sys.argv = ['briefing', '--project', {str(example)!r}, 'build']\n"
-        "try:\n"
-        "    main()\n"
-        "finally:\n"
-        "    heavy = ('jinja2', 'markdown_it', 'mrml', 'css_inline', 'yaml', 'PIL', 'feedgen')\n"
-        "    print(sorted(m for m in sys.modules if m.split('.')[0] in heavy))\n"
-    )
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    heavy = ("jinja2", "markdown_it", "mrml", "css_inline", "yaml", "PIL", "feedgen")
+    done = _build_showing_modules(example, heavy)
     assert "0 written" in done.stdout, done.stdout + done.stderr
     assert done.stdout.strip().endswith("[]"), done.stdout
 
@@ -491,16 +499,7 @@ def test_an_edit_the_feeds_do_not_show_loads_no_feed_writer(example: Path) -> No
     oldest = example / "issues" / "2025-06-03-trump-xi-call" / "02-by-the-numbers.md"
     with oldest.open("a", encoding="utf-8") as handle:
         handle.write("\nOne more sentence, in the oldest issue only.\n")
-    script = (
-        "import sys\n"
-        "from briefing.cli.app import main\n"
-        f"sys.argv = ['briefing', '--project', {str(example)!r}, 'build']\n"
-        "try:\n"
-        "    main()\n"
-        "finally:\n"
-        "    print(sorted(m for m in sys.modules if m.split('.')[0] in ('feedgen', 'lxml')))\n"
-    )
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    done = _build_showing_modules(example, ("feedgen", "lxml"))
     assert " 0 removed" in done.stdout and " 0 written" not in done.stdout, done.stdout
     assert done.stdout.strip().endswith("[]"), done.stdout + done.stderr
     page = example / "site" / "issues" / "trump-xi-call" / "index.html"
