@@ -217,7 +217,7 @@ def test_sign_up_confirm_and_the_rules_around_them(tmp_path: Path) -> None:
 def test_a_sign_up_never_confirmed_is_deleted_a_day_after_its_link_expired(
     example: Path,
 ) -> None:
-    from briefing.audience.access import open_store
+    from briefing.audience.access import expire_sign_ups, open_store
     from briefing.config import load_config
 
     config = load_config(example)  # service.confirm_hours: 72 by default
@@ -230,9 +230,11 @@ def test_a_sign_up_never_confirmed_is_deleted_a_day_after_its_link_expired(
         assert store.sign_up("twice@example.org", "Twice", {}, "form from c")  # a new link
     clock.now += timedelta(hours=72 + 24 - 50 - 1)  # 95 h after the first: kept
     with open_store(config, clock) as store:
+        expire_sign_ups(store, config)
         assert store.get("late@example.org") is not None
     clock.now += timedelta(hours=2)  # 97 h: the first link expired over a day ago
     with open_store(config, clock) as store:
+        expire_sign_ups(store, config)
         assert store.get("late@example.org") is None
         assert not store.history("late@example.org")  # nothing kept about them
         assert not store.is_erased("late@example.org")  # and they may sign up again
@@ -329,3 +331,25 @@ def test_an_import_changes_only_the_columns_its_file_has(example: Path) -> None:
         ada = store.get("ada@example.com")
     assert ada is not None and ada.name == "Ada Lovelace"
     assert ada.fields == {"city": "London", "plan": "gold"}
+
+
+def test_an_inbox_dry_run_deletes_no_expired_sign_up_and_audience_does(
+    example: Path, tmp_path: Path
+) -> None:
+    """Expiry belongs to the sign-up side (the service, the audience commands): a command
+    that promises to change nothing (`inbox --dry-run`) leaves even an expired one."""
+    assert _run(example, "audience", "list").exit_code == 0  # the store, CSV moved in
+    old = Clock()
+    old.now = datetime(2020, 1, 1, tzinfo=UTC)
+    with Store(example / ".briefing/audience.db", old) as store:
+        assert store.sign_up("late@example.org", "Late", {}, "form from a")
+    maildir = tmp_path / "Maildir"
+    for sub in ("cur", "new", "tmp"):
+        (maildir / sub).mkdir(parents=True)
+    looked = _run(example, "inbox", "--maildir", str(maildir), "--dry-run")
+    assert looked.exit_code == 0, looked.output
+    with _store(example) as store:
+        assert store.get("late@example.org") is not None
+    assert _run(example, "audience", "list").exit_code == 0
+    with _store(example) as store:
+        assert store.get("late@example.org") is None

@@ -20,10 +20,16 @@ def store_path(config: Config) -> Path:
     return config.root / config.audience.store
 
 
-def unconfirmed_since(config: Config, now: datetime) -> datetime:
-    """Sign-ups pending since before this are deleted: a day after their link expired
-    (the token is issued a moment after the row is written, and clocks differ a little)."""
-    return now - timedelta(hours=config.service.confirm_hours, days=1)
+def expire_sign_ups(store: Store, config: Config) -> int:
+    """Delete the sign-ups still pending a day after their link expired (the token is
+    issued a moment after the row is written, and clocks differ a little). The sign-up
+    side does this (the service, the audience commands); a send or an inbox run never
+    deletes anyone."""
+    window = timedelta(hours=config.service.confirm_hours, days=1)
+    expired = store.expire_pending(store.clock() - window)
+    if expired:
+        log.info("deleted %d sign-up(s) not confirmed within service.confirm_hours", expired)
+    return expired
 
 
 def open_store(config: Config, clock: Callable[[], datetime] = utc_now) -> Store:
@@ -42,12 +48,9 @@ def open_store(config: Config, clock: Callable[[], datetime] = utc_now) -> Store
             config.root / config.send.suppressions,
             config.root,
         )
-        expired = store.expire_pending(unconfirmed_since(config, clock()))
     except BaseException:
         store.close()
         raise
     if done:
         log.info("moved the audience into %s: %s", label, done)
-    if expired:
-        log.info("deleted %d sign-up(s) not confirmed within service.confirm_hours", expired)
     return store

@@ -24,11 +24,13 @@ _STATUS = click.Choice(STATUSES)
 
 @contextmanager
 def _store(state: State) -> Iterator[Store]:
-    from briefing.audience.access import open_store
+    from briefing.audience.access import expire_sign_ups, open_store
     from briefing.config import load_config
 
-    store = open_store(load_config(state.root))
+    config = load_config(state.root)
+    store = open_store(config)
     try:
+        expire_sign_ups(store, config)  # what `audience` lists holds no expired sign-up
         yield store
     finally:
         store.close()

@@ -27,7 +27,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
-from briefing.audience.access import unconfirmed_since
+from briefing.audience.access import expire_sign_ups
 from briefing.audience.address import address_problem, fields_problem, mask, suppression_key
 from briefing.audience.store import ACTIVE, SUPPRESSING, UNSUBSCRIBED, Consent, Store
 from briefing.config import Config
@@ -258,7 +258,7 @@ class SubscriberService:
         name = values.pop("name", "")
         store = self.store()
         client = self.client(request)
-        store.expire_pending(unconfirmed_since(self.config, self._now()))  # a long-running service
+        expire_sign_ups(store, self.config)  # the service runs for weeks: on each sign-up
         if not store.sign_up(address, name, values, f"sign-up form from {client}"):
             return
         if not self.per_address.allow(suppression_key(address)):

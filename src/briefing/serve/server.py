@@ -7,7 +7,7 @@ import logging
 from collections.abc import Callable
 from pathlib import Path
 
-from briefing.audience.access import open_store
+from briefing.audience.access import expire_sign_ups, open_store
 from briefing.config import Config, load_config
 from briefing.errors import BriefingError, Problem
 from briefing.render.theme import Theme
@@ -23,7 +23,8 @@ def make_service(config: Config, credentials: Credentials | None = None) -> Subs
     """The WSGI application for one publication (secret from the environment)."""
     credentials = credentials or Credentials.from_env()
     secret = credentials.secret()
-    open_store(config).close()  # create it (and move the CSV files in) before serving
+    with open_store(config) as store:  # created (the CSV files moved in) before serving
+        expire_sign_ups(store, config)
     theme = Theme.load(config)
     return SubscriberService(
         config, Pages(config, theme), secret, Mailer(config, theme, credentials)
