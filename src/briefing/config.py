@@ -238,11 +238,14 @@ def _service_url(value: str) -> str | None:
     return None
 
 
-def _bind(value: str) -> str | None:
+def is_host_port(value: str, any_port: bool = False) -> bool:
+    """HOST:PORT with a port number that exists (0, "any free one", only with any_port)."""
     host, _, port = value.rpartition(":")
-    if not host or not port.isdigit() or not 0 < int(port) < 65536:
-        return "must be host:port, e.g. 127.0.0.1:8025"
-    return None
+    return bool(host) and port.isdigit() and (0 if any_port else 1) <= int(port) < 65536
+
+
+def _bind(value: str) -> str | None:
+    return None if is_host_port(value) else "must be host:port, e.g. 127.0.0.1:8025"
 
 
 @dataclass(frozen=True)

@@ -303,11 +303,14 @@ class Store:
             )
         if status == ACTIVE:  # a new, recorded consent lifts an erasure
             self._db.execute("DELETE FROM erased WHERE hash=?", (self.erasure_hash(address),))
+        self._event(key, now, status, source, detail)
+        return True
+
+    def _event(self, key: str, at: str, status: str, source: str, detail: str) -> None:
         self._db.execute(
             "INSERT INTO events (key, at, status, source, detail) VALUES (?, ?, ?, ?, ?)",
-            (key, now, status, source, detail),
+            (key, at, status, source, detail),
         )
-        return True
 
     def set_details(self, address: str, name: str, fields: dict[str, str]) -> None:
         """Name and merge fields of an existing row, inside a caller's `write()`."""
@@ -334,11 +337,7 @@ class Store:
                 self._db.execute(
                     "UPDATE subscribers SET status_at=? WHERE key=?", (now, member.key)
                 )
-                self._db.execute(
-                    "INSERT INTO events (key, at, status, source, detail)"
-                    " VALUES (?, ?, ?, 'form', ?)",
-                    (member.key, now, PENDING, detail),
-                )
+                self._event(member.key, now, PENDING, "form", detail)
             else:
                 return member.status == UNSUBSCRIBED
             self.set_details(address, name, fields)

@@ -14,8 +14,9 @@ from briefing.cli.app import State, cli
 
 
 def _host_port(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
-    host, _, port = (value or "").rpartition(":")
-    if value is not None and (not host or not port.isdigit() or int(port) > 65535):
+    from briefing.config import is_host_port  # the rule service.bind follows, port 0 too
+
+    if value is not None and not is_host_port(value, any_port=True):
         raise click.BadParameter(f"{value!r}: use HOST:PORT, e.g. 127.0.0.1:8025 (port 0: any)")
     return value
 

@@ -116,7 +116,7 @@ def _unclosed(source: str, template: str) -> tuple[str, int | None] | None:
             return (
                 f"<{left}> opened on line {where} of the rendered MJML is not closed"
                 f" before </{name}>; add </{left}>",
-                _only_line(template, text),
+                _template_line(template, text, only=True),
             )
     if open_tags:
         left, at = open_tags[-1]
@@ -124,30 +124,23 @@ def _unclosed(source: str, template: str) -> tuple[str, int | None] | None:
         return (
             f"<{left}> opened on line {_rendered_line(source, at)} of the rendered MJML"
             f" is never closed; add </{left}>",
-            _only_line(template, text),
+            _template_line(template, text, only=True),
         )
     return None
-
-
-def _only_line(template: str, text: str) -> int | None:
-    """The template line holding text, if exactly one does (a closing tag written many
-    times, as </mj-section>, would name the wrong one)."""
-    found = [n for n, line in enumerate(template.split("\n"), start=1) if text and text in line]
-    return found[0] if len(found) == 1 else None
 
 
 def _rendered_line(source: str, offset: int) -> int:
     return source.count("\n", 0, offset) + 1
 
 
-def _template_line(template: str, text: str) -> int | None:
-    """The first template line containing text, if exactly that text is in the template."""
+def _template_line(template: str, text: str, only: bool = False) -> int | None:
+    """The first template line containing text; with only, that line if no other has
+    it (a closing tag written many times, as </mj-section>, would name the wrong one)."""
     if not text:
         return None
-    for number, line in enumerate(template.split("\n"), start=1):
-        if text in line:
-            return number
-    return None
+    found = (n for n, line in enumerate(template.split("\n"), start=1) if text in line)
+    first = next(found, None)
+    return None if only and next(found, None) is not None else first
 
 
 def inline_css(html: str, css: str, inliner: str, theme: Theme | None = None) -> str:

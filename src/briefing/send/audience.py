@@ -72,7 +72,15 @@ def read_subscribers(path: Path, project: Path) -> SubscriberRows:
     return SubscriberRows(data, header, frozenset(repeated), len(seen))
 
 
-class SubscriberRows(Collection[Subscriber]):
+class Passes(Collection[Subscriber]):
+    """Subscribers found again on each pass rather than held (the gate, the plan and the
+    send each go through them once): subclasses give __iter__ and __len__."""
+
+    def __contains__(self, item: object) -> bool:
+        return any(item == subscriber for subscriber in self)
+
+
+class SubscriberRows(Passes):
     """The subscribers of a CSV file read once (every row valid), in file order.
 
     Kept as the file's bytes (~60 bytes a subscriber, where a Subscriber with its
@@ -97,9 +105,6 @@ class SubscriberRows(Collection[Subscriber]):
                 if line not in repeated and isinstance(row, list):
                     values = {k: v.strip() for k, v in zip(header, row, strict=True)}
                     yield Subscriber(values["email"], values.get("name", ""), values)
-
-    def __contains__(self, item: object) -> bool:
-        return any(item == subscriber for subscriber in self)
 
 
 def _must_exist(path: Path, label: str) -> None:

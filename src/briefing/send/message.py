@@ -297,10 +297,6 @@ class MessageTemplate:
             return bounces
         return verp_address(bounces, verp_token(self.secret, self.slug, subscriber.key))
 
-    def unsubscribe_url(self, address: str) -> str:
-        token = unsubscribe_token(self.secret, self.sender.list_id, address)
-        return self.sender.unsubscribe_url.replace("{token}", quote(token, safe=".-_"))
-
     def render_for(self, subscriber: Subscriber, date: float | None = None) -> bytes:
         message = self._assemble(subscriber, date, stuffed=False)
         return self.sign(message) if self.sign else message

@@ -6,12 +6,12 @@ from collections import Counter
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 
-from briefing.send.audience import Subscriber
+from briefing.send.audience import Passes, Subscriber
 from briefing.send.ledger import Ledger
 from briefing.send.states import DeliveryState
 
 
-class Recipients(Collection[Subscriber]):
+class Recipients(Passes):
     """The subscribers the plan picked, in audience order, found again on each pass.
 
     Nothing per recipient is held: the audience is gone through once more, skipping
@@ -38,9 +38,6 @@ class Recipients(Collection[Subscriber]):
         for position, subscriber in enumerate(self._audience):
             if position not in skipped and wanted(states.get(subscriber.key), resend):
                 yield subscriber
-
-    def __contains__(self, item: object) -> bool:
-        return any(item == subscriber for subscriber in self)
 
 
 @dataclass(frozen=True)

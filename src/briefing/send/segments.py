@@ -14,7 +14,7 @@ from briefing.config import Config
 from briefing.errors import SendError
 from briefing.model import Publication
 from briefing.segment import Segment, parse_where
-from briefing.send.audience import AudienceSource, Subscriber
+from briefing.send.audience import AudienceSource, Passes, Subscriber
 
 if TYPE_CHECKING:
     from briefing.send.service import AudienceOpener, SendRequest
@@ -42,7 +42,7 @@ class SegmentAudience:
         return self.inner.still_wanted(subscriber)
 
 
-class Narrowed(Collection[Subscriber]):
+class Narrowed(Passes):
     """The subscribers of a collection that match, found again on each pass (a list of
     them would hold every match at once; see SubscriberRows)."""
 
@@ -57,9 +57,6 @@ class Narrowed(Collection[Subscriber]):
         if self._count is None:
             self._count = sum(1 for _ in self)
         return self._count
-
-    def __contains__(self, item: object) -> bool:
-        return any(item == subscriber for subscriber in self)
 
 
 def segments_of(publication: Publication, request: SendRequest) -> list[Segment]:

@@ -26,7 +26,7 @@ from briefing.audience.store import ACTIVE, SUPPRESSING, Store
 from briefing.audience.transfer import MIGRATED, REASONS
 from briefing.config import Config
 from briefing.errors import Problem, SendError, relative
-from briefing.send.audience import Subscriber, read_subscribers, read_suppressions
+from briefing.send.audience import Passes, Subscriber, read_subscribers, read_suppressions
 from briefing.send.ledger import snapshot
 
 if TYPE_CHECKING:
@@ -145,7 +145,7 @@ def _subscriber(email: str, name: str, fields: str) -> Subscriber:
     return Subscriber(email, name, {**json.loads(fields), "email": email, "name": name})
 
 
-class StoreRows(Collection[Subscriber]):
+class StoreRows(Passes):
     """The store's members for a send: three strings each, as stored (a Member and a
     Subscriber, each with a dictionary, took ~1 KB a person), made into Subscribers on
     each pass. Read once, so every pass sees the same people in the same order."""
@@ -158,9 +158,6 @@ class StoreRows(Collection[Subscriber]):
 
     def __iter__(self) -> Iterator[Subscriber]:
         return (_subscriber(*row) for row in self._rows)
-
-    def __contains__(self, item: object) -> bool:
-        return any(item == subscriber for subscriber in self)
 
 
 def readonly_config(config: Config, folder: Path) -> Config:
