@@ -125,6 +125,33 @@ def test_remove_takes_the_address_out_of_the_ledger_and_keeps_its_counts(
     assert again.exit_code == 0 and "Sent 0 " in again.stdout, again.stdout
 
 
+def test_remove_waits_for_no_send_and_a_second_run_clears_the_ledger(
+    example: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A send marks its rows by address: a row renamed under a running send would be
+    queued again by its next run. So remove takes each issue's send lock, and says so."""
+    from briefing.build import build
+    from briefing.send.issue_lock import issue_lock
+
+    monkeypatch.setenv("BRIEFING_UNSUBSCRIBE_SECRET", "a-long-enough-test-secret-0123456789")
+    build(example, jobs=1)
+    assert _run(example, "send", "trump-xi-call", "--transport", "outbox", "--yes").exit_code == 0
+    ledger = example / ".briefing/ledger.db"
+    with issue_lock(ledger, "trump-xi-call"):  # as a send of it would
+        held = _run(example, "audience", "remove", "grace@example.com")
+        assert held.exit_code == 1, held.output
+        assert "Erased 1 subscriber(s)" in held.stdout
+        assert "issue trump-xi-call is being sent by process" in held.output
+        assert "then run the same command" in held.output
+        assert b"grace@example.com" in ledger.read_bytes() + _wal(ledger)  # left as it was
+    with _store(example) as store:
+        assert store.get("grace@example.com") is None  # the store's part is done
+    again = _run(example, "audience", "remove", "grace@example.com")
+    assert again.exit_code == 0, again.output
+    assert "The delivery ledger's 1 row(s) of past sends no longer name them." in again.stdout
+    assert b"grace@example.com" not in (ledger.read_bytes() + _wal(ledger)).lower()
+
+
 def test_forget_renames_every_spelling_and_scrubs_the_replies(tmp_path: Path) -> None:
     from briefing.send.ledger import Ledger
     from briefing.send.states import DeliveryState

@@ -265,28 +265,34 @@ def remove_command(state: State, addresses: tuple[str, ...]) -> None:
         # The ledger's rows keep their states (the counts of past sends) under a name
         # that is no address: the same person is the same alias in every issue.
         aliases = [(a, "erased-" + store.erasure_hash(a)[:16]) for a in addresses]
-    renamed = _forget_in_ledger(state, aliases)
     click.echo(
         f"Erased {found} subscriber(s); {len(addresses) - found} were not in the store."
         " Their addresses are kept only as hashes, so imports skip them."
     )
-    if renamed:
+    if renamed := _forget_in_ledger(state, aliases):
         click.echo(f"The delivery ledger's {renamed} row(s) of past sends no longer name them.")
 
 
 def _forget_in_ledger(state: State, aliases: list[tuple[str, str]]) -> int:
     import sqlite3
+    from contextlib import ExitStack
 
     from briefing.config import load_config
+    from briefing.send.issue_lock import issue_lock
     from briefing.send.ledger import open_ledger
 
     config = load_config(state.root)
-    if not (config.root / config.send.ledger).is_file():
+    path = config.root / config.send.ledger
+    if not path.is_file():
         return 0  # nothing was ever sent
-    with open_ledger(config) as ledger:
+    with open_ledger(config) as ledger, ExitStack() as locks:
+        # Each issue's send lock: a running send marks its rows by address, and a row
+        # renamed under it would be queued again by its next run (a second message).
+        for slug in sorted(ledger.issues()):
+            locks.enter_context(issue_lock(path, slug))  # held: says so, "run again"
         try:
             return sum(ledger.forget(address, alias) for address, alias in aliases)
-        except sqlite3.Error as exc:  # locked past its timeout by a long send, a full disk
+        except sqlite3.Error as exc:  # a full disk, a damaged file
             raise BriefingError(
                 Problem(
                     config.send.ledger,
