@@ -301,9 +301,12 @@ class Dispatcher:
                 self.sleep(delay)
         return result
 
-    def _wire_for(self, subscriber: Subscriber, date: float | None = None) -> bytes:
-        """What follows DATA for subscriber: stuffed from parts stuffed once per issue."""
-        return self.template.data_for(subscriber, date) + END_OF_DATA
+    def _wire_for(self, subscriber: Subscriber, date: float | None = None) -> list[bytes]:
+        """What follows DATA for subscriber, in pieces: stuffed from parts stuffed once per
+        issue, then the end of data."""
+        wire = self.template.data_parts(subscriber, date)
+        wire.append(END_OF_DATA)
+        return wire
 
     def _deliver_batch(self, transport: OutboxTransport, batch: list[Subscriber]) -> None:
         """Outbox files in batches: each file is made durable, the folder once per batch,
@@ -377,7 +380,7 @@ class _Ahead:
     def __init__(self, dispatcher: Dispatcher) -> None:
         self.dispatcher = dispatcher
         self._next: Subscriber | None = None
-        self._ready: tuple[Subscriber, int, bytes] | None = None
+        self._ready: tuple[Subscriber, int, list[bytes]] | None = None
 
     def take(self) -> Subscriber | None:
         """The next recipient of this session: the one taken ahead, if any."""
@@ -403,7 +406,7 @@ class _Ahead:
         second = math.floor(started)
         self._ready = (self._next, second, wire) if math.floor(time.time()) == second else None
 
-    def wire_for(self, subscriber: Subscriber) -> bytes:
+    def wire_for(self, subscriber: Subscriber) -> list[bytes]:
         """subscriber's message as DATA carries it: the one assembled ahead if it is
         theirs and of this second, else assembled now."""
         ready, now = self._ready, time.time()

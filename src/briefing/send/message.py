@@ -92,8 +92,15 @@ class EncodedBody:
         self.stuffed = [dot_stuffed(piece) for piece in self.pieces]
 
     def fill(self, values: dict[str, str], stuffed: bool = False) -> bytes:
+        return b"".join(self.parts(values, stuffed))
+
+    def parts(
+        self, values: dict[str, str], stuffed: bool = False, out: list[bytes] | None = None
+    ) -> list[bytes]:
+        """fill() unjoined, appended to out: the static pieces themselves, not copies."""
         pieces = self.stuffed if stuffed else self.pieces
-        out = [pieces[0]]
+        out = [] if out is None else out
+        out.append(pieces[0])
         for field, piece in zip(self.fields, pieces[1:], strict=True):
             if field.line:
                 value = rewrap(fill(field.line, values, escape=self.escape), self.wrap)
@@ -101,7 +108,7 @@ class EncodedBody:
                 value = field_value(values, field.name, field.fallback, escape=self.escape)
             out.append(dot_stuffed(_piece(value)) if stuffed else _piece(value))
             out.append(piece)
-        return b"".join(out)
+        return out
 
 
 # A line of the text part that holds a merge field (without its line break).
@@ -214,7 +221,10 @@ def _to_header(name: str, address: str) -> bytes:
     encoded-words (RFC 2047 5(3): allowed in a phrase; white space between adjacent
     encoded-words is dropped when decoded, RFC 2047 6.2)."""
     name = " ".join(name.split())  # runs of white space would fold into blank lines
-    words = formataddr((name, address)).split(" ") if name.isascii() else []
+    phrase = formataddr((name, address)) if name.isascii() else ""
+    if phrase and len(phrase) <= _LINE - len("To: "):  # one line: what _fold would give
+        return f"To: {phrase}".encode() + CRLF
+    words = phrase.split(" ") if phrase else []
     if not words or any(len(word) > _LINE - len("To: ") for word in words[:-1]):
         words = [*_encoded_words(name), f"<{address}>"] if name else [address]
     return _fold("To", words)
@@ -254,6 +264,10 @@ class MessageTemplate:
         self.slug, self.sender, self.secret, self.test = slug, sender, secret, test
         self.sign = sign
         self.subject = ("[TEST] " if test else "") + subject
+        # Made once when no merge field makes it personal.
+        self._subject_header = (
+            None if PLACEHOLDER.search(self.subject) else _header("Subject", self.subject)
+        )
         self.html = EncodedBody(html_body, escape=True)
         self.text = EncodedBody(text_body, escape=False, wrap=TEXT_WIDTH)
         boundary_seed = hashlib.sha256((html_body + text_body).encode()).hexdigest()[:24]
@@ -304,11 +318,21 @@ class MessageTemplate:
     def data_for(self, subscriber: Subscriber, date: float | None = None) -> bytes:
         """The message as SMTP's DATA carries it: dot_stuffed(render_for(...)), made of
         parts stuffed once per issue instead of stuffing 60 KB per recipient."""
+        return b"".join(self.data_parts(subscriber, date))
+
+    def data_parts(self, subscriber: Subscriber, date: float | None = None) -> list[bytes]:
+        """data_for() unjoined: the issue's stuffed pieces themselves and the recipient's
+        few, for a socket to gather (sendmsg) without copying ~60 KB into one string."""
         if self.sign:  # the signature covers the message as it is before stuffing
-            return dot_stuffed(self.render_for(subscriber, date))
-        return self._assemble(subscriber, date, stuffed=True)
+            return [dot_stuffed(self.render_for(subscriber, date))]
+        return self._assemble_parts(subscriber, date, stuffed=True)
 
     def _assemble(self, subscriber: Subscriber, date: float | None, stuffed: bool) -> bytes:
+        return b"".join(self._assemble_parts(subscriber, date, stuffed))
+
+    def _assemble_parts(
+        self, subscriber: Subscriber, date: float | None, stuffed: bool
+    ) -> list[bytes]:
         # A test copy gets a fresh Message-ID each time: a mailbox that saw an earlier
         # copy would otherwise hide it as a duplicate. Its seed is a number: the id's
         # left part is a dot-atom (RFC 5322 3.6.4), no spaces or commas.
@@ -322,7 +346,9 @@ class MessageTemplate:
             "email": subscriber.email,
             "unsubscribe_url": unsubscribe,
         }
-        subject = fill(self.subject, values, escape=False)
+        subject = self._subject_header or _header(
+            "Subject", fill(self.subject, values, escape=False)
+        )
         # RFC 2369 3.2 / RFC 8058: the https URL first, one-click POST for it.
         targets = [f"<{unsubscribe}>"]
         if self.sender.unsubscribe_mailto:
@@ -332,7 +358,7 @@ class MessageTemplate:
             targets.append(f"<{mailto}>")
         headers = [
             _to_header(subscriber.name, subscriber.email),
-            _header("Subject", subject),
+            subject,
             _date_header(math.floor(when)),
             _header("Message-ID", message_id(id_seed, subscriber.email, self.sender.domain)),
             self.fixed_headers,
@@ -343,13 +369,9 @@ class MessageTemplate:
         text_head, html_head, closing = (
             self._stuffed_parts if stuffed else (self.text_head, self.html_head, self.closing)
         )
-        return b"".join(
-            [
-                dot_stuffed(head) if stuffed else head,
-                text_head,
-                self.text.fill(values, stuffed),
-                html_head,
-                self.html.fill(values, stuffed),
-                closing,
-            ]
-        )
+        parts = [dot_stuffed(head) if stuffed else head, text_head]
+        self.text.parts(values, stuffed, parts)
+        parts.append(html_head)
+        self.html.parts(values, stuffed, parts)
+        parts.append(closing)
+        return parts

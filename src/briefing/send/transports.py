@@ -196,6 +196,40 @@ def _escape(control: re.Match[str]) -> str:
     return f"\\x{code:02x}" if code < 256 else f"\\u{code:04x}"
 
 
+# Pieces in one sendmsg() at most (Linux takes 1,024 buffers a call, IOV_MAX).
+GATHER_MAX = 512
+
+
+def _send_parts(smtp: smtplib.SMTP, parts: list[bytes]) -> None:
+    """smtp.send(b"".join(parts)) without the join: a plain socket gathers the pieces
+    itself (sendmsg), so a ~60 KB message is not copied once more per recipient while
+    the relay reads the last one. A TLS socket cannot gather: it gets them joined."""
+    sock = smtp.sock
+    if sock is None or isinstance(sock, ssl.SSLSocket) or len(parts) > GATHER_MAX:
+        smtp.send(b"".join(parts))
+        return
+    try:
+        _sendmsg_all(sock, parts)
+    except OSError:  # as smtplib's send() says it
+        smtp.close()
+        raise smtplib.SMTPServerDisconnected("Server not connected") from None
+
+
+def _sendmsg_all(sock: socket.socket, parts: list[bytes]) -> None:
+    """sendall() for pieces: sendmsg() may take only the first bytes (a full socket
+    buffer); the rest goes in the next call, from where it stopped."""
+    pending: list[bytes | memoryview] = list(parts)
+    while pending:
+        sent = sock.sendmsg(pending)
+        done = 0
+        while done < len(pending) and sent >= len(pending[done]):
+            sent -= len(pending[done])
+            done += 1
+        if done == len(pending):
+            return
+        pending = [memoryview(pending[done])[sent:], *pending[done + 1 :]]
+
+
 # Reply codes that mean "slow down" rather than "this message is bad".
 THROTTLE_CODES = {421, 451, 454}
 
@@ -319,19 +353,20 @@ class SmtpTransport:
 
     def deliver_data(self, sender: str, recipient: str, data: bytes, handover: Handover) -> Result:
         """deliver() for a message already dot-stuffed (MessageTemplate.data_for)."""
-        return self.deliver_wire(sender, recipient, data + END_OF_DATA, handover)
+        return self.deliver_wire(sender, recipient, [data, END_OF_DATA], handover)
 
     def deliver_wire(
         self,
         sender: str,
         recipient: str,
-        wire: bytes,
+        wire: list[bytes],
         handover: Handover,
         meanwhile: Callable[[], None] | None = None,
     ) -> Result:
-        """deliver() for what follows DATA as it is: the message dot-stuffed and ended
-        with END_OF_DATA. meanwhile: called once the message went out, while the server
-        reads it and before its reply is read (the caller prepares its next one then)."""
+        """deliver() for what follows DATA as it is, in pieces (MessageTemplate.data_parts):
+        the message dot-stuffed and ended with END_OF_DATA. meanwhile: called once the
+        message went out, while the server reads it and before its reply is read (the
+        caller prepares its next one then)."""
         handed_over = False
 
         def mark() -> None:
@@ -364,7 +399,7 @@ class SmtpTransport:
         smtp: smtplib.SMTP,
         sender: str,
         recipient: str,
-        wire: bytes,
+        wire: list[bytes],
         handover: Handover,
         meanwhile: Callable[[], None] | None = None,
     ) -> Result:
@@ -392,7 +427,7 @@ class SmtpTransport:
         smtp: smtplib.SMTP,
         sender: str,
         recipient: str,
-        wire: bytes,
+        wire: list[bytes],
         handover: Handover,
         meanwhile: Callable[[], None] | None = None,
     ) -> Result:
@@ -414,8 +449,10 @@ class SmtpTransport:
         return self._final(smtp, *smtp.getreply())
 
     @staticmethod
-    def _send_data(smtp: smtplib.SMTP, wire: bytes, meanwhile: Callable[[], None] | None) -> None:
-        smtp.send(wire)
+    def _send_data(
+        smtp: smtplib.SMTP, wire: list[bytes], meanwhile: Callable[[], None] | None
+    ) -> None:
+        _send_parts(smtp, wire)
         if meanwhile is not None:
             meanwhile()
 
