@@ -263,6 +263,42 @@ def test_data_for_is_the_message_dot_stuffed_whatever_starts_a_line() -> None:
         assert b"\r\n..starts" in data and b"\r\n...two" in data
 
 
+def test_a_message_in_pieces_arrives_whole_when_the_socket_takes_it_bit_by_bit() -> None:
+    """SMTP hands a message's pieces to sendmsg(), which takes only what fits in the
+    socket's buffer: the rest must follow from the byte where it stopped, even mid-piece."""
+    import socket
+
+    from briefing.send.transports import _sendmsg_all
+
+    class Counting:
+        def __init__(self, sock: socket.socket) -> None:
+            self.sock, self.calls = sock, 0
+
+        def sendmsg(self, buffers: list[bytes]) -> int:
+            self.calls += 1
+            return self.sock.sendmsg(buffers)
+
+    parts = [bytes([65 + n % 26]) * (700 + 37 * n) for n in range(120)] + [b"", b".\r\n"]
+    ours, theirs = socket.socketpair()
+    ours.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+    ours.settimeout(10)  # as smtplib's: sendmsg returns what fitted instead of blocking
+    got = bytearray()
+
+    def read() -> None:
+        while chunk := theirs.recv(1500):
+            got.extend(chunk)
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    counting = Counting(ours)
+    with ours, theirs:
+        _sendmsg_all(counting, parts)  # type: ignore[arg-type]
+        ours.shutdown(socket.SHUT_WR)
+        reader.join(10)
+    assert bytes(got) == b"".join(parts)
+    assert counting.calls > 1, "the socket took all ~400 KB at once: nothing was resumed"
+
+
 def _library_send(
     project: Path, addresses: list[str], server: SmtpServer, rate: float = 0, max_attempts: int = 5
 ) -> tuple[Ledger, Summary]:

@@ -218,16 +218,15 @@ def _send_parts(smtp: smtplib.SMTP, parts: list[bytes]) -> None:
 def _sendmsg_all(sock: socket.socket, parts: list[bytes]) -> None:
     """sendall() for pieces: sendmsg() may take only the first bytes (a full socket
     buffer); the rest goes in the next call, from where it stopped."""
+    left = sum(map(len, parts))
     pending: list[bytes | memoryview] = list(parts)
-    while pending:
-        sent = sock.sendmsg(pending)
-        done = 0
-        while done < len(pending) and sent >= len(pending[done]):
-            sent -= len(pending[done])
-            done += 1
-        if done == len(pending):
-            return
-        pending = [memoryview(pending[done])[sent:], *pending[done + 1 :]]
+    while (sent := sock.sendmsg(pending)) < left:
+        left -= sent
+        for i, part in enumerate(pending):
+            if sent < len(part):
+                pending = [memoryview(part)[sent:], *pending[i + 1 :]]
+                break
+            sent -= len(part)
 
 
 # Reply codes that mean "slow down" rather than "this message is bad".
