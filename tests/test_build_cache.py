@@ -194,3 +194,43 @@ def test_a_no_op_still_removes_what_the_manifest_lists_beyond_its_files(
     result = build(example, out, jobs=1)
     assert result.rendered == frozenset() and result.report.removed == 1
     assert not (out / "left-over.html").exists() and manifest.read_bytes() == listing
+
+
+def test_an_edit_still_removes_what_the_manifest_lists_beyond_its_files(
+    example: Path, tmp_path: Path
+) -> None:
+    """An edit skips parsing the manifest only when it lists exactly the site's files;
+    a file listed beyond them (left by a build killed among its moves) still goes."""
+    from briefing.out_folder import MANIFEST
+
+    out = tmp_path / "site"
+    build(example, out, jobs=1)
+    manifest = out / MANIFEST
+    listing = manifest.read_bytes()
+    (out / "left-over.html").write_text("old")
+    manifest.write_bytes(listing + b"left-over.html\n")
+    article = example / "issues" / TARIFF / "01-geneva-truce-explained.md"
+    article.write_text(article.read_text() + "\nOne more sentence.\n")
+    result = build(example, out, jobs=1)
+    assert "issue:tariff-timeline" in result.rendered and result.report.removed == 1
+    assert not (out / "left-over.html").exists() and manifest.read_bytes() == listing
+    article.write_text(article.read_text() + "\nAnd another.\n")
+    again = build(example, out, jobs=1)  # the manifest as it should be: kept as it is
+    assert again.report.removed == 0 and manifest.read_bytes() == listing
+
+
+def test_a_reused_issue_is_in_the_folder_it_was_found_in_not_the_stored_one(
+    settled: Path, tmp_path: Path
+) -> None:
+    """A rebuild takes an unchanged issue from the cache without making its folder's
+    Path; its folder is still where the loader found it, whatever the cache says."""
+    path = settled / CACHE_FILE
+    stored = json.loads(path.read_text())
+    decoy = tmp_path / "elsewhere" / TARIFF
+    stored["issues"][TARIFF][2]["folder"] = str(decoy)
+    path.write_text(json.dumps(stored))
+    result = build(settled, tmp_path / "site", jobs=1)
+    assert result.rendered == frozenset()  # taken from the cache
+    (issue,) = [i for i in result.publication.issues if i.folder.name == TARIFF]
+    assert issue.folder == settled / "issues" / TARIFF
+    assert result.publication == load(settled)

@@ -112,9 +112,9 @@ def test_the_loader_takes_what_reuse_returns_instead_of_reading(example: Path) -
     kept = {issue.folder.name: issue for issue in before.issues}
     asked: list[str] = []
 
-    def reuse(folder: Path) -> Issue | None:
-        asked.append(folder.name)
-        return kept.get(folder.name)
+    def reuse(folder: str) -> Issue | None:  # the folder's path, as text
+        asked.append(Path(folder).name)
+        return kept.get(Path(folder).name)
 
     # A folder reuse answers for is not read: breaking its issue.md changes nothing.
     issue_md = example / "issues/2025-06-10-tariff-timeline/issue.md"

@@ -76,11 +76,18 @@ class Staging:
             # to move, remove or write (a no-op build: 15,000 lines not parsed twice).
             self.discard()
             return WriteReport(0, len(kept), 0)
-        previous = _listed(manifest)
         current = set(self.sizes) | kept
-        # Before any move, the manifest lists the old files and the new: if this process
-        # dies among the moves, the next build still knows every file it may have to remove.
-        _write_manifest(manifest, previous | current, marked)
+        listing = _listing(current, marked)
+        if _holds(manifest, listing):
+            # It lists exactly these files (an edit): nothing to parse, none to remove.
+            previous = set(current)
+        else:
+            previous = _listed(manifest)
+            # Before any move, the manifest lists the old files and the new: if this process
+            # dies among the moves, the next build still knows every file it may have to
+            # remove.
+            _write_manifest(manifest, previous | current, marked)
+            listing = b""
         written = unchanged = 0
         # A folder the site lacks (a new issue's, every folder of a first build) moves
         # in whole: one rename for all its files. Folders known to exist are remembered.
@@ -111,7 +118,8 @@ class Staging:
         stale = sorted(previous - current)
         for path in stale:
             _remove(self.out_dir, path)
-        _write_manifest(manifest, current, marked)
+        if not listing or stale:  # else the manifest lists current already
+            _write_manifest(manifest, current, marked)
         return WriteReport(written, unchanged + len(kept), len(stale))
 
     def _lacks(self, folder: str) -> bool:

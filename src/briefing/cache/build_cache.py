@@ -64,6 +64,11 @@ class BuildCache:
     entries: dict[str, tuple[str, str]] = field(default_factory=dict)  # token, feed entry
     listings: dict[str, str] = field(default_factory=dict)  # digest of what listings show
     site: str = ""  # the last build's site key (BuildCache.site_key)
+    # id of each issue reuse() gave → (the issue, its folder's name); then, after
+    # record(), of each issue recorded → (the issue, its folder's name, its token).
+    # By the object: an issue's folder name without making its Path (5,000 a build).
+    reused: dict[int, tuple[Issue, str]] = field(default_factory=dict)
+    recorded: dict[int, tuple[Issue, str, str]] = field(default_factory=dict)
     read: _Read | None = None  # the file load() read, whose unchanged lines save() keeps
 
     @classmethod
@@ -91,7 +96,7 @@ class BuildCache:
         self._settle()
         if self.changed or not (root / settings.CACHE_FILE).exists():
             self.changed = False
-            refs = store_bodies(root, [issue for _, _, issue in self.issues.values()])
+            refs = store_bodies(root, [(n, issue) for n, (_, _, issue) in self.issues.items()])
             issues = {
                 name: (
                     stamp,
@@ -185,29 +190,38 @@ class BuildCache:
         (root / settings.CACHE_FILE).unlink(missing_ok=True)
         self.changed = True
 
-    def reuse(self, folder: Path) -> Issue | None:
-        """The Issue an earlier build loaded from folder, if none of its files changed.
-        If the folder's own stamp is as stored, its files are stat()ed by the names
-        stored; otherwise (or if one changed) it is listed, and the signature recorded
-        is of every file in it."""
-        name, path = folder.name, str(folder)
+    def reuse(self, path: str) -> Issue | None:
+        """The Issue an earlier build loaded from the folder at path, if none of its files
+        changed. If the folder's own stamp is as stored, its files are stat()ed by the
+        names stored; otherwise (or if one changed) it is listed, and the signature
+        recorded is of every file in it."""
+        name = os.path.basename(path)
         hit = self.issues.get(name)
         shown = self.seen_folders[name] = folder_stamp(path)  # before any listing
         if hit and shown is not None and self.folders.get(name) == shown:
             quick = restamp(path, hit[0])
-            if quick is not None and matches(hit[0], quick, folder):
+            if quick is not None and matches(hit[0], quick, Path(path)):
                 self.seen[name] = quick
-                return self._reused(hit[2], folder)
+                return self._reused(hit[2], name, path)
+        folder = Path(path)
         stamp = self.seen[name] = signature(folder)
         if not (hit and matches(hit[0], stamp, folder)):
             return None
-        return self._reused(hit[2], folder)
+        return self._reused(hit[2], name, path)
 
-    @staticmethod
-    def _reused(issue: Issue, folder: Path) -> Issue:
-        if isinstance(issue, StoredIssue):  # the loader's path: no need to decode one
-            vars(issue).setdefault("folder", folder)
+    def _reused(self, issue: Issue, name: str, path: str) -> Issue:
+        if isinstance(issue, StoredIssue):
+            # Its folder is where the loader found it (never the stored one), made a
+            # Path on first use: a no-op build makes none.
+            vars(issue).pop("folder", None)
+            vars(issue)["_path"] = path
+        self.reused[id(issue)] = (issue, name)
         return issue
+
+    def _name(self, issue: Issue) -> str:
+        """The name of the folder issue was found in (by the object, if reuse() gave it)."""
+        found = self.reused.get(id(issue))
+        return found[1] if found is not None and found[0] is issue else issue.folder.name
 
     def record(self, issues: Iterable[Issue]) -> None:
         """Remember the issues a load returned, under the signatures reuse() took. A
@@ -217,7 +231,7 @@ class BuildCache:
         kept: set[str] = set()  # issues reused, under the token they had
         same = True  # every issue as before, under the same stamp and token
         for issue in issues:
-            name = issue.folder.name
+            name = self._name(issue)
             stamp, hit = self.seen[name], self.issues.get(name)
             if hit and hit[2] is issue:
                 token = hit[1]
@@ -230,6 +244,8 @@ class BuildCache:
         if not same or len(loaded) != len(self.issues) or folders != self.folders:
             self.changed = True
         self.issues, self.seen, self.folders, self.seen_folders = loaded, {}, folders, {}
+        self.reused = {}
+        self.recorded = {id(i): (i, name, token) for name, (_, token, i) in loaded.items()}
         # A listing digest holds for the token it was made for: kept for reused issues.
         self.listings = {k: v for k, v in self.listings.items() if k in kept}
         # Entries of issues that are gone or changed go (the feeds hold a few newest).
@@ -239,17 +255,17 @@ class BuildCache:
 
     def feed_entry(self, issue: Issue, make: Callable[[], str]) -> str:
         """An issue's feed entry content, rendered again only when its folder changed."""
-        stamp = self.stamp(issue)
-        cached = self.entries.get(issue.folder.name)
+        name, stamp = self._recorded(issue)
+        cached = self.entries.get(name)
         if cached is None or cached[0] != stamp:
-            cached = self.entries[issue.folder.name] = (stamp, make())
+            cached = self.entries[name] = (stamp, make())
             self.changed = True
         return cached[1]
 
     def listing(self, issue: Issue, make: Callable[[], str]) -> str:
         """The digest of what listings show of issue, made again only when its folder
         changed (every planned build digests every issue: at 5,000, most of the plan)."""
-        name = issue.folder.name
+        name = self._recorded(issue)[0]
         if not (found := self.listings.get(name)):
             found = self.listings[name] = make()
             self.changed = True
@@ -257,7 +273,15 @@ class BuildCache:
 
     def stamp(self, issue: Issue) -> str:
         """The token of the content of the folder issue was loaded from (after record())."""
-        return self.issues[issue.folder.name][1]
+        return self._recorded(issue)[1]
+
+    def _recorded(self, issue: Issue) -> tuple[str, str]:
+        """A recorded issue's folder name and token, looked up by the object."""
+        found = self.recorded.get(id(issue))
+        if found is not None and found[0] is issue:
+            return found[1], found[2]
+        name = issue.folder.name
+        return name, self.issues[name][1]
 
     def site_key(self, issues: Iterable[Issue], *more: object) -> str:
         """What a site shows: these issues (their content, in this order) and more. Every

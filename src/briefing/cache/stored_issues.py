@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import typing
+from collections.abc import Iterable
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
@@ -88,8 +89,23 @@ class _Lazy:
         return value
 
 
+class _Folder(_Lazy):
+    """The folder: the path the loader found the issue at (reuse() notes it as text:
+    a Path for each of 5,000 issues costs more than the lookups), made a Path on first
+    use; the stored one only for an issue not found so."""
+
+    def __get__(self, issue: StoredIssue | None, owner: type | None = None) -> Any:
+        if issue is None:
+            return self
+        state = vars(issue)
+        if (path := state.get("_path")) is None:
+            return super().__get__(issue, owner)
+        folder = state["folder"] = Path(path)
+        return folder
+
+
 for _name in _LAZY:
-    setattr(StoredIssue, _name, _Lazy(_name))
+    setattr(StoredIssue, _name, _Folder(_name) if _name == "folder" else _Lazy(_name))
 
 
 def stored_issue(values: dict[str, Any], head: dict[str, Any], ref: Ref, store: str) -> StoredIssue:
@@ -103,7 +119,7 @@ def _read_fields(issue: StoredIssue, exc: DecodeError) -> None:
     """The fields not read yet, from the folder: a stored one does not decode (the
     metadata was checked for shape, not for every field's type)."""
     state = vars(issue)
-    folder = Path(str(state["_head"]["folder"]))
+    folder = Path(str(state.get("_path") or state["_head"]["folder"]))
     log.debug("reloading %s: a stored field is unreadable: %s", folder.name, exc)
     from briefing.sources.issues import reload_issue
 
@@ -146,19 +162,21 @@ def head_of(issue: Issue) -> dict[str, Any]:
     return head
 
 
-def store_bodies(root: Path, issues: list[Issue]) -> dict[str, Ref]:
-    """Where each issue's body is in the store: appended for the issues loaded from their
-    folders; the store rewritten with only the live bodies when it is mostly garbage."""
+def store_bodies(root: Path, issues: Iterable[tuple[str, Issue]]) -> dict[str, Ref]:
+    """Where each issue's body is in the store (issues: by their folders' names): appended
+    for the issues loaded from their folders; the store rewritten with only the live
+    bodies when it is mostly garbage."""
     path = root / settings.STORE_FILE
     refs: dict[str, Ref] = {}
     new: list[tuple[str, bytes]] = []
-    for issue in issues:
+    store = str(path)
+    for name, issue in issues:
         ref = issue.__dict__.get("_ref") if isinstance(issue, StoredIssue) else None
-        if ref is not None and issue.__dict__["_store"] == str(path):
-            refs[issue.folder.name] = ref
+        if ref is not None and issue.__dict__["_store"] == store:
+            refs[name] = ref
         else:
             body = to_data((issue.note, issue.articles))
-            new.append((issue.folder.name, json.dumps(body, separators=(",", ":")).encode()))
+            new.append((name, json.dumps(body, separators=(",", ":")).encode()))
     try:
         size = path.stat().st_size
     except FileNotFoundError:

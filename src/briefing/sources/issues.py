@@ -41,8 +41,9 @@ def slugify(text: str, fallback: str = "issue") -> str:
     return "-".join(kept[:6])[:60].strip("-") or fallback
 
 
-# Given an issue folder, the Issue an earlier load made from it if it is still good.
-Reuse = Callable[[Path], Issue | None]
+# Given an issue folder's path, the Issue an earlier load made from it if it is still
+# good. A string: at 5,000 folders the Path objects alone cost more than the lookups.
+Reuse = Callable[[str], Issue | None]
 
 
 # Below this many folders to read, a process pool costs more than it saves.
@@ -75,15 +76,14 @@ def load_issues(root: Path, reuse: Reuse | None = None, jobs: int = 1) -> tuple[
     for entry in entries:
         if entry.name.startswith((".", "_")) or not entry.is_dir():
             continue  # files beside the issue folders are never read
-        path = folder / entry.name
         # A link is followed only within issues/ (briefing.project_files); a folder
         # that is no link is inside, as issues/ itself was checked.
-        if entry.is_symlink() and (message := refusal(path, folder)):
-            slots.append((None, [Problem(relative(path, root), message)]))
-        elif issue := reuse(path) if reuse else None:
+        if entry.is_symlink() and (message := refusal(folder / entry.name, folder)):
+            slots.append((None, [Problem(relative(folder / entry.name, root), message)]))
+        elif issue := reuse(entry.path) if reuse else None:
             slots.append((issue, []))
         else:
-            slots.append(path)
+            slots.append(folder / entry.name)
     read = iter(_read_all([s for s in slots if isinstance(s, Path)], root, jobs))
     issues: list[Issue] = []
     problems: list[Problem] = []
