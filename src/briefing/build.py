@@ -21,7 +21,14 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from briefing.cache import CACHE_FILE, BuildCache, digest, file_signature, signature
+from briefing.cache import (
+    CACHE_FILE,
+    BuildCache,
+    digest,
+    digest_lines,
+    file_signature,
+    signature,
+)
 from briefing.config import CONFIG_NAME, Config, load_config
 from briefing.errors import BriefingError, ConfigError, ContentError, Problem, relative
 from briefing.model import Issue, Publication
@@ -189,7 +196,7 @@ def _plan(
     }
     for group in groups:
         stamps = [cache.stamp(i) for i in group.whole]
-        key = digest([shown[id(i)] for i in group.lists], stamps, group.shows)
+        key = digest(digest_lines([shown[id(i)] for i in group.lists]), stamps, group.shows)
         _fresh_or_stale(plan, cache, group.name, key, target, group)
     return plan
 

@@ -53,7 +53,12 @@ def _content_hash(path: Path) -> str:
 
 # After the settings: the modules read them from here.
 from briefing.cache.build_cache import BuildCache, OutputSet  # noqa: E402
-from briefing.cache.signatures import digest, file_signature, signature  # noqa: E402
+from briefing.cache.signatures import (  # noqa: E402
+    digest,
+    digest_lines,
+    file_signature,
+    signature,
+)
 
 __all__ = [
     "CACHE_FILE",
@@ -62,6 +67,7 @@ __all__ = [
     "BuildCache",
     "OutputSet",
     "digest",
+    "digest_lines",
     "file_signature",
     "signature",
 ]

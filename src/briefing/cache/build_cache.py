@@ -195,12 +195,12 @@ class BuildCache:
         changed. If the folder's own stamp is as stored, its files are stat()ed by the
         names stored; otherwise (or if one changed) it is listed, and the signature
         recorded is of every file in it."""
-        name = os.path.basename(path)
+        name = path.rpartition("/")[2]
         hit = self.issues.get(name)
         shown = self.seen_folders[name] = folder_stamp(path)  # before any listing
         if hit and shown is not None and self.folders.get(name) == shown:
             quick = restamp(path, hit[0])
-            if quick is not None and matches(hit[0], quick, Path(path)):
+            if quick is not None and matches(hit[0], quick, path):
                 self.seen[name] = quick
                 return self._reused(hit[2], name, path)
         folder = Path(path)

@@ -124,7 +124,13 @@ def digest(*parts: object) -> str:
     return hashlib.sha256(repr(parts).encode()).hexdigest()
 
 
-def matches(stored: Signature, current: Signature, folder: Path) -> bool:
+def digest_lines(lines: list[str]) -> str:
+    """digest() of strings that hold no newline (hex digests), in a tenth of the time:
+    a listing of 5,000 issues is one hash of its lines, not the repr of a list."""
+    return hashlib.sha256("\n".join(lines).encode()).hexdigest()
+
+
+def matches(stored: Signature, current: Signature, folder: Path | str) -> bool:
     """Whether a folder's files are as stored. A file recorded with a content hash (it
     had just changed then) must still have that content, checked now if need be. A
     malformed stored stamp (a crafted cache) is simply not the same."""
@@ -135,7 +141,7 @@ def matches(stored: Signature, current: Signature, folder: Path) -> bool:
     for old, new in zip(stored, current, strict=True):
         if len(old) != 6 or old[:5] != new[:5]:
             return False
-        if old[5] and old[5] != (new[5] or settings._content_hash(folder / new[0])):
+        if old[5] and old[5] != (new[5] or settings._content_hash(Path(folder, new[0]))):
             return False
     return True
 
