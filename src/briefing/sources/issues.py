@@ -127,6 +127,9 @@ def reload_issue(folder: Path) -> Issue:
 
 
 def _check_unique(issues: list[Issue], root: Path, problems: list[Problem]) -> None:
+    count = len(issues)
+    if len({i.slug for i in issues}) == count and len({i.number for i in issues}) == count:
+        return  # the usual case, in two set builds rather than 10,000 lookups at 5,000
     seen: dict[tuple[str, object], Issue] = {}
     for issue in issues:
         for what, value in (("slug", issue.slug), ("number", issue.number)):
