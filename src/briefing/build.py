@@ -13,7 +13,6 @@ import gc
 import logging
 import os
 from collections.abc import Callable, Iterator
-from concurrent.futures import BrokenExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -288,7 +287,11 @@ def build(
                 raise
             name = relative(Path(exc.filename), root)
             raise BriefingError(Problem(name, exc.strerror or str(exc))) from exc
-        except BrokenExecutor as exc:  # a worker killed from outside: the OOM killer, kill -9
+        except RuntimeError as exc:  # a worker killed from outside: the OOM killer, kill -9
+            from concurrent.futures import BrokenExecutor  # loaded by the pool that raised it
+
+            if not isinstance(exc, BrokenExecutor):
+                raise
             raise BriefingError(
                 f"a build process was stopped from outside (killed, or out of memory);"
                 f" {shown} is as it was: run the build again, with --jobs 1 if memory is short"

@@ -11,7 +11,6 @@ value is wrong, or None; the message completes "briefing.toml: section.key: …"
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import MISSING, dataclass, field, fields
@@ -113,6 +112,8 @@ def _read_keys(cls: type) -> tuple[Key, ...]:
 
 def suggest(key: str, known: list[str], prefix: str) -> str:
     """The tail of an "unknown key" message: the closest known key, or all of them."""
+    import difflib  # only for a mistake: every build loads this module
+
     hint = difflib.get_close_matches(key, known, n=1)
     return f"; did you mean '{prefix}{hint[0]}'?" if hint else f"; known keys: {', '.join(known)}"
 

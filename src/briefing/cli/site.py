@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import sys
 import time
 from datetime import UTC, datetime, timedelta
@@ -289,6 +288,8 @@ def _subscriber_columns(config: Config) -> set[str] | None:
     path = config.root / config.send.subscribers
     if not path.is_file():
         return None
+    import csv  # here: a build does not read the list
+
     with path.open(encoding="utf-8-sig", newline="") as handle:
         return {c.strip() for c in next(csv.reader(handle), [])}
 
