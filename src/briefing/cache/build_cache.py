@@ -43,6 +43,7 @@ log = logging.getLogger("briefing")
 
 _FORMAT = 7
 _HASH = itemgetter(5)  # a stamp's content hash
+_INT = {int}
 
 
 @dataclass
@@ -345,13 +346,13 @@ def _decode(root: Path, raw: bytes, stored: dict[str, Any]) -> dict[str, Any]:
         if _exactly(str, listing):
             listings[name] = listing
         if _exactly(list, shown):
-            if len(shown) != 3 or not all(type(n) is int for n in shown):
+            if len(shown) != 3 or {*map(type, shown)} != _INT:
                 raise DecodeError(f"{name}: the folder's stamp is not three numbers")
             folders[name] = shown = tuple(shown)
         read_back[name] = (stamps, token, head, ref, listing, tuple(shown))
     outputs = {}
     for name, (key, sizes) in _exactly(dict, stored["outputs"]).items():
-        if not all(type(s) is int for s in _exactly(dict, sizes).values()):
+        if not {*map(type, _exactly(dict, sizes).values())} <= _INT:  # not bool: exactly int
             raise DecodeError(f"output sizes of {name} are not all numbers")
         outputs[name] = OutputSet(_exactly(str, key), sizes)
     entries = from_data(dict[str, tuple[str, str]], stored["entries"])
