@@ -147,3 +147,35 @@ def test_feeds_render_again_only_the_entry_of_the_issue_edited(
     for name in ("rss.xml", "atom.xml", "feed.json"):
         assert (out / name).read_bytes() == (tmp_path / "clean" / name).read_bytes()
     assert b"One more sentence." in (out / "feed.json").read_bytes()
+
+
+def test_a_kept_feed_entry_keeps_its_lead_image_until_the_image_changes(
+    fixture_pub: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The feeds keep each entry's lead image with its content: an edit to the newest
+    issue reads no other issue's articles back, and a lead image replaced (same name,
+    other bytes) shows in the enclosure as a fresh build's does."""
+    import briefing.cache.stored_issues as stored
+
+    out = tmp_path / "site"
+    build(fixture_pub, out, jobs=1)
+    assert b'/issues/first-light/lamp.png" length="74"' in (out / "rss.xml").read_bytes()
+    read_back: list[str] = []
+    real = stored._read_body
+
+    def spy(issue: stored.StoredIssue) -> tuple[object, ...]:
+        read_back.append(issue.slug)
+        return real(issue)
+
+    monkeypatch.setattr(stored, "_read_body", spy)
+    newest = fixture_pub / "issues/2025-01-14-second-wind/02-calm.md"
+    newest.write_text(newest.read_text() + "\nOne more sentence.\n")
+    result = build(fixture_pub, out, jobs=1)
+    assert "feeds" in result.rendered and read_back == []
+    lamp = fixture_pub / "issues/2025-01-07-first-light/lamp.png"
+    lamp.write_bytes((lamp.parent / "tower.png").read_bytes())  # 73 bytes, not 74
+    assert "feeds" in build(fixture_pub, out, jobs=1).rendered
+    build(fixture_pub, tmp_path / "clean", jobs=1, clean=True)
+    for name in ("rss.xml", "atom.xml", "feed.json"):
+        assert (out / name).read_bytes() == (tmp_path / "clean" / name).read_bytes()
+    assert b'lamp.png" length="73"' in (out / "rss.xml").read_bytes()

@@ -17,17 +17,21 @@ from feedgen.entry import FeedEntry
 from feedgen.feed import FeedGenerator
 
 from briefing.config import Config
+from briefing.datacodec import from_data, to_data
 from briefing.merge import with_fallbacks
 from briefing.model import Issue, Publication
-from briefing.render.context import IssueView
+from briefing.render.context import IssueView, LeadImage
 from briefing.render.theme import Theme
 from briefing.render.web import icon_suffix
 from briefing.site import ATOM, FAVICON, FEED_ICON, INDEX, JSON_FEED, RSS, Output
 
 CONTENT_TEMPLATE = "web/_content.html.j2"
-# Given an issue and a way to render its entry's content, the content: lets the build
-# reuse what it rendered for an unchanged issue (parsing its Markdown is the slow part).
+# Given an issue and a way to make its entry (_entry: its content and lead image, as
+# text), the entry: lets the build reuse what it made for an unchanged issue (parsing
+# its Markdown, reading its articles back from the cache, are the slow parts).
 Memo = Callable[[Issue, Callable[[], str]], str]
+# An entry's content and lead image: both follow from the issue's folder alone.
+_Entry = tuple[str, LeadImage | None]
 
 
 def entry_id(config: Config, view: IssueView) -> str:
@@ -60,20 +64,35 @@ def _content(publication: Publication, view: IssueView, theme: Theme) -> str:
     return with_fallbacks(html).strip()
 
 
+def _entry(publication: Publication, view: IssueView, theme: Theme) -> str:
+    """An entry's content and lead image as JSON text, what the memo keeps."""
+    entry: _Entry = (_content(publication, view, theme), view.lead_image)
+    return json.dumps(to_data(entry), ensure_ascii=False)
+
+
+def _read_entry(text: str, make: Callable[[], str]) -> _Entry:
+    """An entry kept as text; made again if the text does not read as one (a damaged or
+    foreign cache: refused, never trusted)."""
+    try:
+        entry: _Entry = from_data(_Entry, json.loads(text))
+        return entry
+    except (ValueError, TypeError, RecursionError):  # DecodeError is a ValueError
+        fresh: _Entry = from_data(_Entry, json.loads(make()))
+        return fresh
+
+
 def render_feeds(
     publication: Publication, views: list[IssueView], theme: Theme, memo: Memo | None = None
 ) -> dict[str, bytes]:
     config = publication.config
     latest = views[: config.feeds.max_items]
-    makes = [partial(_content, publication, v, theme) for v in latest]
-    if memo:
-        contents = [memo(v.issue, make) for v, make in zip(latest, makes, strict=True)]
-    else:
-        contents = [make() for make in makes]
+    makes = [partial(_entry, publication, v, theme) for v in latest]
+    texts = [memo(v.issue, m) if memo else m() for v, m in zip(latest, makes, strict=True)]
+    entries = [_read_entry(text, make) for text, make in zip(texts, makes, strict=True)]
     return {
-        RSS.path(): _feedgen(config, latest, contents, RSS).rss_str(pretty=True),
-        ATOM.path(): _feedgen(config, latest, contents, ATOM).atom_str(pretty=True),
-        JSON_FEED.path(): _json_feed(config, latest, contents),
+        RSS.path(): _feedgen(config, latest, entries, RSS).rss_str(pretty=True),
+        ATOM.path(): _feedgen(config, latest, entries, ATOM).atom_str(pretty=True),
+        JSON_FEED.path(): _json_feed(config, latest, entries),
     }
 
 
@@ -82,7 +101,7 @@ def _last_updated(views: list[IssueView]) -> datetime | None:
 
 
 def _feedgen(
-    config: Config, views: list[IssueView], contents: list[str], output: Output
+    config: Config, views: list[IssueView], entries: list[_Entry], output: Output
 ) -> FeedGenerator:
     pub = config.publication
     fg = FeedGenerator()
@@ -109,7 +128,7 @@ def _feedgen(
     if updated:  # an empty feed keeps feedgen's default; never happens with issues
         fg.updated(updated)
         fg.lastBuildDate(updated)
-    for view, content in zip(views, contents, strict=True):
+    for view, (content, lead) in zip(views, entries, strict=True):
         issue = view.issue
         entry = fg.add_entry(order="append")
         entry.id(entry_id(config, view))
@@ -124,7 +143,7 @@ def _feedgen(
         _entry_author(entry, pub.author, pub.author_email)
         for tag in issue.tags:
             entry.category(term=tag, label=tag)
-        if lead := view.lead_image:  # RSS <enclosure>, Atom <link rel="enclosure">
+        if lead:  # RSS <enclosure>, Atom <link rel="enclosure">
             entry.enclosure(lead.url, str(lead.bytes), lead.mime)
     return fg
 
@@ -140,7 +159,7 @@ def _entry_author(entry: FeedEntry, name: str, email: str) -> None:
         entry.dc.dc_creator(name)
 
 
-def _json_feed(config: Config, views: list[IssueView], contents: list[str]) -> bytes:
+def _json_feed(config: Config, views: list[IssueView], entries: list[_Entry]) -> bytes:
     pub = config.publication
     feed: dict[str, object] = {
         "version": "https://jsonfeed.org/version/1.1",
@@ -167,8 +186,8 @@ def _json_feed(config: Config, views: list[IssueView], contents: list[str]) -> b
             "date_published": view.issue.date.isoformat(),
             "date_modified": view.issue.updated.isoformat(),
             **({"tags": list(view.issue.tags)} if view.issue.tags else {}),
-            **({"image": lead.url} if (lead := view.lead_image) else {}),
+            **({"image": lead.url} if lead else {}),
         }
-        for view, content in zip(views, contents, strict=True)
+        for view, (content, lead) in zip(views, entries, strict=True)
     ]
     return (json.dumps(feed, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
