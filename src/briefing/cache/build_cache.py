@@ -389,14 +389,18 @@ class _Read:
             return {}, {}
         found: list[dict[str, bytes]] = []
         for names, part in ((issues, lines[1 : n + 1]), (outputs, lines[n + 2 : n + m + 2])):
-            section = {}
-            for name, line in zip(names, part, strict=True):
-                line = line.removesuffix(b",")
-                if not line.startswith(_key(name)):
-                    return {}, {}
-                section[name] = line
-            found.append(section)
+            if not all(map(bytes.startswith, part, _keys(names))):  # a loop in C: 10,000 lines
+                return {}, {}
+            found.append(dict(zip(names, [line.removesuffix(b",") for line in part], strict=True)))
         return found[0], found[1]
+
+
+def _keys(names: list[str]) -> list[bytes]:
+    """Each name as _key() gives it; checked for escapes once for all, not name by name."""
+    joined = "".join(names)
+    if joined.isascii() and joined.isprintable() and '"' not in joined and "\\" not in joined:
+        return [f'"{name}":'.encode() for name in names]
+    return [_key(name) for name in names]
 
 
 def _key(name: str) -> bytes:
