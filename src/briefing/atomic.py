@@ -15,22 +15,30 @@ def atomic_write(target: Path, data: bytes, durable: bool = False, sync_dir: boo
     The temporary name is fixed per process and thread (mkstemp's random names cost
     twice the time over thousands of files); O_EXCL still refuses a clash.
     """
-    tmp = target.parent / f".{target.name}.{os.getpid()}.{threading.get_ident()}.tmp"
+    # Plain os calls on str paths: a Path per name and a buffered file object cost ~30 µs
+    # a file, a tenth of what the outbox's writer spends on each message (fsync aside).
+    name = os.fspath(target)
+    head, tail = os.path.split(name)
+    tmp = os.path.join(head, f".{tail}.{os.getpid()}.{threading.get_ident()}.tmp")
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        fd = os.open(tmp, flags, 0o644)
     except FileNotFoundError:
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        fd = os.open(tmp, flags, 0o644)
     except FileExistsError:  # left by a killed process that had our pid
-        tmp.unlink()
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        os.unlink(tmp)
+        fd = os.open(tmp, flags, 0o644)
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+        try:
+            view = memoryview(data)
+            while view:  # a regular file takes it all at once; a short write goes on
+                view = view[os.write(fd, view) :]
             if durable:
-                handle.flush()
-                os.fsync(handle.fileno())
-        replace(tmp, target)
+                os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, name)
     except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
