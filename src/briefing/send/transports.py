@@ -99,7 +99,10 @@ class OutboxTransport:
         return results[0]
 
     # Batches (see dispatch): many write()s, then one sync() before the ledger says sent.
-    batch_size = 64
+    # While the folder's fsync and the ledger's two commits of a batch run (~5 ms), no
+    # file is being written: at 256 that pause costs ~20 µs a message (at 64, ~80 µs of
+    # the ~600 µs each takes). A crash leaves at most one batch to write again.
+    batch_size = 256
     ahead = 4
 
     def write(self, recipient: str, message: bytes, return_path: str = "") -> None:
