@@ -90,7 +90,9 @@ def _merge_fields(
             name, fallback = match.group(1), email_fallback(match.group(2))
             if name not in ALWAYS:
                 used[name] = used.get(name) or fallback
-    if not used:
+    # The pass below finds the columns anyone has and who lacks a value: a field that
+    # is always a column (name) and has a fallback needs neither, so no pass.
+    if all(name == "name" and fallback for name, fallback in used.items()):
         return []
     # One pass over the audience for every field (it may be a file read again per pass):
     # the columns anyone has, and per field how many lack it and the first who does.
