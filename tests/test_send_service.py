@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Collection, Iterable
 from pathlib import Path
 
@@ -145,3 +146,89 @@ def test_requests_are_frozen_and_the_environment_is_read_in_one_place() -> None:
         if any(word in path.read_text(encoding="utf-8") for word in ("os.environ", "getenv"))
     )
     assert readers == ["send/credentials.py"]
+
+
+# --- review, then run: what changed in between is seen ------------------------------------
+
+
+def _list(path: Path, *rows: str) -> Path:
+    path.write_text("email,name,city\n" + "".join(f"{row}\n" for row in rows), encoding="utf-8")
+    return path
+
+
+def _edit_issue(project: Path, text: str) -> None:
+    note = next((project / "issues").glob(f"*-{SLUG}")) / "issue.md"
+    note.write_text(note.read_text(encoding="utf-8").replace("\n---\n", f"\n---\n{text}\n\n", 1))
+
+
+def test_a_list_edited_between_review_and_run_is_read_and_checked_again(project: Path) -> None:
+    """The CLI reviews (and asks to confirm), then runs: run() reuses nothing of a list
+    whose bytes changed, even a same-sized edit with the old modification time."""
+    people = _list(project / "people.csv", "ann@example.com,Ann,Oslo", "bob@example.com,Bob,Rome")
+    service = SendService(load_config(project), CREDENTIALS)
+    request = SendRequest(SLUG, subscribers=people, yes=True)
+    summary, report = service.review(request)
+    assert len(summary.plan.to_send) == 2 and not report.blockers
+    stat = people.stat()
+    _list(people, "ann@example.com,Ann,Oslo", "bob@example.com,B\x07b,Rome")  # a bell
+    os.utime(people, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert people.stat().st_size == stat.st_size
+    with pytest.raises(SendError, match=r"people.csv:3: the 'name' field contains the control"):
+        service.run(request)
+    assert service.status(SLUG).counts == {}, "refused before the ledger"
+
+    _list(people, "ann@example.com,Ann,Oslo", "bob@example.com,Bob,Rome")
+    assert len(service.review(request)[0].plan.to_send) == 2
+    _list(people, "ann@example.com,Ann,Oslo", "bob@example.com,Bob,Rome", "cy@example.com,Cy,")
+    summary = service.run(request)
+    assert summary.tally.sent == 3 and summary.listed == 3
+    assert len(list((project / "outbox" / SLUG).glob("*.eml"))) == 3
+
+
+def test_the_gate_judges_the_list_run_sends_to(project: Path) -> None:
+    """A merge field without a fallback: the list reviewed gives everyone a value, the
+    list run finds does not. run() refuses, with nothing sent."""
+    _edit_issue(project, "See you in {{ city }}.")
+    build(project, jobs=1)
+    people = _list(project / "people.csv", "ann@example.com,Ann,Oslo", "bob@example.com,Bob,Rome")
+    service = SendService(load_config(project), CREDENTIALS)
+    request = SendRequest(SLUG, subscribers=people, yes=True)
+    assert not service.review(request)[1].blockers
+    _list(people, "ann@example.com,Ann,Oslo", "bob@example.com,Bob,")
+    with pytest.raises(SendError, match=r"merge-missing: \{\{ city \}\} has no fallback and 1"):
+        service.run(request)
+    assert service.status(SLUG).counts == {}
+    assert not (project / "outbox" / SLUG).exists() or not any(
+        (project / "outbox" / SLUG).glob("*.eml")
+    )
+
+
+def test_a_site_rebuilt_between_review_and_run_is_refused(project: Path) -> None:
+    people = _list(project / "people.csv", "ann@example.com,Ann,Oslo")
+    service = SendService(load_config(project), CREDENTIALS)
+    request = SendRequest(SLUG, subscribers=people, yes=True)
+    assert not service.review(request)[1].blockers
+    _edit_issue(project, "A late correction.")
+    build(project, jobs=1)
+    with pytest.raises(SendError, match=r"changed since .* was built"):
+        service.run(request)
+    assert service.status(SLUG).counts == {}
+
+
+def test_the_same_bytes_read_again_are_the_rows_checked_before(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from briefing.send.audience import read_subscribers
+
+    people = _list(tmp_path / "people.csv", "ann@example.com,Ann,Oslo", "ann@EXAMPLE.com,A,")
+    first = read_subscribers(people, tmp_path)
+    assert read_subscribers(people, tmp_path) is first
+    twice = "people.csv:3: ann@EXAMPLE.com is listed twice; sending once"
+    assert [r.getMessage() for r in caplog.records] == [twice, twice]  # said on each read
+    _list(people, "ann@example.com,Ann,Oslo", "bob@example.com,Bob,")
+    second = read_subscribers(people, tmp_path)
+    assert second is not first and [s.email for s in second] == [
+        "ann@example.com",
+        "bob@example.com",
+    ]
+    assert [s.email for s in first] == ["ann@example.com"]  # the rows keep their bytes

@@ -45,12 +45,17 @@ class Subscriber:
 
 def read_subscribers(path: Path, project: Path) -> SubscriberRows:
     """Every valid subscriber once, in file order; SendError listing every bad row."""
+    global _last_valid
     label = relative(path, project)
     _must_exist(path, label)
     problems: list[Problem] = []
     seen: set[str] = set()  # suppression keys, for this pass only
-    repeated: set[int] = set()  # lines of later spellings of one person
+    repeated: dict[int, str] = {}  # lines of later spellings of one person
     with _opened(path, label) as (data, text):
+        last = _last_valid
+        if last is not None and last.data == data:  # the very bytes checked last time
+            _warn_repeated(label, last.repeated)
+            return last.rows
         reader = csv.reader(text, strict=True)
         header = _header(reader, label)
         for line, row in records(reader):
@@ -61,15 +66,37 @@ def read_subscribers(path: Path, project: Path) -> SubscriberRows:
             if isinstance(subscriber, str):
                 problems.append(Problem(label, subscriber, line=line))
             elif subscriber.suppression_key in seen:  # Ada@x and ada@x: one person
-                log.warning(
-                    "%s:%d: %s is listed twice; sending once", label, line, subscriber.email
-                )
-                repeated.add(line)
+                repeated[line] = subscriber.email
+                _warn_repeated(label, {line: subscriber.email})
             else:
                 seen.add(subscriber.suppression_key)
     if problems:
         raise SendError([*problems, Problem(label, "fix these rows; nothing was sent")])
-    return SubscriberRows(data, header, frozenset(repeated), len(seen))
+    rows = SubscriberRows(data, header, frozenset(repeated), len(seen))
+    _last_valid = _Valid(data, repeated, rows)
+    return rows
+
+
+def _warn_repeated(label: str, repeated: dict[int, str]) -> None:
+    for line, email in repeated.items():
+        log.warning("%s:%d: %s is listed twice; sending once", label, line, email)
+
+
+@dataclass(frozen=True)
+class _Valid:
+    """A list's bytes found valid, and what reading them gave."""
+
+    data: bytes
+    repeated: dict[int, str]
+    rows: SubscriberRows
+
+
+# The last list found valid. A send reads its list twice (review, then run after the
+# confirmation): the same bytes give the same rows and warnings, so the second read
+# compares bytes (a millisecond) instead of checking each row again (~0.8 s at 100,000).
+# A list changed in any byte is checked in full. One list at a time: the rows keep the
+# bytes anyway (~60 bytes a subscriber).
+_last_valid: _Valid | None = None
 
 
 class Passes(Collection[Subscriber]):
