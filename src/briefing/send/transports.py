@@ -381,7 +381,10 @@ class SmtpTransport:
             with deadline:
                 if self._smtp is None:
                     self._smtp = self.connect()
-                result = self._transaction(self._smtp, sender, recipient, wire, mark, meanwhile)
+                smtp = self._smtp
+                opened = self._pipelined if smtp.has_extn("pipelining") else self._one_by_one
+                refusal = opened(smtp, sender, recipient, mark)
+                result = self._data(smtp, wire, meanwhile) if refusal is None else refusal
             if deadline.expired:  # what was read when the socket was cut is no reply
                 raise smtplib.SMTPServerDisconnected("cut at the deadline")
             return result
@@ -396,17 +399,10 @@ class SmtpTransport:
                 return Result(state, None, f"no answer within {deadline.seconds:g} s")
             return Result(state, None, f"connection lost: {server_text(str(exc))}")
 
-    def _transaction(
-        self,
-        smtp: smtplib.SMTP,
-        sender: str,
-        recipient: str,
-        wire: list[bytes],
-        handover: Handover,
-        meanwhile: Callable[[], None] | None = None,
-    ) -> Result:
-        if smtp.has_extn("pipelining"):
-            return self._pipelined(smtp, sender, recipient, wire, handover, meanwhile)
+    def _one_by_one(
+        self, smtp: smtplib.SMTP, sender: str, recipient: str, handover: Handover
+    ) -> Result | None:
+        """MAIL, RCPT and DATA a reply each: the refusal, or None once DATA may follow."""
         code, reply = smtp.mail(sender)
         if code != 250:
             return self._refused(smtp, code, reply)
@@ -421,20 +417,13 @@ class SmtpTransport:
         code, reply = smtp.getreply()
         if code != 354:
             raise smtplib.SMTPDataError(code, reply)
-        self._send_data(smtp, wire, meanwhile)
-        return self._final(smtp, *smtp.getreply())
+        return None
 
     def _pipelined(
-        self,
-        smtp: smtplib.SMTP,
-        sender: str,
-        recipient: str,
-        wire: list[bytes],
-        handover: Handover,
-        meanwhile: Callable[[], None] | None = None,
-    ) -> Result:
+        self, smtp: smtplib.SMTP, sender: str, recipient: str, handover: Handover
+    ) -> Result | None:
         """RFC 2920: MAIL, RCPT and DATA in one write, so a message costs two round trips
-        instead of four."""
+        instead of four. The refusal, or None once DATA may follow."""
         smtp.send(f"MAIL FROM:<{sender}>\r\nRCPT TO:<{recipient}>\r\nDATA\r\n".encode())
         mail, rcpt, go = smtp.getreply(), smtp.getreply(), smtp.getreply()
         if go[0] == 354 and (mail[0] != 250 or rcpt[0] not in (250, 251)):
@@ -447,16 +436,17 @@ class SmtpTransport:
         if go[0] != 354:
             return self._refused(smtp, *go)
         handover()
-        self._send_data(smtp, wire, meanwhile)
-        return self._final(smtp, *smtp.getreply())
+        return None
 
-    @staticmethod
-    def _send_data(
-        smtp: smtplib.SMTP, wire: list[bytes], meanwhile: Callable[[], None] | None
-    ) -> None:
+    def _data(
+        self, smtp: smtplib.SMTP, wire: list[bytes], meanwhile: Callable[[], None] | None
+    ) -> Result:
+        """The message after the server's 354, then its final reply. meanwhile runs
+        while the server reads it."""
         _send_parts(smtp, wire)
         if meanwhile is not None:
             meanwhile()
+        return self._final(smtp, *smtp.getreply())
 
     def _final(self, smtp: smtplib.SMTP, code: int, reply: bytes) -> Result:
         """The reply to the message's final '.': once the data went out, only a clear
