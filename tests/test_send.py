@@ -299,6 +299,26 @@ def test_a_message_in_pieces_arrives_whole_when_the_socket_takes_it_bit_by_bit()
     assert counting.calls > 1, "the socket took all ~400 KB at once: nothing was resumed"
 
 
+def test_a_relay_that_hangs_up_mid_message_is_a_lost_connection_as_smtplib_says() -> None:
+    """A relay that closes while the pieces go out: the session is dropped and the error
+    is smtplib's own (SMTPServerDisconnected), which the transport records as a
+    connection lost after the handover (unknown), never a traceback."""
+    import smtplib
+    import socket
+
+    from briefing.send.transports import _send_parts
+
+    ours, theirs = socket.socketpair()
+    ours.settimeout(10)
+    theirs.close()  # the relay is gone before the message went out
+    smtp = smtplib.SMTP()
+    smtp.sock = ours
+    with pytest.raises(smtplib.SMTPServerDisconnected):
+        _send_parts(smtp, [b"Subject: x\r\n\r\n", b"body\r\n", b".\r\n"])
+    assert smtp.sock is None  # closed: the next message opens a new session
+    assert ours.fileno() == -1
+
+
 def _library_send(
     project: Path, addresses: list[str], server: SmtpServer, rate: float = 0, max_attempts: int = 5
 ) -> tuple[Ledger, Summary]:
